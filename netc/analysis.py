@@ -1,0 +1,21 @@
+"""The analysis path in one call: spec file → checked, annotated network. Never imports torch."""
+
+from __future__ import annotations
+
+from .ast import Program
+from .expand import DEFAULT_MAX_LAYERS, expand
+from .infer import Analysis, infer
+from .program import load_program, program_from_expression
+
+
+def analyze_program(program: Program, max_layers: int = DEFAULT_MAX_LAYERS) -> Analysis:
+    return infer(expand(program, max_layers))
+
+
+def analyze_file(path: str, overrides: dict[str, int | float] | None = None,
+                 max_layers: int = DEFAULT_MAX_LAYERS) -> Analysis:
+    return analyze_program(load_program(path, overrides), max_layers)
+
+
+def analyze_expression(dsl: str, input_shape: tuple[int, ...], max_layers: int = DEFAULT_MAX_LAYERS) -> Analysis:
+    return analyze_program(program_from_expression(dsl, input_shape), max_layers)

@@ -1,0 +1,131 @@
+"""The DSL's abstract syntax tree: what the text says, before anything is resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SourceSpan
+
+
+# --- expressions (arguments, repeat counts) ---------------------------------------------------
+@dataclass(frozen=True)
+class Num:
+    value: int | float
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / // % **
+    left: "Expr"
+    right: "Expr"
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Expr"
+    span: SourceSpan
+
+
+Expr = Num | Name | BinOp | Neg
+
+
+# --- network items ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Call:
+    """A layer word or block call: `conv3-64`, `maxpool`, `conv(96, 11, stride=4)`, `inception(...)`."""
+
+    word: str  # lower-cased, without a bound number
+    number: int | None  # the VGG-style bound number: conv3-64 → 64
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Expr, SourceSpan], ...]
+    span: SourceSpan
+    text: str  # as written, for messages and labels
+
+
+@dataclass(frozen=True)
+class Mark:
+    """`<name>`: a named point in the network that heads can branch from."""
+
+    name: str
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Repeat:
+    body: "Item"
+    count: Expr
+    index: str | None  # `*M@i` binds the 0-based repetition index to i
+    span: SourceSpan
+    stage: bool  # written with [ ]: each repetition is a named stage
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple["Item", ...]
+    span: SourceSpan
+    stage: bool = False  # written with [ ]
+
+
+Item = Call | Mark | Repeat | Seq
+
+
+# --- spec-level declarations ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class BlockParam:
+    name: str
+    default: int | float | str | None  # None: required
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """A named sub-network under `blocks:`.
+
+    form is "sequence" (body), "parallel" (branches merged by concat) or "residual"
+    (body + shortcut merged by add). `after` runs on the merged result.
+    """
+
+    name: str
+    params: tuple[BlockParam, ...]
+    form: str
+    body: Seq | None
+    branches: tuple[Seq, ...]
+    shortcut: str | Seq  # "auto" | "identity" | a sequence
+    after: Seq | None
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class HeadDef:
+    name: str
+    origin: str | None  # a mark name; None: the end of `network`
+    origin_span: SourceSpan | None
+    body: Seq
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class Program:
+    """A whole spec after parsing: every DSL string is an AST, every value checked for type."""
+
+    name: str
+    name_span: SourceSpan
+    input_shape: tuple[int, ...]
+    input_span: SourceSpan
+    params: dict[str, int | float]
+    param_spans: dict[str, SourceSpan]
+    defaults: dict[str, dict[str, int | float | str | bool]]
+    default_spans: dict[tuple[str, str], SourceSpan]
+    blocks: dict[str, BlockDef]
+    network: Seq
+    heads: tuple[HeadDef, ...]
+    path: str
+    overrides: dict[str, int | float] = field(default_factory=dict)

@@ -1,0 +1,178 @@
+"""Command line: `netc check | table | compile | render`.
+
+Exit codes: 0 valid, 1 spec error (printed as path:line:col + source line + caret), 2 usage error.
+Only `compile` (and `render` of nothing torch-related) reach beyond the analysis path; torch is
+imported by nothing here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from .errors import Diagnostic, NetcError, UsageError
+from .expand import DEFAULT_MAX_LAYERS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with one line, as argparse does
+        self.print_usage(sys.stderr)
+        print(f"netc: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _define(text: str) -> tuple[str, int | float]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"-D takes NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    name = name.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise argparse.ArgumentTypeError(f"-D: {name!r} is not a param name")
+    try:
+        return name, int(value, 0)
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"-D {name}: {value!r} is not a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"-D {name}: {value!r} is not a finite number") from None
+        return name, number
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    parts = re.split(r"[x×,]", text.strip().lower())
+    if not parts or not all(p.strip().isdigit() and 0 < int(p) <= 1_000_000 for p in parts) or len(parts) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"--input takes CxHxW or F, e.g. 3x32x32; got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    return value
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser, allow_expr: bool = True) -> None:
+    parser.add_argument("spec", nargs="?", help="spec file (YAML)")
+    if allow_expr:
+        parser.add_argument("-e", "--expr", help="a network in the DSL instead of a file, e.g. 'conv3-64-relu-maxpool-FC-10'")
+        parser.add_argument("--input", type=_shape, default=None, help="input shape for -e, e.g. 3x32x32")
+    parser.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
+                        help="override a param of the spec")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("--max-layers", type=_positive, default=DEFAULT_MAX_LAYERS,
+                        help=f"largest network to expand (default {DEFAULT_MAX_LAYERS:,} layers)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netc", description="netc: a declarative architecture compiler for CNNs")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="parse and check a spec: shapes, params, arguments")
+    _add_spec_arguments(check)
+
+    table = sub.add_parser("table", help="per-layer shapes, params, activations, FLOPs, receptive field")
+    _add_spec_arguments(table)
+    table.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
+    table.add_argument("--compact", action="store_true", help="fold activation, BN and dropout rows into the layer before")
+    table.add_argument("--batch", type=_positive, default=1, help="batch size for the memory estimate")
+    table.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"), default="float32")
+    table.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd")
+    table.add_argument("-o", "--output", help="write to this file instead of standard output")
+
+    compile_ = sub.add_parser("compile", help="generate a standalone PyTorch module")
+    _add_spec_arguments(compile_)
+    compile_.add_argument("-o", "--output", help="write the module here (default: standard output)")
+
+    render = sub.add_parser("render", help="draw the network with Graphviz (svg, png, pdf, dot)")
+    _add_spec_arguments(render)
+    render.add_argument("-o", "--output", required=True, help="output file; the format follows the extension")
+    render.add_argument("--depth", type=int, default=None, help="fold blocks deeper than this into one node")
+    render.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
+    render.add_argument("--roll", action="store_true", help="draw repeated identical blocks once with a ×N badge")
+    return parser
+
+
+def _analyze(args):
+    from .analysis import analyze_expression, analyze_file
+
+    if getattr(args, "expr", None):
+        if args.spec:
+            raise UsageError("give either a spec file or -e, not both")
+        if args.input is None:
+            raise UsageError("-e needs --input, e.g. --input 3x32x32")
+        if args.defines:
+            raise UsageError("-D applies to spec files; -e has no params")
+        return analyze_expression(args.expr, args.input, args.max_layers)
+    if not args.spec:
+        raise UsageError("give a spec file (or -e 'DSL' --input CxHxW)")
+    return analyze_file(args.spec, dict(args.defines), args.max_layers)
+
+
+def _report_warnings(analysis, strict: bool) -> None:
+    if not analysis.warnings:
+        return
+    if strict:
+        raise NetcError([Diagnostic("error", d.message, d.span, d.hint) for d in analysis.warnings])
+    for diagnostic in analysis.warnings:
+        print(diagnostic.render(), file=sys.stderr)
+
+
+def _emit(text: str, output: str | None) -> None:
+    from .fileio import write_atomic
+
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _run(args) -> int:
+    analysis = _analyze(args)
+    _report_warnings(analysis, args.strict)
+    if args.command == "check":
+        outputs = ", ".join(f"{name} {'×'.join(map(str, shape))}" for name, shape in analysis.output_shapes().items())
+        print(f"{analysis.network.name}: ok — {len(analysis.info) - 1} layers, {analysis.params:,} params, "
+              f"{analysis.flops / 1e9:.2f} GFLOPs, output {outputs}")
+    elif args.command == "table":
+        from .memory import estimate_memory
+        from .table import render_table
+
+        memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer)
+        _emit(render_table(analysis, memory, args.format, args.compact), args.output)
+    elif args.command == "compile":
+        from .codegen import generate_source
+
+        _emit(generate_source(analysis), args.output)
+    elif args.command == "render":
+        from .render import render_to_path
+
+        render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except NetcError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(f"netc: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Diagnostics: errors and warnings as values that carry a source span.
+
+Every stage reports problems by raising `NetcError` (one or more diagnostics) or by returning
+warnings; only the CLI turns them into text, in the compiler format
+`path:line:col: error: message`, the source line, and a caret under the culprit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """A place in a spec file. Lines and columns are 1-based, as compilers print them."""
+
+    path: str
+    line: int
+    col: int
+    end_col: int | None = None  # on the same line; None for a single caret
+    source_line: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" | "warning"
+    message: str
+    span: SourceSpan | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        lines = [f"{where}{self.severity}: {self.message}"]
+        if self.span and self.span.source_line:
+            shown = self.span.source_line.replace("\t", " ")
+            lines.append(f"  {shown}")
+            width = 1
+            if self.span.end_col and self.span.end_col > self.span.col:
+                width = self.span.end_col - self.span.col
+            lines.append("  " + " " * (self.span.col - 1) + "^" + "~" * (width - 1))
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+@dataclass
+class NetcError(Exception):
+    """One or more errors in a spec. Raised by any stage; rendered by the CLI (exit 1)."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @classmethod
+    def at(cls, span: SourceSpan | None, message: str, hint: str | None = None) -> "NetcError":
+        return cls([Diagnostic("error", message, span, hint)])
+
+    def __str__(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class UsageError(Exception):
+    """A mistake on the command line rather than in the spec (exit 2)."""
+
+
+def closest(word: str, choices: list[str]) -> str | None:
+    """The choice most like `word`, for 'did you mean …?' hints."""
+    import difflib
+
+    found = difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+    if not found:
+        return None
+    for c in choices:
+        if c.lower() == found[0]:
+            return c
+    return None
+
+
+def did_you_mean(word: str, choices: list[str]) -> str | None:
+    match = closest(word, choices)
+    return f"did you mean '{match}'?" if match else None

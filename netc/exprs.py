@@ -1,0 +1,94 @@
+"""Evaluate DSL argument expressions: integer arithmetic over params, with hard limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ast
+from .errors import NetcError, did_you_mean
+
+MAX_INT = 2**53  # no layer size, count or index needs more; keeps arithmetic bounded
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A bare word used as a value (`padding=same`, `type=max`); each attribute decides if it fits."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Value = int | float | bool | str | Symbol
+
+
+def _check(value: int | float, node: ast.Expr) -> int | float:
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise NetcError.at(node.span, f"number too large (limit {MAX_INT:,})")
+    if isinstance(value, float) and (value != value or abs(value) > MAX_INT):
+        raise NetcError.at(node.span, "number out of range")
+    return value
+
+
+def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
+    """Value of an expression. Names look up `env`; an unknown name becomes a Symbol."""
+    if isinstance(node, ast.Num):
+        return _check(node.value, node)
+    if isinstance(node, ast.Name):
+        if node.id in env:
+            return env[node.id]
+        return Symbol(node.id)
+    if isinstance(node, ast.Neg):
+        value = evaluate(node.operand, env)
+        return _check(-_number(value, node.operand, env), node)
+    left = _number(evaluate(node.left, env), node.left, env)
+    right = _number(evaluate(node.right, env), node.right, env)
+    op = node.op
+    try:
+        if op == "+":
+            result = left + right
+        elif op == "-":
+            result = left - right
+        elif op == "*":
+            result = left * right
+        elif op == "**":
+            if isinstance(right, int) and right < 0:
+                raise NetcError.at(node.span, "negative exponent")
+            if abs(left) > 1 and right * max(abs(left), 2).bit_length() > MAX_INT.bit_length() + 1:
+                raise NetcError.at(node.span, f"number too large (limit {MAX_INT:,})")
+            result = left**right
+        elif right == 0:
+            raise NetcError.at(node.right.span, "division by zero")
+        elif op == "/":
+            result = left / right
+            if isinstance(left, int) and isinstance(right, int) and left % right == 0:
+                result = left // right
+        elif op == "//":
+            result = left // right
+        else:
+            result = left % right
+    except OverflowError:
+        raise NetcError.at(node.span, "number out of range") from None
+    if isinstance(result, complex):
+        raise NetcError.at(node.span, "not a real number")
+    return _check(result, node)
+
+
+def _number(value: Value, node: ast.Expr, env: dict[str, Value]) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, Symbol):
+            names = [k for k in env if not k.startswith("_")]
+            raise NetcError.at(node.span, f"undefined variable '{value}'", did_you_mean(value.name, names))
+        raise NetcError.at(node.span, f"expected a number, got {value!r}")
+    return value
+
+
+def evaluate_int(node: ast.Expr, env: dict[str, Value], what: str) -> int:
+    value = evaluate(node, env)
+    number = _number(value, node, env)
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise NetcError.at(node.span, f"{what} must be a whole number, got {number}")
+        number = int(number)
+    return number

@@ -1,0 +1,40 @@
+"""The registry of layer kinds: every kind is declared once, in its module, and listed here."""
+
+from __future__ import annotations
+
+from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
+from .conv import Conv
+from .dense import Flatten, FullyConnected
+from .elementwise import ELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .merge import Add, Concat, Projection
+from .norm import BatchNorm, LocalResponseNorm
+from .pool import AdaptiveAvgPool, Pool
+
+_ALL: tuple[LayerKind, ...] = (
+    Conv(), Pool(), AdaptiveAvgPool(), FullyConnected(), Flatten(),
+    ReLU(), LeakyReLU(), ELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
+    BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
+    Concat(), Add(), Projection(), Input(),
+)
+
+KINDS: dict[str, LayerKind] = {kind.name: kind for kind in _ALL}
+
+
+def lookup_word(word: str) -> tuple[LayerKind, dict] | None:
+    """The kind a DSL word names and the attributes the word fixes (conv3 → kernel 3)."""
+    for kind in _ALL:
+        fixed = kind.word_attrs(word)
+        if fixed is not None:
+            return kind, fixed
+    return None
+
+
+def known_words() -> list[str]:
+    words = [w for kind in _ALL for w in kind.words]
+    return words + ["conv1", "conv3", "conv5", "conv7", "conv11"]
+
+
+__all__ = [
+    "CATEGORY_COLORS", "KINDS", "Attr", "Conditional", "Constructor", "LayerKind", "Shape", "ShapeError",
+    "fmt_shape", "known_words", "lookup_word", "numel",
+]

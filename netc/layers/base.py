@@ -1,0 +1,178 @@
+"""What a layer kind is: one declaration says everything about it.
+
+A kind declares its attributes (with defaults and validation), how the DSL names it, its shape
+rule, parameter count, MACs/FLOPs, receptive-field step, its PyTorch emitter and its drawing
+category. Every backend asks the kind; none branches on kind names.
+
+Shapes are tuples: (C, H, W) for feature maps, (F,) for vectors; the batch axis is implicit.
+Emitters may be handed symbolic values (Python expression strings such as "width * 4") by the
+code generator for block classes, so they build arguments with `py_*` helpers that fold numbers
+and pass expressions through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..exprs import Symbol
+
+Shape = tuple[int, ...]
+REQUIRED = object()
+
+# Drawing style per category: fill colour for Graphviz nodes.
+CATEGORY_COLORS: dict[str, str] = {
+    "input": "#e0e0e0",
+    "conv": "#a8d1f0",
+    "pool": "#f7c99b",
+    "fc": "#c5b3e6",
+    "activation": "#c9e8b5",
+    "norm": "#f5e79e",
+    "dropout": "#eeeeee",
+    "merge": "#f4a6a6",
+    "reshape": "#dddddd",
+}
+
+
+class ShapeError(Exception):
+    """A layer cannot take the shape it is given; the message says why."""
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    type: str  # int | float | bool | padding | choice
+    default: Any = REQUIRED
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+@dataclass(frozen=True)
+class Constructor:
+    """An nn.Module construction: `nn.<cls>(*args, **kwargs)`; values are numbers or code."""
+
+    cls: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """A module chosen when the block is built: `identity if condition else module`."""
+
+    condition: str
+    identity: Constructor
+    module: Constructor
+
+
+def is_spatial(shape: Shape) -> bool:
+    return len(shape) == 3
+
+
+def numel(shape: Shape) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def py(value: Any) -> str:
+    """Python source for a value: a number, bool, or an expression string passed through."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def py_prod(values: tuple[Any, ...]) -> Any:
+    """Product of sizes, folded when all are numbers: a flattened feature count."""
+    if all(isinstance(v, int) for v in values):
+        return numel(values)
+    return " * ".join(py(v) for v in values)
+
+
+def py_add(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return f"({py(a)} + {py(b)})"
+
+
+def py_sub(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    return f"({py(a)} - {py(b)})"
+
+
+def py_mul(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    return f"{py(a)} * {py(b)}"
+
+
+def py_floordiv(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b
+    return f"{py(a)} // {py(b)}"
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """Base for every kind. Subclasses override what differs from 'shape-preserving, no params'."""
+
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = "activation"
+    attrs: ClassVar[tuple[Attr, ...]] = ()
+    words: ClassVar[dict[str, dict[str, Any]]] = {}  # DSL word → fixed attributes
+    number_attr: ClassVar[str | None] = None  # what `word-N` sets (conv3-64 → filters)
+    defaults_key: ClassVar[str | None] = None  # section of `defaults:` that applies
+    foldable: ClassVar[bool] = False  # folded into the previous row by `table --compact`
+    inputs: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max) number of inputs
+    counts_flops: ClassVar[bool] = False  # FlopCounterMode counts this kind's work
+
+    # --- the DSL ------------------------------------------------------------------------------
+    def word_attrs(self, word: str) -> dict[str, Any] | None:
+        """Attributes fixed by a DSL word, or None when the word is not this kind's."""
+        return dict(self.words[word]) if word in self.words else None
+
+    # --- analysis -----------------------------------------------------------------------------
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Shape, list[str]]:
+        """Output shape and warnings; raise ShapeError when the input does not fit."""
+        return inputs[0], []
+
+    def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[int, int]:
+        """(weights, biases)."""
+        return 0, 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        return 0
+
+    def flops(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> int:
+        """FLOPs as torch.utils.flop_counter counts them: 2 × MACs for conv and matmul, else 0."""
+        return 2 * self.macs(attrs, inputs, out) if self.counts_flops else 0
+
+    def receptive(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[int, int]:
+        """(kernel extent, stride) along one spatial axis, for receptive-field arithmetic."""
+        return 1, 1
+
+    def stores_output(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
+        """Whether the output is a new tensor kept for backward (False for views like flatten)."""
+        return True
+
+    # --- presentation ---------------------------------------------------------------------------
+    def label(self, attrs: dict[str, Any]) -> str:
+        """Short name in the lecture notes' notation: conv3-64, maxpool 3/2, FC-4096."""
+        return self.name
+
+    # --- code generation --------------------------------------------------------------------------
+    def constructor(self, attrs: dict[str, Any], inputs: list[Any]) -> Constructor | None:
+        """The nn.Module this layer becomes, or None when forward does it with a plain expression."""
+        return None
+
+    def forward(self, attrs: dict[str, Any], module: str | None, args: list[str], inputs: list[Shape]) -> str:
+        """The forward expression, given the module attribute and the input variable names."""
+        return f"{module}({args[0]})"

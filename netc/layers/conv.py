@@ -1,0 +1,122 @@
+"""Convolution: the output-size rule ⌊(W − F + 2P)/S⌋ + 1 and its "doesn't fit" case."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..exprs import Symbol
+from .base import Attr, Constructor, LayerKind, Shape, ShapeError, is_spatial, numel, py_add, py_floordiv, py_mul, py_sub
+
+PADDING_KINDS = ("valid", "same", "full")
+
+
+def effective_kernel(kernel: Any, dilation: Any) -> Any:
+    """Extent covered by a dilated kernel: d·(F − 1) + 1."""
+    if dilation == 1:
+        return kernel
+    return py_add(py_mul(dilation, py_sub(kernel, 1)), 1)
+
+
+def resolve_padding(padding: Any, extent: Any) -> Any:
+    """valid → 0; same → (F − 1)/2 (size kept at stride 1 for odd F); full → F − 1; or an int."""
+    name = padding.name if isinstance(padding, Symbol) else padding
+    if name == "valid":
+        return 0
+    if name == "same":
+        return py_floordiv(py_sub(extent, 1), 2)
+    if name == "full":
+        return py_sub(extent, 1)
+    return padding
+
+
+def window_output(size: int, extent: int, stride: int, pad: int, what: str) -> tuple[int, list[str]]:
+    """One spatial axis through a sliding window, with the seed's 'doesn't fit' warning."""
+    span = size - extent + 2 * pad
+    if span < 0:
+        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {extent - 2 * pad})")
+    out = span // stride + 1
+    warnings = []
+    if span % stride:
+        warnings.append(
+            f"{what} doesn't fit: (W − F + 2P)/S = ({size} − {extent} + 2·{pad})/{stride} is not a whole "
+            f"number; the last {span % stride} row(s)/column(s) are dropped"
+        )
+    return out, warnings
+
+
+def spatial_input(inputs: list[Shape], what: str) -> Shape:
+    shape = inputs[0]
+    if not is_spatial(shape):
+        raise ShapeError(f"{what} needs a C×H×W feature map, got a flat vector of {numel(shape)}")
+    return shape
+
+
+@dataclass(frozen=True)
+class Conv(LayerKind):
+    name = "conv"
+    category = "conv"
+    attrs = (
+        Attr("filters", "int", minimum=1),
+        Attr("kernel", "int", 3, minimum=1),
+        Attr("stride", "int", 1, minimum=1),
+        Attr("padding", "padding", Symbol("same")),
+        Attr("dilation", "int", 1, minimum=1),
+        Attr("groups", "int", 1, minimum=1),
+        Attr("bias", "bool", True),
+    )
+    words = {"conv": {}, "convolution": {}}
+    number_attr = "filters"
+    defaults_key = "conv"
+    counts_flops = True
+
+    def word_attrs(self, word: str) -> dict[str, Any] | None:
+        match = re.fullmatch(r"conv([0-9]+)", word)
+        if match:
+            return {"kernel": int(match.group(1))}
+        return super().word_attrs(word)
+
+    def _geometry(self, attrs: dict[str, Any]) -> tuple[int, int]:
+        extent = effective_kernel(attrs["kernel"], attrs["dilation"])
+        return extent, resolve_padding(attrs["padding"], extent)
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "conv")
+        if c % attrs["groups"] or attrs["filters"] % attrs["groups"]:
+            raise ShapeError(
+                f"groups={attrs['groups']} must divide both input channels ({c}) and filters ({attrs['filters']})"
+            )
+        extent, pad = self._geometry(attrs)
+        what = f"conv {attrs['kernel']}×{attrs['kernel']}" + (f" stride {attrs['stride']}" if attrs["stride"] > 1 else "")
+        oh, warn = window_output(h, extent, attrs["stride"], pad, what)
+        ow, _ = window_output(w, extent, attrs["stride"], pad, what) if w != h else (oh, [])
+        return (attrs["filters"], oh, ow), warn
+
+    def params(self, attrs, inputs, out):
+        k = attrs["kernel"]
+        weights = k * k * (inputs[0][0] // attrs["groups"]) * attrs["filters"]
+        return weights, attrs["filters"] if attrs["bias"] else 0
+
+    def macs(self, attrs, inputs, out):
+        k = attrs["kernel"]
+        return numel(out) * k * k * (inputs[0][0] // attrs["groups"])
+
+    def receptive(self, attrs, inputs):
+        return self._geometry(attrs)[0], attrs["stride"]
+
+    def label(self, attrs):
+        text = f"conv{attrs['kernel']}-{attrs['filters']}"
+        return text + (f" /{attrs['stride']}" if attrs["stride"] != 1 else "")
+
+    def constructor(self, attrs, inputs):
+        kwargs: list[tuple[str, Any]] = [("kernel_size", attrs["kernel"])]
+        if attrs["stride"] != 1:
+            kwargs.append(("stride", attrs["stride"]))
+        pad = self._geometry(attrs)[1]
+        if pad != 0:
+            kwargs.append(("padding", pad))
+        for name, default in (("dilation", 1), ("groups", 1), ("bias", True)):
+            if attrs[name] != default:
+                kwargs.append((name, attrs[name]))
+        return Constructor("Conv2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))

@@ -1,0 +1,128 @@
+"""Shape-preserving layers without parameters: activations, dropout, identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .base import Attr, Constructor, LayerKind, ShapeError
+
+
+@dataclass(frozen=True)
+class Activation(LayerKind):
+    category = "activation"
+    foldable = True
+    module: ClassVar[str] = ""
+    inplace_ok: ClassVar[bool] = False  # may run in place when its input is not needed again
+
+    def constructor(self, attrs, inputs):
+        return Constructor(self.module, tuple(attrs[a.name] for a in self.attrs))
+
+
+@dataclass(frozen=True)
+class ReLU(Activation):
+    name, module, inplace_ok = "relu", "ReLU", True
+    words = {"relu": {}}
+
+
+@dataclass(frozen=True)
+class LeakyReLU(Activation):
+    name, module, inplace_ok = "leakyrelu", "LeakyReLU", True
+    attrs = (Attr("slope", "float", 0.01),)
+    words = {"leakyrelu": {}, "lrelu": {}}
+
+    def label(self, attrs):
+        return f"leakyrelu {attrs['slope']}"
+
+
+@dataclass(frozen=True)
+class ELU(Activation):
+    name, module, inplace_ok = "elu", "ELU", True
+    attrs = (Attr("alpha", "float", 1.0),)
+    words = {"elu": {}}
+
+
+@dataclass(frozen=True)
+class Sigmoid(Activation):
+    name, module = "sigmoid", "Sigmoid"
+    words = {"sigmoid": {}}
+
+
+@dataclass(frozen=True)
+class Tanh(Activation):
+    name, module = "tanh", "Tanh"
+    words = {"tanh": {}}
+
+
+@dataclass(frozen=True)
+class Softplus(Activation):
+    name, module = "softplus", "Softplus"
+    words = {"softplus": {}}
+
+
+@dataclass(frozen=True)
+class Softmax(Activation):
+    """Over the channel axis (dim 1), as nn.Softmax(dim=1); flatten first for a softmax over a map."""
+
+    name, module = "softmax", "Softmax"
+    words = {"softmax": {}}
+
+    def constructor(self, attrs, inputs):
+        return Constructor(self.module, (), (("dim", 1),))
+
+
+@dataclass(frozen=True)
+class LogSoftmax(Softmax):
+    name, module = "logsoftmax", "LogSoftmax"
+    words = {"logsoftmax": {}}
+
+
+@dataclass(frozen=True)
+class Dropout(LayerKind):
+    name = "dropout"
+    category = "dropout"
+    foldable = True
+    attrs = (Attr("p", "float", 0.5, minimum=0.0),)
+    words = {"dropout": {}}
+
+    def infer(self, attrs, inputs):
+        if attrs["p"] > 1:
+            raise ShapeError(f"dropout probability must be between 0 and 1, got {attrs['p']}")
+        return inputs[0], []
+
+    def label(self, attrs):
+        return f"dropout {attrs['p']:g}" if isinstance(attrs["p"], (int, float)) else "dropout"
+
+    def constructor(self, attrs, inputs):
+        return Constructor("Dropout", (attrs["p"],) if attrs["p"] != 0.5 else ())
+
+
+@dataclass(frozen=True)
+class Identity(LayerKind):
+    name = "identity"
+    category = "reshape"
+    foldable = True
+    words = {"identity": {}}
+
+    def stores_output(self, attrs, inputs):
+        return False
+
+    def forward(self, attrs, module, args, inputs):
+        return args[0]
+
+
+@dataclass(frozen=True)
+class Input(LayerKind):
+    """The network's input: no layer word names it; its shape comes from the spec's `input`."""
+
+    name = "input"
+    category = "input"
+
+    def infer(self, attrs, inputs):
+        return tuple(attrs["shape"]), []
+
+    def label(self, attrs):
+        return "input"
+
+    def forward(self, attrs, module, args, inputs):
+        return args[0]

@@ -1,0 +1,46 @@
+"""Normalisation: batch norm and local response normalisation (AlexNet's NORM)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Attr, Constructor, LayerKind
+
+
+@dataclass(frozen=True)
+class BatchNorm(LayerKind):
+    """Learned scale and shift per channel (weights, biases); running statistics are buffers."""
+
+    name = "bn"
+    category = "norm"
+    foldable = True
+    words = {"bn": {}, "batchnorm": {}}
+
+    def params(self, attrs, inputs, out):
+        return inputs[0][0], inputs[0][0]
+
+    def constructor(self, attrs, inputs):
+        return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],))
+
+
+@dataclass(frozen=True)
+class LocalResponseNorm(LayerKind):
+    name = "lrn"
+    category = "norm"
+    attrs = (
+        Attr("size", "int", 5, minimum=1),
+        Attr("alpha", "float", 1e-4),
+        Attr("beta", "float", 0.75),
+        Attr("k", "float", 2.0),
+    )
+    words = {"lrn": {}, "norm": {}}
+
+    def label(self, attrs):
+        return f"LRN {attrs['size']}"
+
+    def constructor(self, attrs, inputs):
+        kwargs = tuple((n, attrs[n]) for n, d in (("alpha", 1e-4), ("beta", 0.75), ("k", 2.0)) if attrs[n] != d)
+        # torch's own default k is 1.0; AlexNet's is 2, so k is always written out.
+        if not any(n == "k" for n, _ in kwargs):
+            kwargs += (("k", attrs["k"]),)
+        return Constructor("LocalResponseNorm", (attrs["size"],), kwargs)

@@ -1,0 +1,88 @@
+"""Pooling: max, average and L2 windows, and global/adaptive average pooling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..exprs import Symbol
+from .base import Attr, Constructor, LayerKind, ShapeError
+from .conv import resolve_padding, spatial_input, window_output
+
+_MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
+
+
+@dataclass(frozen=True)
+class Pool(LayerKind):
+    name = "pool"
+    category = "pool"
+    attrs = (
+        Attr("kernel", "int", 2, minimum=1),
+        Attr("stride", "int", None, minimum=1),  # None: equal to the kernel, as in PyTorch
+        Attr("padding", "padding", 0),
+        Attr("type", "choice", "max", choices=("max", "avg", "l2")),
+    )
+    words = {"pool": {}, "maxpool": {"type": "max"}, "avgpool": {"type": "avg"}, "l2pool": {"type": "l2"}}
+    defaults_key = "pool"
+
+    def _geometry(self, attrs):
+        stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+        return stride, resolve_padding(attrs["padding"], attrs["kernel"])
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, f"{attrs['type']}pool")
+        stride, pad = self._geometry(attrs)
+        if pad and attrs["type"] == "l2":
+            raise ShapeError("L2 pooling (LPPool2d) takes no padding")
+        if pad * 2 > attrs["kernel"]:
+            raise ShapeError(f"pool padding {pad} is more than half the window {attrs['kernel']}")
+        what = f"{attrs['type']}pool {attrs['kernel']}×{attrs['kernel']}" + (f" stride {stride}" if stride != attrs["kernel"] else "")
+        oh, warn = window_output(h, attrs["kernel"], stride, pad, what)
+        ow, _ = window_output(w, attrs["kernel"], stride, pad, what) if w != h else (oh, [])
+        return (c, oh, ow), warn
+
+    def receptive(self, attrs, inputs):
+        return attrs["kernel"], self._geometry(attrs)[0]
+
+    def label(self, attrs):
+        stride, _ = self._geometry(attrs)
+        name = f"{attrs['type']}pool"
+        return f"{name}{attrs['kernel']}" if stride == attrs["kernel"] else f"{name} {attrs['kernel']}/{stride}"
+
+    def constructor(self, attrs, inputs):
+        stride, pad = self._geometry(attrs)
+        if attrs["type"] == "l2":
+            kwargs = (("stride", stride),) if stride != attrs["kernel"] else ()
+            return Constructor("LPPool2d", (2, attrs["kernel"]), kwargs)
+        kwargs: list[tuple[str, Any]] = []
+        if stride != attrs["kernel"]:
+            kwargs.append(("stride", stride))
+        if pad != 0:
+            kwargs.append(("padding", pad))
+        return Constructor(_MODULES[attrs["type"]], (attrs["kernel"],), tuple(kwargs))
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool(LayerKind):
+    """Average over the whole map down to size×size; `globalavgpool` is size 1."""
+
+    name = "adaptiveavgpool"
+    category = "pool"
+    attrs = (Attr("size", "int", 1, minimum=1),)
+    words = {"adaptiveavgpool": {}, "globalavgpool": {"size": 1}, "gap": {"size": 1}, "globalpool": {"size": 1}}
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "global average pool")
+        return (c, attrs["size"], attrs["size"]), []
+
+    def receptive(self, attrs, inputs):
+        h = inputs[0][1]
+        size = max(1, h // attrs["size"])
+        return h - (attrs["size"] - 1) * size, size
+
+    def label(self, attrs):
+        return "global avgpool" if attrs["size"] == 1 else f"adaptive avgpool {attrs['size']}×{attrs['size']}"
+
+    def constructor(self, attrs, inputs):
+        return Constructor("AdaptiveAvgPool2d", (attrs["size"],))
+

@@ -1,0 +1,158 @@
+"""Annotated network → per-layer table as text, markdown, csv or json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from .infer import Analysis, LayerInfo
+from .ir import Node
+from .layers import KINDS
+from .memory import MemoryEstimate, human_bytes
+
+FORMATS = ("text", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    kind: str
+    label: str
+    shape: tuple[int, ...]
+    params: int
+    weights: int
+    biases: int
+    activations: int
+    macs: int
+    flops: int
+    receptive_field: int
+    jump: int
+    warnings: tuple[str, ...]
+
+
+def _row(node: Node, info: LayerInfo) -> Row:
+    return Row(node.id, node.kind, info.label, info.shape, info.params, info.weights, info.biases,
+               info.activations, info.macs, info.flops, info.receptive_field, info.jump, info.warnings)
+
+
+def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
+    """One row per layer; with compact, foldable layers (activations, BN, dropout, flatten) add
+    their numbers to the row before them, as the lecture notes' VGG table does."""
+    rows: list[Row] = []
+    for node, info in analysis.rows():
+        row = _row(node, info)
+        if compact and KINDS[node.kind].foldable and rows:
+            prev = rows[-1]
+            rows[-1] = Row(prev.name, prev.kind, prev.label, prev.shape if info.shape == prev.shape else info.shape,
+                           prev.params + row.params, prev.weights + row.weights, prev.biases + row.biases,
+                           prev.activations, prev.macs + row.macs, prev.flops + row.flops,
+                           row.receptive_field, row.jump, prev.warnings + row.warnings)
+            continue
+        rows.append(row)
+    return rows
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def totals(analysis: Analysis) -> dict[str, int]:
+    return {
+        "params": analysis.params, "weights": analysis.weights, "biases": analysis.biases,
+        "activations": analysis.activations, "activations_stored": analysis.activations_stored,
+        "macs": analysis.macs, "flops": analysis.flops,
+    }
+
+
+def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
+    doc = {
+        "name": analysis.network.name,
+        "input": list(analysis.network.input_shape),
+        "outputs": {name: list(shape) for name, shape in analysis.output_shapes().items()},
+        "layers": [
+            {"name": r.name, "kind": r.kind, "label": r.label, "output_shape": list(r.shape), "params": r.params,
+             "weights": r.weights, "biases": r.biases, "activations": r.activations, "macs": r.macs,
+             "flops": r.flops, "receptive_field": r.receptive_field, "jump": r.jump, "warnings": list(r.warnings)}
+            for r in table_rows(analysis, compact)
+        ],
+        "totals": totals(analysis),
+        "memory": {
+            "batch": memory.batch, "dtype": memory.dtype, "optimizer": memory.optimizer,
+            "parameters": memory.parameters, "gradients": memory.gradients,
+            "optimizer_state": memory.optimizer_state, "activations": memory.activations, "total": memory.total,
+        },
+        "warnings": [d.message for d in analysis.warnings],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+HEADER = ("name", "layer", "output", "params", "weights", "activations", "MACs", "FLOPs", "RF")
+
+
+def _cells(r: Row) -> tuple[str, ...]:
+    rf = f"{r.receptive_field}" + (f" /{r.jump}" if r.jump != 1 else "")
+    mark = " !" if r.warnings else ""
+    return (r.name, r.label + mark, _shape(r.shape), f"{r.params:,}", f"{r.weights:,}", f"{r.activations:,}",
+            f"{r.macs:,}", f"{r.flops:,}", rf)
+
+
+def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
+    t = totals(analysis)
+    size = memory.parameters // max(analysis.params, 1) if analysis.params else 4
+    outputs = ", ".join(f"{n} {_shape(s)}" for n, s in analysis.output_shapes().items())
+    return [
+        f"params       {t['params']:,}  (weights {t['weights']:,} + biases {t['biases']:,})",
+        f"activations  {t['activations']:,} values/image ≈ {human_bytes(t['activations'] * size)} at {memory.dtype} (forward only)",
+        f"MACs         {t['macs']:,}",
+        f"FLOPs        {t['flops']:,}  ({t['flops'] / 1e9:.2f} GFLOPs, 2 × MACs of conv and fc)",
+        f"outputs      {outputs}",
+        f"training memory, batch {memory.batch}, {memory.dtype}, {memory.optimizer} (estimate):",
+        f"  parameters       {human_bytes(memory.parameters):>10}",
+        f"  gradients        {human_bytes(memory.gradients):>10}",
+        f"  optimizer state  {human_bytes(memory.optimizer_state):>10}",
+        f"  activations      {human_bytes(memory.activations):>10}  ({analysis.activations_stored:,} values/image kept for backward)",
+        f"  total            {human_bytes(memory.total):>10}",
+    ]
+
+
+def to_text(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
+    rows = [HEADER] + [_cells(r) for r in table_rows(analysis, compact)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    right = {3, 4, 5, 6, 7, 8}
+    lines = [f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}"]
+    for k, r in enumerate(rows):
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.extend(_summary(analysis, memory))
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
+    lines = [f"### {analysis.network.name}", "", "| " + " | ".join(HEADER) + " |",
+             "|" + "|".join(["---"] * 3 + ["---:"] * 6) + "|"]
+    for r in table_rows(analysis, compact):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |")
+    lines.append("")
+    lines.extend(f"    {line}" for line in _summary(analysis, memory))
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "kind", "label", "output_shape", "params", "weights", "biases", "activations",
+                     "macs", "flops", "receptive_field", "jump"])
+    for r in table_rows(analysis, compact):
+        writer.writerow([r.name, r.kind, r.label, "x".join(map(str, r.shape)), r.params, r.weights, r.biases,
+                         r.activations, r.macs, r.flops, r.receptive_field, r.jump])
+    return out.getvalue()
+
+
+def render_table(analysis: Analysis, memory: MemoryEstimate, fmt: str = "text", compact: bool = False) -> str:
+    render = {"text": to_text, "markdown": to_markdown, "csv": to_csv, "json": to_json}[fmt]
+    return render(analysis, memory, compact)
