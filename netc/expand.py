@@ -7,7 +7,7 @@ shapes are `infer`'s business.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 
@@ -136,31 +136,7 @@ class _Expander:
         return self.add_node(kind.name, attrs, (cur,), scope, call.span, call.text)
 
     def resolve_attrs(self, kind: LayerKind, fixed: dict[str, Any], call: ast.Call, env: dict[str, Value]) -> dict[str, Any]:
-        names = [a.name for a in kind.attrs]
-        attrs: dict[str, Any] = {a.name: a.default for a in kind.attrs}
-        attrs.update(self.program.defaults.get(kind.defaults_key or "", {}))
-        attrs.update(self.program.defaults.get(kind.name, {}))
-        attrs.update(fixed)
-        spans = {}
-        if call.number is not None:
-            if kind.number_attr is None:
-                raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)")
-            attrs[kind.number_attr] = call.number
-        free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
-        if len(call.args) > len(free):
-            extra = call.args[len(free)]
-            listing = ", ".join(free) if free else "none"
-            raise NetcError.at(extra.span, f"'{call.text}' takes at most {len(free)} positional argument(s) ({listing}); got {len(call.args)}")
-        for name, expr in zip(free, call.args):
-            attrs[name] = evaluate(expr, env)
-            spans[name] = expr.span
-        for name, expr, name_span in call.kwargs:
-            if name not in names:
-                hint = did_you_mean(name, names)
-                listing = ", ".join(names) if names else "no arguments"
-                raise NetcError.at(name_span, f"'{call.text}' has no argument '{name}' (it takes {listing})", hint)
-            attrs[name] = evaluate(expr, env)
-            spans[name] = expr.span
+        attrs, spans = bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: evaluate(expr, env))
         for attr in kind.attrs:
             attrs[attr.name] = _validate(kind, attr, attrs[attr.name], spans.get(attr.name, call.span), call, env)
         return attrs
@@ -258,6 +234,41 @@ class _Expander:
             outputs.append(("output", end))
         return Network(program.name, program.input_shape, self.graph, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), program)
+
+
+def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults: dict[str, dict[str, Any]],
+               value_of: Callable[[ast.Expr], Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Attributes of one layer call, in order of precedence: the kind's defaults, the spec's
+    `defaults:`, what the word fixes (conv3 → kernel 3), the bound number (conv3-64), then
+    positional and named arguments. `value_of` turns an argument expression into a value: a
+    number when expanding, Python source when generating a block class. Returns the attributes
+    and the span of each argument that set one."""
+    names = [a.name for a in kind.attrs]
+    attrs: dict[str, Any] = {a.name: a.default for a in kind.attrs}
+    attrs.update(defaults.get(kind.defaults_key or "", {}))
+    attrs.update(defaults.get(kind.name, {}))
+    attrs.update(fixed)
+    spans: dict[str, Any] = {}
+    if call.number is not None:
+        if kind.number_attr is None:
+            raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)")
+        attrs[kind.number_attr] = call.number
+    free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
+    if len(call.args) > len(free):
+        extra = call.args[len(free)]
+        listing = ", ".join(free) if free else "none"
+        raise NetcError.at(extra.span, f"'{call.text}' takes at most {len(free)} positional argument(s) ({listing}); got {len(call.args)}")
+    for name, expr in zip(free, call.args):
+        attrs[name] = value_of(expr)
+        spans[name] = expr.span
+    for name, expr, name_span in call.kwargs:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            listing = ", ".join(names) if names else "no arguments"
+            raise NetcError.at(name_span, f"'{call.text}' has no argument '{name}' (it takes {listing})", hint)
+        attrs[name] = value_of(expr)
+        spans[name] = expr.span
+    return attrs, spans
 
 
 def _show(value: Value) -> str:
