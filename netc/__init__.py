@@ -36,7 +36,7 @@ def build(spec: str, **params):
 
 def render(spec: str, **options):
     """The network as a graphviz.Digraph (options: depth, rankdir, roll)."""
-    from .render import to_digraph
+    from .rendering import to_digraph
 
     return to_digraph(analyze(spec), **options)
 

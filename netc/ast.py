@@ -98,7 +98,7 @@ class BlockDef:
     form: str
     body: Seq | None
     branches: tuple[Seq, ...]
-    shortcut: str | Seq  # "auto" | "identity" | a sequence
+    shortcut: str | Seq  # "auto" | "identity" | "zeropad" | a sequence
     after: Seq | None
     span: SourceSpan
 

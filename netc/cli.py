@@ -43,18 +43,27 @@ def _define(text: str) -> tuple[str, int | float]:
 
 def _shape(text: str) -> tuple[int, ...]:
     parts = re.split(r"[x×,]", text.strip().lower())
-    if not parts or not all(p.strip().isdigit() and 0 < int(p) <= 1_000_000 for p in parts) or len(parts) not in (1, 3):
+    if not all(re.fullmatch(r"\s*[0-9]{1,7}\s*", p) and 0 < int(p) <= 1_000_000 for p in parts) or len(parts) not in (1, 3):
         raise argparse.ArgumentTypeError(f"--input takes CxHxW or F, e.g. 3x32x32; got {text!r}")
     return tuple(int(p) for p in parts)
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not re.fullmatch(r"\s*[0-9]{1,12}\s*", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    return value
+
+
+MAX_MAX_LAYERS = 10_000_000  # --max-layers beyond this would let a spec run for minutes
+
+
+def _max_layers(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_MAX_LAYERS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_MAX_LAYERS:,}, got {value:,}")
     return value
 
 
@@ -66,7 +75,7 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, allow_expr: bool = True
     parser.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                         help="override a param of the spec")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    parser.add_argument("--max-layers", type=_positive, default=DEFAULT_MAX_LAYERS,
+    parser.add_argument("--max-layers", type=_max_layers, default=DEFAULT_MAX_LAYERS,
                         help=f"largest network to expand (default {DEFAULT_MAX_LAYERS:,} layers)")
 
 
@@ -137,9 +146,12 @@ def _run(args) -> int:
     analysis = _analyze(args)
     _report_warnings(analysis, args.strict)
     if args.command == "check":
-        outputs = ", ".join(f"{name} {'×'.join(map(str, shape))}" for name, shape in analysis.output_shapes().items())
-        print(f"{analysis.network.name}: ok — {len(analysis.info) - 1} layers, {analysis.params:,} params, "
-              f"{analysis.flops / 1e9:.2f} GFLOPs, output {outputs}")
+        shapes = analysis.output_shapes()
+        outputs = ", ".join(("" if list(shapes) == ["output"] else f"{name} ") + "×".join(map(str, shape))
+                            for name, shape in shapes.items())
+        layers = len(analysis.info) - 1
+        print(f"{analysis.network.name}: ok — {layers} layer{'s' if layers != 1 else ''}, {analysis.params:,} params, "
+              f"{analysis.flops / 1e9:.2f} GFLOPs, output{'s' if len(shapes) > 1 else ''} {outputs}")
     elif args.command == "table":
         from .memory import estimate_memory
         from .table import render_table
@@ -151,13 +163,18 @@ def _run(args) -> int:
 
         _emit(generate_source(analysis), args.output)
     elif args.command == "render":
-        from .render import render_to_path
+        from .rendering import render_to_path
 
         render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show × or … gets escapes, not a crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -172,6 +189,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # writing an output file: a missing directory, no permission, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"netc: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug in netc: one line for the user, not a traceback
+        return _internal_error(exc)
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
+def _internal_error(exc: BaseException) -> int:
+    """An exception no spec should cause. Users get one line and a request to report it; the
+    traceback is shown with NETC_DEBUG=1. Tests assert this never happens."""
+    import os
+
+    if os.environ.get("NETC_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    kind = "out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"[:300]
+    print(f"netc: internal error ({kind}); please report it with the spec that caused it "
+          "(NETC_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -35,15 +35,32 @@ class Diagnostic:
         where = f"{self.span}: " if self.span else ""
         lines = [f"{where}{self.severity}: {self.message}"]
         if self.span and self.span.source_line:
-            shown = self.span.source_line.replace("\t", " ")
-            lines.append(f"  {shown}")
             width = 1
             if self.span.end_col and self.span.end_col > self.span.col:
                 width = self.span.end_col - self.span.col
-            lines.append("  " + " " * (self.span.col - 1) + "^" + "~" * (width - 1))
+            shown, col, width = _excerpt(self.span.source_line, self.span.col, width)
+            lines.append(f"  {shown}")
+            lines.append("  " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
+
+
+SHOWN_LINE = 120  # longest source line shown whole; longer ones are cut around the caret
+
+
+def _excerpt(line: str, col: int, width: int) -> tuple[str, int, int]:
+    """The source line as shown under a message: one character per column (tabs and control
+    characters become spaces, so the caret lines up), cut to a window around the caret when long."""
+    shown = "".join(" " if ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029" else ch for ch in line)
+    if len(shown) <= SHOWN_LINE:
+        return shown, col, width
+    start = max(0, min(col - 1 - SHOWN_LINE // 3, len(shown) - SHOWN_LINE))
+    end = start + SHOWN_LINE
+    head, tail = ("…" if start > 0 else ""), ("…" if end < len(shown) else "")
+    col = col - start + len(head)
+    width = max(1, min(width, SHOWN_LINE + len(head) - col + 1))
+    return head + shown[start:end] + tail, col, width
 
 
 @dataclass

@@ -7,12 +7,11 @@ shapes are `infer`'s business.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
-import networkx as nx
-
 from . import ast
-from .errors import NetcError, did_you_mean
+from .errors import Diagnostic, NetcError, closest, did_you_mean
 from .exprs import MAX_INT, Symbol, Value, evaluate, evaluate_int
 from .ir import Network, Node, Scope
 from .layers import KINDS, LayerKind, known_words, lookup_word
@@ -20,19 +19,40 @@ from .layers.base import REQUIRED as _REQUIRED
 
 DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
+MAX_ERRORS = 20  # reported in one run
+STEPS_PER_LAYER = 3  # calls, repeats and repetitions allowed per layer of the limit: bounds repeats of empty bodies
+
+
+class _LimitError(NetcError):
+    """A size limit was reached: expansion stops here (other errors keep it going)."""
+
+
+def _limit(span, message: str) -> _LimitError:
+    return _LimitError([Diagnostic("error", message, span, "raise the limit with --max-layers if this is intended")])
 
 
 class _Expander:
     def __init__(self, program: ast.Program, max_layers: int):
         self.program = program
         self.max_layers = max_layers
-        self.graph = nx.DiGraph()
+        self.nodes: dict[str, Node] = {}
         self.order: list[str] = []
         self.scopes: dict[str, Scope] = {}
         self.top: list[str] = []
         self.marks: dict[str, str] = {}
         self.counters: dict[str, dict[str, int]] = {}
         self.call_stack: list[str] = []
+        # Independent errors are collected, as a compiler does: a failed item is left out and
+        # expansion goes on from the item before it. Each error is reported once.
+        self.errors: list[Diagnostic] = []
+        self.error_events = 0  # errors met, repeats included: a repetition stops at its first
+        self.steps = 0
+        self.max_steps = STEPS_PER_LAYER * max_layers + 10_000
+        self.min_layers_memo: dict[int, int] = {}
+        self.min_block_memo: dict[str, int] = {}
+        self.inert_memo: dict[int, bool] = {}
+        self.min_depth = 0
+        self.mark_spans: dict[str, Any] = {}
 
     # --- naming and bookkeeping ---------------------------------------------------------------
     def _fresh(self, scope: str, base: str) -> str:
@@ -50,25 +70,23 @@ class _Expander:
     def add_node(self, kind: str, attrs: dict[str, Any], inputs: tuple[str, ...], scope: str, span, text: str,
                  local: str | None = None, shape_only: tuple[int, ...] = ()) -> str:
         if len(self.order) >= self.max_layers:
-            raise NetcError.at(
-                span, f"the network expands past {self.max_layers:,} layers",
-                "raise the limit with --max-layers if this is intended",
-            )
+            raise _limit(span, f"the network expands past {self.max_layers:,} layers")
         local = local or self._fresh(scope, kind)
         node_id = self._qualify(scope, local)
-        if node_id in self.graph:  # an explicit local name already used: number it
+        if node_id in self.nodes:  # an explicit local name already used: number it
             node_id = self._qualify(scope, self._fresh(scope, local))
-        self.graph.add_node(node_id, node=Node(node_id, kind, attrs, inputs, scope, span, text))
-        for index, source in enumerate(inputs):
-            self.graph.add_edge(source, node_id, index=index, shape_only=index in shape_only)
+        self.nodes[node_id] = Node(node_id, kind, attrs, inputs, scope, span, text, tuple(shape_only))
         self.order.append(node_id)
         self._attach(scope, node_id)
         return node_id
 
     def new_scope(self, kind: str, base: str, parent: str, label: str, span, entry: str | None,
-                  block: str | None = None, args: dict[str, Any] | None = None) -> Scope:
-        scope = Scope(self._qualify(parent, self._fresh(parent, base)), kind, label, span, parent,
-                      block, dict(args or {}), entry)
+                  block: str | None = None, args: dict[str, Any] | None = None, exact: bool = False) -> Scope:
+        """A new scope named base1, base2, … — or exactly `base` (a head's own name) when free."""
+        scope_id = self._qualify(parent, base)
+        if not exact or scope_id in self.scopes or scope_id in self.nodes:
+            scope_id = self._qualify(parent, self._fresh(parent, base))
+        scope = Scope(scope_id, kind, label, span, parent, block, dict(args or {}), entry)
         self.scopes[scope.id] = scope
         self._attach(parent, scope.id)
         return scope
@@ -76,16 +94,41 @@ class _Expander:
     # --- sequences ------------------------------------------------------------------------------
     def seq(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         for item in seq.items:
-            cur = self.item(item, cur, env, scope)
+            try:
+                cur = self.item(item, cur, env, scope)
+            except _LimitError:
+                raise
+            except NetcError as exc:  # leave the item out and go on: later items may hold more errors
+                self.record(exc)
         return cur
+
+    def record(self, exc: NetcError) -> None:
+        self.error_events += 1
+        for diagnostic in exc.diagnostics:
+            if diagnostic not in self.errors:
+                self.errors.append(diagnostic)
+        if len(self.errors) >= MAX_ERRORS:
+            raise _LimitError(self.errors[:MAX_ERRORS])
+
+    def step(self, span) -> None:
+        """Count a call, a stage, a repeat or one repetition: what makes expansion work. Layers are limited
+        on their own; this bounds the work that makes no layers, as in ((relu)*0)*100000."""
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise _limit(span, f"the network takes more than {self.max_steps:,} steps to expand "
+                         f"(the limit for {self.max_layers:,} layers)")
 
     def item(self, item: ast.Item, cur: str, env: dict[str, Value], scope: str) -> str:
         if isinstance(item, ast.Call):
             return self.call(item, cur, env, scope)
         if isinstance(item, ast.Mark):
             if item.name in self.marks:
-                raise NetcError.at(item.span, f"mark <{item.name}> is placed twice")
+                again = self.mark_spans[item.name] == item.span
+                raise NetcError.at(item.span, f"mark <{item.name}> is placed twice",
+                                   "a mark names one point: one inside a repetition, or in a block called more "
+                                   "than once, is placed each time" if again else "give each mark its own name")
             self.marks[item.name] = cur
+            self.mark_spans[item.name] = item.span
             return cur
         if isinstance(item, ast.Seq):
             if item.stage:
@@ -94,46 +137,108 @@ class _Expander:
         return self.repeat(item, cur, env, scope)
 
     def stage(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
+        self.step(seq.span)
         stage = self.new_scope("stage", "stage", scope, "stage", seq.span, cur)
         stage.exit = self.seq(seq, cur, env, stage.id)
         return stage.exit
 
     def repeat(self, item: ast.Repeat, cur: str, env: dict[str, Value], scope: str) -> str:
+        self.step(item.span)
         count = evaluate_int(item.count, env, "a repeat count")
-        if count < 1:
-            raise NetcError.at(item.count.span, f"a repeat count must be at least 1, got {count}")
+        if count < 0:  # 0 leaves the item out: the notes' template allows (FC-RELU)*K with K = 0
+            raise NetcError.at(item.count.span, f"a repeat count must be at least 0, got {count}")
         if count > self.max_layers:
-            raise NetcError.at(
-                item.count.span, f"repeating {count:,} times expands past {self.max_layers:,} layers",
-                "raise the limit with --max-layers if this is intended",
-            )
+            raise _limit(item.count.span, f"repeating {count:,} times expands past {self.max_layers:,} layers")
+        least = count * self.min_layers(item.body)
+        if len(self.order) + least > self.max_layers:
+            raise _limit(item.span, f"this repetition expands to at least {least:,} layers, "
+                         f"past the limit of {self.max_layers:,}")
         if item.index and item.index in self.program.params:
             raise NetcError.at(item.span, f"repeat index '{item.index}' hides the param of the same name")
+        inert = self.inert_memo.get(id(item.body))
+        if inert is None:
+            inert = self.inert_memo[id(item.body)] = _inert(item.body)
+        if inert:
+            return cur  # only (…)*0 inside: every repetition would do nothing
         for k in range(count):
+            self.step(item.span)
             inner = {**env, item.index: k} if item.index else env
-            before = len(self.order)
+            before, errors_before = len(self.order), self.error_events
             cur = self.item(item.body, cur, inner, scope)
             made = len(self.order) - before
             if k == 0 and before + made * count > self.max_layers:
-                raise NetcError.at(
-                    item.span, f"this repetition expands to {made * count:,} layers, past the limit of {self.max_layers:,}",
-                    "raise the limit with --max-layers if this is intended",
-                )
+                raise _limit(item.span, f"this repetition expands to {made * count:,} layers, "
+                             f"past the limit of {self.max_layers:,}")
+            if self.error_events != errors_before:
+                break  # the next repetitions would repeat the same errors
         return cur
+
+    def min_layers(self, item: ast.Item) -> int:
+        """A lower bound on the layers an item expands to, known before expanding it, so that a
+        limit is reported at once rather than after building 100,000 layers: repeat counts that
+        are plain numbers multiply, others count as 0; a block counts its fewest layers."""
+        known = self.min_layers_memo.get(id(item))  # the AST outlives the expansion: ids are stable
+        if known is None:
+            known = self.min_layers_memo[id(item)] = self._min_layers(item)
+        return known
+
+    def _min_layers(self, item: ast.Item) -> int:
+        cap = self.max_layers + 1
+        if isinstance(item, ast.Call):
+            block = self.program.blocks.get(item.word)
+            if block is None:
+                return 1 if lookup_word(item.word) is not None else 0
+            if block.name not in self.min_block_memo:
+                if self.min_depth >= MAX_BLOCK_DEPTH:
+                    return 0  # deeper than expansion goes: still a lower bound
+                self.min_block_memo[block.name] = 0  # a recursive call counts 0 (and is an error)
+                self.min_depth += 1
+                try:
+                    self.min_block_memo[block.name] = min(cap, self.min_block_layers(block))
+                finally:
+                    self.min_depth -= 1
+            return self.min_block_memo[block.name]
+        if isinstance(item, ast.Seq):
+            return min(cap, sum(self.min_layers(i) for i in item.items))
+        if isinstance(item, ast.Repeat):
+            count = item.count.value if isinstance(item.count, ast.Num) and isinstance(item.count.value, int) else 0
+            return min(cap, max(count, 0) * self.min_layers(item.body))
+        return 0
+
+    def min_block_layers(self, block: ast.BlockDef) -> int:
+        if block.form == "parallel":
+            total = sum(self.min_layers(b) for b in block.branches) + 1
+        else:
+            total = self.min_layers(block.body) if block.body is not None else 0
+            if block.form == "residual":
+                total += 1 + (self.min_layers(block.shortcut) if isinstance(block.shortcut, ast.Seq) else 0)
+        return total + (self.min_layers(block.after) if block.after is not None else 0)
 
     # --- layers ---------------------------------------------------------------------------------
     def call(self, call: ast.Call, cur: str, env: dict[str, Value], scope: str) -> str:
+        self.step(call.span)
         block = self.program.blocks.get(call.word)
         if block is not None:
             return self.block_call(block, call, cur, env, scope)
         found = lookup_word(call.word)
         if found is None:
-            choices = known_words() + list(self.program.blocks)
-            hint = did_you_mean(call.word, choices)
-            raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", hint)
+            raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
         kind, fixed = found
         attrs = self.resolve_attrs(kind, fixed, call, env)
         return self.add_node(kind.name, attrs, (cur,), scope, call.span, call.text)
+
+    def suggest(self, call: ast.Call) -> str | None:
+        """'did you mean …?' for an unknown word: covn3-64 → conv3-64, maxpol → maxpool."""
+        blocks = list(self.program.blocks)
+        match = closest(call.word, known_words() + blocks)
+        kernel = re.fullmatch(r"([a-z_]+?)([0-9]+)", call.word)
+        if kernel and closest(kernel.group(1), ["conv", "convolution"]) and call.word not in blocks:
+            match = f"conv{int(kernel.group(2))}"  # a conv word with any kernel: covn9 → conv9
+        if match is None:
+            return None
+        if call.number is not None:
+            match = f"{match}-{call.number}"
+        return f"did you mean '{match}'?"
 
     def resolve_attrs(self, kind: LayerKind, fixed: dict[str, Any], call: ast.Call, env: dict[str, Value]) -> dict[str, Any]:
         attrs, spans = bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: evaluate(expr, env))
@@ -150,6 +255,10 @@ class _Expander:
             raise NetcError.at(call.span, f"blocks nested more than {MAX_BLOCK_DEPTH} deep")
         if call.number is not None:
             raise NetcError.at(call.span, f"block '{block.name}' takes no -N number; pass arguments in ( )")
+        least = self.min_layers(call)
+        if len(self.order) + least > self.max_layers:
+            raise _limit(call.span, f"block '{block.name}' expands to at least {least:,} layers here, "
+                         f"past the limit of {self.max_layers:,}")
         args = self.bind(block, call, env)
         inner_env: dict[str, Value] = {**self.program.params, **args}
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
@@ -176,8 +285,8 @@ class _Expander:
             body_end = self.seq(block.body, cur, env, scope)
             if block.shortcut == "identity":
                 short_end = cur
-            elif block.shortcut == "auto":
-                attrs = {"bn": _uses_batchnorm(block.body, self.program.blocks)}
+            elif block.shortcut in ("auto", "zeropad"):
+                attrs = {"bn": _uses_batchnorm(block.body, self.program.blocks), "zeropad": block.shortcut == "zeropad"}
                 short_end = self.add_node("projection", attrs, (cur, body_end), scope, call.span, call.text,
                                           local="shortcut", shape_only=(1,))
             else:
@@ -202,7 +311,9 @@ class _Expander:
         for name, expr, span in call.kwargs:
             real = lowered.get(name)
             if real is None:
-                raise NetcError.at(span, f"block '{block.name}' has no argument '{name}'", did_you_mean(name, names))
+                listing = ", ".join(names) if names else "no arguments"
+                raise NetcError.at(span, f"block '{block.name}' has no argument '{name}' (it takes {listing})",
+                                   did_you_mean(name, names))
             if real in bound:
                 raise NetcError.at(span, f"argument '{real}' of block '{block.name}' given twice")
             bound[real] = evaluate(expr, env)
@@ -225,14 +336,21 @@ class _Expander:
             if head.origin is not None:
                 if head.origin not in self.marks:
                     hint = did_you_mean(head.origin, list(self.marks))
-                    raise NetcError.at(head.origin_span, f"head '{head.name}' starts from <{head.origin}>, which no mark names", hint)
+                    if hint is None:
+                        hint = (f"the marks are {', '.join(f'<{m}>' for m in self.marks)}" if self.marks else
+                                f"put a mark in the network where the head starts: … - <{head.origin}> - …")
+                    self.record(NetcError.at(head.origin_span, f"head '{head.name}' starts from <{head.origin}>, "
+                                             "which no mark names", hint))
+                    continue
                 origin = self.marks[head.origin]
-            scope = self.new_scope("head", head.name, "", head.name, head.span, origin)
+            scope = self.new_scope("head", head.name, "", head.name, head.span, origin, exact=True)
             scope.exit = self.seq(head.body, origin, env, scope.id)
             outputs.append((head.name, scope.exit))
         if not outputs:
             outputs.append(("output", end))
-        return Network(program.name, program.input_shape, self.graph, tuple(self.order), tuple(outputs),
+        if self.errors:
+            raise NetcError(self.errors)
+        return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), program)
 
 
@@ -251,7 +369,9 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
     spans: dict[str, Any] = {}
     if call.number is not None:
         if kind.number_attr is None:
-            raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)")
+            free = [a.name for a in kind.attrs if a.name not in fixed]
+            hint = f"for {free[0]} {call.number}, write {call.word}({call.number})" if free else None
+            raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)", hint)
         attrs[kind.number_attr] = call.number
     free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
     if len(call.args) > len(free):
@@ -269,6 +389,15 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
         attrs[name] = value_of(expr)
         spans[name] = expr.span
     return attrs, spans
+
+
+def _inert(item: ast.Item) -> bool:
+    """Whether expanding an item certainly does nothing: it holds only repeats counted 0."""
+    if isinstance(item, ast.Repeat):
+        return (isinstance(item.count, ast.Num) and item.count.value == 0) or _inert(item.body)
+    if isinstance(item, ast.Seq):  # an empty stage [(…)*0] included: it names nothing
+        return all(_inert(i) for i in item.items)
+    return False
 
 
 def _show(value: Value) -> str:
@@ -346,10 +475,17 @@ def _validate(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict
 
 def expand(program: ast.Program, max_layers: int = DEFAULT_MAX_LAYERS) -> Network:
     """Unroll a program into its layer graph. Raises NetcError with the offending span."""
+    expander = _Expander(program, max_layers)
     try:
-        return _Expander(program, max_layers).network()
+        return expander.network()
+    except _LimitError as exc:  # a limit stops expansion: report it after what was found before it
+        found = list(expander.errors)
+        found += [d for d in exc.diagnostics if d not in found]
+        raise NetcError(found[:MAX_ERRORS]) from None
     except RecursionError:
-        raise NetcError.at(program.network.span, "the network is nested too deeply to expand") from None
+        deep = Diagnostic("error", "the network is nested too deeply to expand (blocks within blocks within …)",
+                          program.network.span)
+        raise NetcError(expander.errors[: MAX_ERRORS - 1] + [deep]) from None
 
 
 __all__ = ["DEFAULT_MAX_LAYERS", "KINDS", "expand"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from . import ast
@@ -18,6 +19,9 @@ class Symbol:
 
     def __str__(self) -> str:
         return self.name
+
+    def __repr__(self) -> str:  # as messages quote it: got 'foo'
+        return repr(self.name)
 
 
 Value = int | float | bool | str | Symbol
@@ -55,7 +59,7 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
         elif op == "**":
             if isinstance(right, int) and right < 0:
                 raise NetcError.at(node.span, "negative exponent")
-            if abs(left) > 1 and right * max(abs(left), 2).bit_length() > MAX_INT.bit_length() + 1:
+            if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > MAX_INT.bit_length() + 1:
                 raise NetcError.at(node.span, f"number too large (limit {MAX_INT:,})")
             result = left**right
         elif right == 0:
@@ -70,6 +74,8 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
             result = left % right
     except OverflowError:
         raise NetcError.at(node.span, "number out of range") from None
+    except ZeroDivisionError:  # 0 ** -0.5
+        raise NetcError.at(node.span, "division by zero") from None
     if isinstance(result, complex):
         raise NetcError.at(node.span, "not a real number")
     return _check(result, node)

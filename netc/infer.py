@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from .errors import Diagnostic, NetcError
 from .ir import Network, Node
 from .layers import KINDS, Shape, ShapeError, numel
@@ -72,8 +70,10 @@ class Analysis:
     @property
     def activations(self) -> int:
         """Values in the outputs, one volume per layer as the lecture notes count them: the input
-        and every conv/pool/fc/merge output; activations, BN and dropout are folded into their layer."""
-        return sum(i.activations for n, i in self.info.items() if not KINDS[self.network.node(n).kind].foldable)
+        and every conv/pool/fc/merge output; activations, BN and dropout are folded into their layer,
+        and a view (an identity shortcut, a reshape) is no new volume."""
+        return sum(i.activations for n, i in self.info.items()
+                   if i.stored and not KINDS[self.network.node(n).kind].foldable)
 
     @property
     def activations_stored(self) -> int:
@@ -83,9 +83,15 @@ class Analysis:
     def output_shapes(self) -> dict[str, Shape]:
         return {name: self.info[node_id].shape for name, node_id in self.network.outputs}
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows an analysed network as its picture (None, the plain repr, without Graphviz)."""
+        from .rendering import svg_or_none
+
+        return svg_or_none(self)
+
 
 def _context(network: Network, node: Node) -> str:
-    ancestors = nx.ancestors(network.graph, node.id)
+    ancestors = network.ancestors(node.id)
     pools = sum(1 for a in ancestors if KINDS[network.node(a).kind].category == "pool")
     where = node.id
     return f" at {where}" + (f" after {pools} pool{'s' if pools != 1 else ''}" if pools else "")
@@ -112,7 +118,8 @@ def infer(network: Network) -> Analysis:
             flops = kind.flops(node.attrs, in_shapes, shape)
             stored = kind.stores_output(node.attrs, in_shapes)
             if node.inputs:
-                widest = max(node.inputs, key=lambda i: info[i].receptive_field)
+                data = [i for k, i in enumerate(node.inputs) if k not in node.shape_only] or list(node.inputs)
+                widest = max(data, key=lambda i: info[i].receptive_field)  # a shape-only input sees nothing
                 extent, stride = kind.receptive(node.attrs, in_shapes)
                 rf = info[widest].receptive_field + (extent - 1) * info[widest].jump
                 jump = info[widest].jump * stride

@@ -1,8 +1,11 @@
-"""The graph IR: a networkx DiGraph of layer nodes, plus the block scopes they were expanded from.
+"""The graph IR: layer nodes keyed by name, plus the block scopes they were expanded from.
 
-Nodes are keyed by their hierarchical name (`stage3.bottleneck2.conv1`); the `node` attribute of
-each graph node holds the `Node`. Edges carry `index`, the position of the input; an edge with
-`shape_only=True` feeds a shape, not data (the body output read by an automatic projection).
+Nodes are keyed by their hierarchical name (`stage3.bottleneck2.conv1`) in `Network.node_map`;
+each `Node` lists its inputs in order, so the edges are implicit. `Network.graph` is the same
+graph as a networkx DiGraph, built on first access: the `node` attribute of each graph node holds
+the `Node`; edges carry `index`, the position of the input, and `shape_only=True` on an edge that
+feeds a shape, not data (the body output read by an automatic projection). The analysis path
+(`check`, `table`) never touches `graph`, so it never imports networkx (≈130 ms).
 Scopes record the block structure (stages, block instances, branches, heads) for rendering and
 code generation.
 """
@@ -10,12 +13,14 @@ code generation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .ast import Program
 from .errors import SourceSpan
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Node:
     scope: str  # id of the innermost enclosing scope; "" at top level
     span: SourceSpan
     text: str  # the DSL text it came from, for messages and comments
+    shape_only: tuple[int, ...] = ()  # input positions read for their shape only (projection's body)
 
     @property
     def local_name(self) -> str:
@@ -53,7 +59,7 @@ class Scope:
 class Network:
     name: str
     input_shape: tuple[int, ...]
-    graph: nx.DiGraph
+    node_map: dict[str, Node]  # node id → Node
     order: tuple[str, ...]  # node ids in creation order, which is topological
     outputs: tuple[tuple[str, str], ...]  # (output name, node id)
     scopes: dict[str, Scope]
@@ -61,10 +67,35 @@ class Network:
     program: Program
 
     def node(self, node_id: str) -> Node:
-        return self.graph.nodes[node_id]["node"]
+        return self.node_map[node_id]
 
     def nodes(self) -> list[Node]:
-        return [self.node(n) for n in self.order]
+        return [self.node_map[n] for n in self.order]
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The network as a networkx DiGraph (node attr `node`; edge attrs `index`, `shape_only`),
+        built on first access so that only its users pay for importing networkx."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for node_id in self.order:
+            node = self.node_map[node_id]
+            graph.add_node(node_id, node=node)
+            for index, source in enumerate(node.inputs):
+                graph.add_edge(source, node_id, index=index, shape_only=index in node.shape_only)
+        return graph
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node whose output reaches `node_id` (what networkx.ancestors returns)."""
+        seen: set[str] = set()
+        stack = list(self.node_map[node_id].inputs)
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(self.node_map[current].inputs)
+        return seen
 
     def scope_chain(self, node_id: str) -> list[Scope]:
         """Enclosing scopes of a node, outermost first."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import keyword
 import re
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
@@ -15,6 +16,8 @@ from .source import DslText
 
 GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
 MAX_NESTING = 100
+MAX_DEPTH = 400  # of the parse tree: a chain like 2**2**…**2 or - - - … nests without brackets
+MAX_DIGITS = 30  # far past any size netc accepts (2**53), far below what int() refuses (4,300)
 
 _TOKEN_NAMES = {
     "MINUS": "'-'", "STAR": "'*'", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
@@ -25,16 +28,47 @@ _TOKEN_NAMES = {
 }
 
 
+def grammar_cache_path(grammar: str) -> str | None:
+    """Where lark keeps the compiled grammar between runs, or None when no safe place is found.
+
+    Loading the cached LALR tables takes ≈10 ms; building them ≈80 ms, a third of a `netc table`
+    run. lark's own `cache=True` pickles into the shared temp directory under a predictable name
+    that another local user could plant, so the cache lives in a directory that only this user
+    can write: $NETC_CACHE_DIR, else $XDG_CACHE_HOME/netc, else ~/.cache/netc. The file name
+    carries a hash of the grammar, lark's version and Python's, so an edit never loads stale tables.
+    """
+    import hashlib
+    import os
+    import sys
+
+    import lark
+
+    base = os.environ.get("NETC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "netc")
+    if not os.path.isabs(base):  # no usable home: never cache into the working directory
+        return None
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        info = os.stat(base)
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        return None  # someone else could write there
+    digest = hashlib.sha256(f"{grammar}\0{lark.__version__}\0{sys.version}".encode()).hexdigest()[:20]
+    return os.path.join(base, f"grammar-{digest}.lark-cache")
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(
-        GRAMMAR_PATH.read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=True,
-    )
+    grammar = GRAMMAR_PATH.read_text(encoding="utf-8")
+    options = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True, "maybe_placeholders": False}
+    cache = grammar_cache_path(grammar)
+    if cache:
+        try:  # lark checks the file's hash and rebuilds (and rewrites) a stale or damaged one
+            return Lark(grammar, cache=cache, **options)
+        except Exception:  # noqa: BLE001, S110 - a cache problem must never stop the parser
+            pass
+    return Lark(grammar, **options)
 
 
 def _nesting_depth(text: str) -> tuple[int, int]:
@@ -43,10 +77,24 @@ def _nesting_depth(text: str) -> tuple[int, int]:
         if ch in "([<":
             depth += 1
             if depth > deepest:
-                deepest, where = depth, i
+                deepest = depth
+                if depth == MAX_NESTING + 1:  # point at the bracket that goes past the limit
+                    where = i
         elif ch in ")]>":
             depth = max(0, depth - 1)
     return deepest, where
+
+
+def _deeper_than(tree: Tree, limit: int) -> int | None:
+    """Text offset of a parse-tree node deeper than `limit`, or None; without recursion, since the
+    tree may be deeper than Python's stack."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return getattr(node.meta, "start_pos", 0) if not getattr(node.meta, "empty", True) else 0
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 def _split_word(raw: str) -> tuple[str, int | None]:
@@ -88,8 +136,16 @@ class _ToAst(Transformer):
 
     def repeat(self, children):
         count = children[0]
-        index = str(children[1]) if len(children) > 1 else None
+        index = self._name(children[1], "repeat index") if len(children) > 1 else None
         return count, index
+
+    def _name(self, tok: Token, what: str) -> str:
+        """A name the generated code may use as a variable: no Python keyword, no leading __."""
+        name = str(tok)
+        if keyword.iskeyword(name) or name.startswith("__"):
+            raise NetcError.at(self._tok_span(tok), f"{what} '{name}' is not a valid name (it must not be a Python "
+                               "keyword or start with __)")
+        return name
 
     @v_args(meta=True)
     def group(self, meta, children):
@@ -103,11 +159,14 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def mark(self, meta, children):
-        return ast.Mark(str(children[0]), self._span(meta))
+        return ast.Mark(self._name(children[0], "mark"), self._span(meta))
 
     @v_args(meta=True)
     def call(self, meta, children):
         word_tok = children[0]
+        digits = max((len(d.lstrip("0")) for d in re.findall(r"[0-9]+", str(word_tok))), default=0)
+        if digits > MAX_DIGITS:  # conv99…9-64 or FC-99…9
+            raise NetcError.at(self._tok_span(word_tok), f"number too large in '{str(word_tok)[:40]}…'")
         word, number = _split_word(str(word_tok))
         args: list[ast.Expr] = []
         kwargs: list[tuple[str, ast.Expr, object]] = []
@@ -134,7 +193,12 @@ class _ToAst(Transformer):
     # counts and expressions --------------------------------------------------------------------
     def count_int(self, children):
         tok = children[0]
-        return ast.Num(int(tok), self._tok_span(tok))
+        return ast.Num(self._int(tok), self._tok_span(tok))
+
+    def _int(self, tok: Token) -> int:
+        if len(str(tok).lstrip("0")) > MAX_DIGITS:  # int() of 4,300+ digits raises; any of these is too large
+            raise NetcError.at(self._tok_span(tok), f"number too large ({len(str(tok)):,} digits)")
+        return int(tok)
 
     def count_name(self, children):
         tok = children[0]
@@ -142,7 +206,7 @@ class _ToAst(Transformer):
 
     def int(self, children):
         tok = children[0]
-        return ast.Num(int(tok), self._tok_span(tok))
+        return ast.Num(self._int(tok), self._tok_span(tok))
 
     def float(self, children):
         tok = children[0]
@@ -175,10 +239,32 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(names)
 
 
+def _raise_if_unclosed(text: DslText) -> None:
+    """At the end of the text with a bracket still open, point at that bracket. A DSL string cut
+    short by YAML is the usual cause: in a flow list `[conv(8, 1), conv(8, 3)]` every comma
+    ends an item, so the first item is `conv(8`."""
+    stack: list[int] = []
+    for i, ch in enumerate(text.text):
+        if ch in "([":
+            stack.append(i)
+        elif ch in ")]" and stack:
+            stack.pop()
+    if not stack:
+        return
+    where = stack[-1]
+    after = text.offsets[-1]
+    hint = None
+    if after < len(text.source.text) and text.source.text[after] == ",":
+        hint = ("the text was cut at a comma by YAML (a flow list [a, b] splits at every comma): "
+                "quote each item, e.g. [\"conv(8, 1)\", \"conv(8, 3)\"], or write one item per line")
+    raise NetcError.at(text.span(where), f"'{text.text[where]}' is never closed", hint)
+
+
 def parse_dsl(text: DslText) -> ast.Seq:
     """Parse one DSL string. Raises NetcError pointing at the offending character."""
     if not text.text.strip():
-        raise NetcError.at(text.span(0), "empty network description")
+        raise NetcError.at(text.span(0), "empty network description",
+                           "write at least one layer, e.g. conv3-64-relu-maxpool-fc(10)")
     deepest, where = _nesting_depth(text.text)
     if deepest > MAX_NESTING:
         raise NetcError.at(text.span(where), f"brackets nested {deepest} deep; the limit is {MAX_NESTING}")
@@ -188,12 +274,14 @@ def parse_dsl(text: DslText) -> ast.Seq:
         ch = text.text[exc.pos_in_stream] if exc.pos_in_stream < len(text.text) else ""
         raise NetcError.at(text.span(exc.pos_in_stream), f"unexpected character {ch!r}") from None
     except UnexpectedEOF as exc:
+        _raise_if_unclosed(text)
         raise NetcError.at(
             text.span(len(text.text)), f"unexpected end of text; expected {_describe_expected(set(exc.expected))}"
         ) from None
     except UnexpectedToken as exc:
         tok = exc.token
         if tok.type == "$END":
+            _raise_if_unclosed(text)
             pos, what = len(text.text), "end of text"
         else:
             pos, what = tok.start_pos, repr(str(tok))
@@ -203,11 +291,16 @@ def parse_dsl(text: DslText) -> ast.Seq:
         ) from None
     except UnexpectedInput as exc:  # any other lark complaint
         raise NetcError.at(text.span(getattr(exc, "pos_in_stream", 0) or 0), "cannot parse this network") from None
+    too_deep = _deeper_than(tree, MAX_DEPTH)
+    if too_deep is not None:
+        raise NetcError.at(text.span(too_deep), f"expression nested more than {MAX_DEPTH} deep")
     try:
         result = _ToAst(text).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, NetcError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise NetcError.at(text.span(0), "expression nested too deeply") from None
         raise
     except RecursionError:
         raise NetcError.at(text.span(0), "expression nested too deeply") from None

@@ -6,7 +6,7 @@ import keyword
 import re
 
 from . import ast
-from .errors import NetcError, SourceSpan, UsageError, did_you_mean
+from .errors import Diagnostic, NetcError, SourceSpan, UsageError, did_you_mean
 from .layers import KINDS, lookup_word
 from .parse import parse_dsl
 from .source import DslText
@@ -15,6 +15,38 @@ from .spec import YNode, load_yaml, read_spec_text
 TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "network", "heads")
 BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "after")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+MAX_ERRORS = 20  # reported in one run; past that, the first ones are what matter
+MAX_DSL_CHARS = 200_000  # of DSL text in one spec: parsing costs ≈7 µs a character
+
+
+class Diagnostics:
+    """Errors collected over the independent parts of a spec (each top-level key, params entry,
+    defaults entry, block, network line and head), so one run reports them all, as a compiler
+    does. A part that fails is left out of the program; the program is not built if any did."""
+
+    def __init__(self, parent: Diagnostics | None = None) -> None:
+        self.found: list[Diagnostic] = []
+        self.root = parent.root if parent is not None else self  # keeps the spec-wide DSL budget
+        self.dsl_chars = 0
+
+    def add(self, exc: NetcError) -> None:
+        for diagnostic in exc.diagnostics:
+            if diagnostic not in self.found:
+                self.found.append(diagnostic)
+
+    def run(self, fn, *args, default=None):
+        """fn(*args), or `default` when it raises a NetcError (recorded)."""
+        try:
+            return fn(*args)
+        except NetcError as exc:
+            self.add(exc)
+            return default
+
+    def check(self) -> None:
+        if self.found:
+            raise NetcError(self.found[:MAX_ERRORS])
 
 
 def check_identifier(name: str, span: SourceSpan | None, what: str) -> str:
@@ -51,45 +83,116 @@ def _describe(value) -> str:
 
 
 def _check_keys(node: YNode, allowed: tuple[str, ...], where: str) -> None:
-    for key, value in node.value.items():
+    found = []
+    for key in node.value:
         if key not in allowed:
             span = node.source.span_at(_key_index(node, key), len(key))
-            raise NetcError.at(span, f"unknown key '{key}' in {where}", did_you_mean(key, list(allowed)))
+            hint = did_you_mean(key, list(allowed))
+            if hint is None and re.search(r"[()=]", key):
+                hint = _FLOW_COMMA_HINT
+            elif hint is None:
+                hint = f"the keys here are {', '.join(allowed)}"
+            found.append(Diagnostic("error", f"unknown key '{key}' in {where}", span, hint))
+    if found:
+        raise NetcError(found)
+
+
+_FLOW_COMMA_HINT = ("inside { } or [ ], YAML splits a plain string at every comma: "
+                    "put the network description in quotes")
+
+
+def _split_at_comma(node: YNode) -> bool:
+    """Whether YAML cut this plain scalar at a comma of a flow collection: `{body: conv(8, 3)}`."""
+    text = node.source.text
+    if node.start >= len(text) or text[node.start] in "'\"|>":
+        return False
+    rest = text[node.end : node.end + 200].lstrip(" \t")
+    return rest.startswith(",")
 
 
 def _key_index(node: YNode, key: str) -> int:
     """File index of a mapping key (the value's start, searched back to its key)."""
+    if node.key_starts and key in node.key_starts:
+        return node.key_starts[key]
     value = node.value[key]
     found = node.source.text.rfind(key, node.start, value.start + 1)
     return found if found >= 0 else value.start
 
 
-def _dsl(node: YNode, what: str) -> ast.Seq:
+def _dsl(node: YNode, what: str, errors: Diagnostics | None = None) -> ast.Seq:
+    """A DSL string, or a list of them joined in order. With `errors`, each list item is parsed
+    on its own and every item's syntax error is reported."""
     if isinstance(node.value, list):
         if not node.value:
             raise NetcError.at(node.span, f"{what} is an empty list")
-        parts = [_dsl(item, what) for item in node.value]
+        if isinstance(node.value[0].value, list) or any(isinstance(i.value, list) for i in node.value):
+            inner = next(i for i in node.value if isinstance(i.value, list))
+            raise NetcError.at(inner.span, f"{what}: a list item must be a DSL string, not another list")
+        local = errors or Diagnostics()
+        before = len(local.found)
+        parts = _dsl_items(node.value, what, local)
+        if len(local.found) > before:
+            raise NetcError(local.found[before:])
         return ast.Seq(tuple(i for p in parts for i in p.items), parts[0].span)
     _expect(node, str, what)
-    return parse_dsl(node.dsl())
+    text = node.dsl()
+    if errors is not None:
+        errors.root.dsl_chars += len(text.text)
+        if errors.root.dsl_chars > MAX_DSL_CHARS:
+            raise NetcError.at(node.span, f"the spec holds more than {MAX_DSL_CHARS:,} characters of network "
+                               "description", "write repeated parts once with (A-B)*N or a block")
+    try:
+        return parse_dsl(text)
+    except NetcError as exc:
+        if _split_at_comma(node):
+            exc = NetcError([Diagnostic(d.severity, d.message, d.span, d.hint or _FLOW_COMMA_HINT)
+                             for d in exc.diagnostics])
+        raise exc from None
+
+
+def _dsl_items(nodes: list[YNode], what: str, errors: Diagnostics) -> list[ast.Seq | None]:
+    """Each item of a DSL list, its errors recorded. When YAML cut an item at a comma
+    (`[conv(16, 1)-relu, …]`), the text after that comma is the rest of the same item: only
+    the first half is reported."""
+    parts: list[ast.Seq | None] = []
+    open_brackets = 0  # of an item cut at a comma: the items that close them are its rest
+    for item in nodes:
+        text = item.value if isinstance(item.value, str) else ""
+        depth = text.count("(") + text.count("[") - text.count(")") - text.count("]")
+        if open_brackets > 0:
+            parts.append(None)
+            open_brackets += depth
+            continue
+        before = len(errors.found)
+        parts.append(errors.run(_dsl, item, what, errors))
+        if len(errors.found) > before and _split_at_comma(item):
+            open_brackets = depth
+    return parts
 
 
 def _input_shape(node: YNode) -> tuple[int, ...]:
     value = node.value
     if isinstance(value, str):
         parts = re.split(r"\s*[x×,]\s*", value.strip().lower())
-        if not all(p.isdigit() for p in parts):
+        if not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):
             raise NetcError.at(node.span, f"input must be a list like [3, 224, 224] or 3x224x224, got {value!r}")
         dims = [int(p) for p in parts]
     elif isinstance(value, list):
         for item in value:
             if isinstance(item.value, bool) or not isinstance(item.value, int):
-                raise NetcError.at(item.span, f"input sizes must be whole numbers, got {_describe(item.value)}")
+                hint = None
+                if isinstance(item.value, str) and item.value.strip().isdecimal():
+                    hint = f"remove the quotes: {item.value.strip()} is a number, '{item.value}' is text"
+                elif isinstance(item.value, float) and item.value.is_integer():
+                    hint = f"write {int(item.value)}, without the decimal point"
+                raise NetcError.at(item.span, f"input sizes must be whole numbers, got {_describe(item.value)}", hint)
         dims = [item.value for item in value]
     else:
         raise NetcError.at(node.span, f"input must be a list [C, H, W] or [F], got {_describe(value)}")
     if len(dims) not in (1, 3):
-        raise NetcError.at(node.span, f"input must have 3 sizes [C, H, W] or 1 [F], got {len(dims)}")
+        hint = (f"give the channels first: [3, {dims[0]}, {dims[1]}] for a colour image, [1, {dims[0]}, {dims[1]}] "
+                "for a grey one" if len(dims) == 2 else None)
+        raise NetcError.at(node.span, f"input must have 3 sizes [C, H, W] or 1 [F], got {len(dims)}", hint)
     for d in dims:
         if d <= 0 or d > 1_000_000:
             raise NetcError.at(node.span, f"input sizes must be between 1 and 1,000,000, got {d}")
@@ -107,12 +210,28 @@ def _params(node: YNode | None) -> tuple[dict, dict]:
         return {}, {}
     _expect(node, dict, "params")
     values, spans = {}, {}
+    errors = Diagnostics()
     for key, item in node.value.items():
-        check_identifier(key, item.span, "param")
-        if isinstance(item.value, bool) or not isinstance(item.value, (int, float)):
-            raise NetcError.at(item.span, f"param '{key}' must be a number, got {_describe(item.value)}")
-        values[key], spans[key] = item.value, item.span
+        values[key], spans[key] = errors.run(_param, key, item, node, default=(None, item.span))
+    errors.check()
     return values, spans
+
+
+def _param(key: str, item: YNode, node: YNode) -> tuple[int | float, SourceSpan]:
+    check_identifier(key, node.source.span_at(_key_index(node, key), len(key)), "param")
+    if isinstance(item.value, bool) or not isinstance(item.value, (int, float)):
+        hint = None
+        if isinstance(item.value, str) and re.fullmatch(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+", item.value.strip()):
+            hint = f"YAML reads {item.value} as a string; write it with a dot: {_yaml_float(item.value)}"
+        raise NetcError.at(item.span, f"param '{key}' must be a number, got {_describe(item.value)}", hint)
+    if isinstance(item.value, float) and (item.value != item.value or item.value in (float("inf"), float("-inf"))):
+        raise NetcError.at(item.span, f"param '{key}' must be a finite number, got {item.value}")
+    return item.value, item.span
+
+
+def _yaml_float(text: str) -> str:
+    mantissa, exponent = re.split(r"[eE]", text.strip(), maxsplit=1)
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
 
 
 def _defaults(node: YNode | None) -> tuple[dict, dict]:
@@ -122,61 +241,54 @@ def _defaults(node: YNode | None) -> tuple[dict, dict]:
     sections = sorted({k.defaults_key for k in KINDS.values() if k.defaults_key} | set(KINDS))
     values: dict[str, dict] = {}
     spans: dict[tuple[str, str], SourceSpan] = {}
+    errors = Diagnostics()
     for section, body in node.value.items():
-        key = section.lower()
-        if key not in sections:
-            span = node.source.span_at(_key_index(node, section), len(section))
-            raise NetcError.at(span, f"unknown defaults section '{section}'", did_you_mean(key, sections))
-        _expect(body, dict, f"defaults.{section}")
-        kind = KINDS.get(key) or next(k for k in KINDS.values() if k.defaults_key == key)
-        names = [a.name for a in kind.attrs]
-        values[key] = {}
-        for attr, item in body.value.items():
-            if attr.lower() not in names:
-                span = body.source.span_at(_key_index(body, attr), len(attr))
-                raise NetcError.at(span, f"{key} has no attribute '{attr}'", did_you_mean(attr, names))
-            values[key][attr.lower()] = _scalar_value(item, f"defaults.{section}.{attr}")
-            spans[(key, attr.lower())] = item.span
+        errors.run(_defaults_section, node, section, body, sections, values, spans)
+    errors.check()
     return values, spans
 
 
-def _block(name: str, node: YNode, span: SourceSpan) -> ast.BlockDef:
+def _defaults_section(node: YNode, section: str, body: YNode, sections: list[str], values: dict, spans: dict) -> None:
+    key = section.lower()
+    if key not in sections:
+        span = node.source.span_at(_key_index(node, section), len(section))
+        raise NetcError.at(span, f"unknown defaults section '{section}'", did_you_mean(key, sections))
+    _expect(body, dict, f"defaults.{section}")
+    kind = KINDS.get(key) or next(k for k in KINDS.values() if k.defaults_key == key)
+    names = [a.name for a in kind.attrs]
+    values[key] = {}
+    errors = Diagnostics()
+    for attr, item in body.value.items():
+        if attr.lower() not in names:
+            span = body.source.span_at(_key_index(body, attr), len(attr))
+            listing = ", ".join(names) if names else "no attributes"
+            errors.add(NetcError.at(span, f"{key} has no attribute '{attr}' (it takes {listing})",
+                                    did_you_mean(attr, names)))
+            continue
+        value = errors.run(_scalar_value, item, f"defaults.{section}.{attr}")
+        if value is not None:
+            values[key][attr.lower()] = value
+            spans[(key, attr.lower())] = item.span
+    errors.check()
+
+
+def _block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | None = None) -> ast.BlockDef:
     check_identifier(name, span, "block name")
     if lookup_word(name.lower()) is not None:
         raise NetcError.at(span, f"block name '{name}' is already a layer word; choose another name")
     if isinstance(node.value, (str, list)):  # a bare DSL string: a sequence block without arguments
-        return ast.BlockDef(name.lower(), (), "sequence", _dsl(node, f"block '{name}'"), (), "identity", None, span)
+        return ast.BlockDef(name.lower(), (), "sequence", _dsl(node, f"block '{name}'", errors), (), "identity", None, span)
     _expect(node, dict, f"block '{name}'")
-    _check_keys(node, BLOCK_KEYS, f"block '{name}'")
+    local = Diagnostics(errors)  # the block's parts are checked independently, like the spec's
+    local.run(_check_keys, node, BLOCK_KEYS, f"block '{name}'")
     forms = [k for k in ("body", "parallel", "residual") if k in node.value]
     if len(forms) != 1:
-        raise NetcError.at(span, f"block '{name}' needs exactly one of body, parallel, residual (got {len(forms) or 'none'})")
+        local.add(NetcError.at(span, f"block '{name}' needs exactly one of body, parallel, residual "
+                               f"(got {' and '.join(forms) if forms else 'none'})"))
+        local.check()
     form = forms[0]
-    params: list[ast.BlockParam] = []
-    args = node.value.get("args")
-    if args is not None:
-        if isinstance(args.value, list):
-            entries = []
-            for item in args.value:
-                if isinstance(item.value, dict):
-                    entries.extend((k, v) for k, v in item.value.items())
-                else:
-                    _expect(item, str, "a block argument")
-                    entries.append((item.value, None))
-        elif isinstance(args.value, dict):
-            entries = list(args.value.items())
-        else:
-            raise NetcError.at(args.span, "args must be a list of names or a mapping of names to defaults")
-        for arg_name, default in entries:
-            where = default.span if default is not None else args.span
-            check_identifier(arg_name, where, "block argument")
-            value = None if default is None else default.value
-            if isinstance(value, (dict, list)):
-                raise NetcError.at(where, f"default of '{arg_name}' must be a number or a word")
-            if any(p.name == arg_name for p in params):
-                raise NetcError.at(where, f"block argument '{arg_name}' declared twice")
-            params.append(ast.BlockParam(arg_name, value, where))
-    after = _dsl(node.value["after"], "after") if "after" in node.value else None
+    params = local.run(_block_args, node.value.get("args"), default=[])
+    after = local.run(_dsl, node.value["after"], "after", errors) if "after" in node.value else None
     body: ast.Seq | None = None
     branches: tuple[ast.Seq, ...] = ()
     shortcut: str | ast.Seq = "identity"
@@ -185,90 +297,148 @@ def _block(name: str, node: YNode, span: SourceSpan) -> ast.BlockDef:
         _expect(branch_node, list, "parallel")
         if len(branch_node.value) < 1:
             raise NetcError.at(branch_node.span, "parallel needs at least one branch")
-        branches = tuple(_dsl(b, "a branch") for b in branch_node.value)
+        branches = tuple(_dsl_items(branch_node.value, "a branch", local))
     else:
-        body = _dsl(node.value[form], form)
+        body = local.run(_dsl, node.value[form], form, errors)
     if form == "residual":
         shortcut = "auto"
         if "shortcut" in node.value:
             sc = node.value["shortcut"]
-            _expect(sc, str, "shortcut")
-            shortcut = sc.value.strip().lower() if sc.value.strip().lower() in ("auto", "identity") else _dsl(sc, "shortcut")
+            if local.run(_expect, sc, str, "shortcut", default=False) is None:
+                word = sc.value.strip().lower()
+                shortcut = word if word in ("auto", "identity", "zeropad") else local.run(_dsl, sc, "shortcut", errors)
     elif "shortcut" in node.value:
-        raise NetcError.at(node.value["shortcut"].span, "shortcut belongs to a residual block")
-    return ast.BlockDef(name.lower(), tuple(params), form, body, branches, shortcut, after, span)
+        local.add(NetcError.at(node.value["shortcut"].span, "shortcut belongs to a residual block",
+                               "only a block with `residual:` has a shortcut"))
+    local.check()
+    kind = "sequence" if form == "body" else form  # the AST's name for a `body:` block
+    return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span)
 
 
-def _heads(node: YNode | None) -> tuple[ast.HeadDef, ...]:
+def _block_args(args: YNode | None) -> list[ast.BlockParam]:
+    params: list[ast.BlockParam] = []
+    if args is not None:
+        if isinstance(args.value, list):
+            entries = []
+            for item in args.value:
+                if isinstance(item.value, dict):
+                    entries.extend((k, v, item.source.span_at(_key_index(item, k), len(k))) for k, v in item.value.items())
+                else:
+                    _expect(item, str, "a block argument")
+                    entries.append((item.value, None, item.span))
+        elif isinstance(args.value, dict):
+            entries = [(k, v, args.source.span_at(_key_index(args, k), len(k))) for k, v in args.value.items()]
+        else:
+            raise NetcError.at(args.span, "args must be a list of names or a mapping of names to defaults")
+        for arg_name, default, name_span in entries:
+            where = default.span if default is not None and default.value is not None else name_span
+            check_identifier(arg_name, name_span, "block argument")
+            value = None if default is None else default.value
+            if isinstance(value, (dict, list)):
+                raise NetcError.at(where, f"default of '{arg_name}' must be a number or a word")
+            if any(p.name == arg_name for p in params):
+                raise NetcError.at(where, f"block argument '{arg_name}' declared twice")
+            params.append(ast.BlockParam(arg_name, value, where))
+    return params
+
+
+def _heads(node: YNode | None, errors: Diagnostics | None = None) -> tuple[ast.HeadDef, ...]:
     if node is None:
         return ()
     _expect(node, dict, "heads")
-    heads = []
-    for name, body in node.value.items():
-        span = node.source.span_at(_key_index(node, name), len(name))
-        check_identifier(name, span, "head name")
-        origin, origin_span = None, None
-        if isinstance(body.value, dict):
-            _check_keys(body, ("from", "body"), f"head '{name}'")
-            if "body" not in body.value:
-                raise NetcError.at(body.span, f"head '{name}' needs a body")
-            if "from" in body.value:
-                _expect(body.value["from"], str, "from")
-                origin, origin_span = body.value["from"].value, body.value["from"].span
-            seq = _dsl(body.value["body"], f"head '{name}'")
-        else:
-            seq = _dsl(body, f"head '{name}'")
-        heads.append(ast.HeadDef(name, origin, origin_span, seq, span))
+    errors = errors or Diagnostics()
+    heads = [errors.run(_head, node, name, body, errors) for name, body in node.value.items()]
+    errors.check()
     return tuple(heads)
+
+
+def _head(node: YNode, name: str, body: YNode, errors: Diagnostics) -> ast.HeadDef:
+    span = node.source.span_at(_key_index(node, name), len(name))
+    check_identifier(name, span, "head name")
+    origin, origin_span = None, None
+    if isinstance(body.value, dict):
+        _check_keys(body, ("from", "body"), f"head '{name}'")
+        if "body" not in body.value:
+            raise NetcError.at(body.span, f"head '{name}' needs a body")
+        if "from" in body.value:
+            _expect(body.value["from"], str, "from")
+            origin, origin_span = body.value["from"].value.strip(), body.value["from"].span
+            if origin.startswith("<") and origin.endswith(">"):
+                origin = origin[1:-1].strip()
+        seq = _dsl(body.value["body"], f"head '{name}'", errors)
+    else:
+        seq = _dsl(body, f"head '{name}'", errors)
+    return ast.HeadDef(name, origin, origin_span, seq, span)
 
 
 def build_program(root: YNode, overrides: dict[str, int | float] | None = None, default_name: str = "net") -> ast.Program:
     if not isinstance(root.value, dict):
         raise NetcError.at(root.span, f"a spec is a mapping with keys {', '.join(TOP_KEYS)}; got {_describe(root.value)}")
-    _check_keys(root, TOP_KEYS, "the spec")
+    errors = Diagnostics()  # every independent part is checked; all their errors are reported together
+    errors.run(_check_keys, root, TOP_KEYS, "the spec")
     top = root.value
     for required in ("input", "network"):
         if required not in top:
-            raise NetcError.at(root.source.span_at(0), f"the spec has no '{required}' key")
-    name_node = top.get("name")
-    if name_node is not None:
-        _expect(name_node, str, "name")
-        name, name_span = name_node.value, name_node.span
-    else:
-        name, name_span = default_name, root.span
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", name or ""):
-        raise NetcError.at(name_span, f"name {name!r} must start with a letter and hold only letters, digits, _ and -")
-    params, param_spans = _params(top.get("params"))
+            example = "input: [3, 224, 224]" if required == "input" else "network: conv3-64-relu-maxpool-fc(10)"
+            hint = f"add a line like `{example}`"
+            misspelt = [k for k in top if k not in TOP_KEYS and did_you_mean(k, [required])]
+            if misspelt:
+                line = root.source.span_at(_key_index(root, misspelt[0])).line
+                hint = f"is '{misspelt[0]}' on line {line} meant to be '{required}'?"
+            errors.add(NetcError.at(root.source.span_at(0), f"the spec has no '{required}' key", hint))
+    name, name_span = errors.run(_name, top.get("name"), default_name, root.span, default=(default_name, root.span))
+    param_node = top.get("params")
+    params, param_spans = errors.run(_params, param_node, default=({}, {}))
+    declared = list(param_node.value) if param_node is not None and isinstance(param_node.value, dict) else []
     for key, value in (overrides or {}).items():
-        if key not in params:
-            hint = did_you_mean(key, list(params))
+        if key not in declared:
+            hint = did_you_mean(key, declared)
             raise UsageError(f"-D {key}: the spec has no param '{key}'" + (f"; {hint}" if hint else "")
-                             + (f" (params: {', '.join(params)})" if params else " (it declares no params)"))
+                             + (f" (params: {', '.join(declared)})" if declared else " (it declares no params)"))
         params[key] = value
-    defaults, default_spans = _defaults(top.get("defaults"))
+    defaults, default_spans = errors.run(_defaults, top.get("defaults"), default=({}, {}))
     blocks: dict[str, ast.BlockDef] = {}
     if "blocks" in top:
         blocks_node = top["blocks"]
-        _expect(blocks_node, dict, "blocks")
-        for block_name, body in blocks_node.value.items():
-            span = blocks_node.source.span_at(_key_index(blocks_node, block_name), len(block_name))
-            if block_name.lower() in blocks:
-                raise NetcError.at(span, f"block '{block_name}' defined twice (names are case-insensitive)")
-            blocks[block_name.lower()] = _block(block_name, body, span)
+        if errors.run(_expect, blocks_node, dict, "blocks", default=False) is None:
+            seen: set[str] = set()
+            for block_name, body in blocks_node.value.items():
+                span = blocks_node.source.span_at(_key_index(blocks_node, block_name), len(block_name))
+                if block_name.lower() in seen:
+                    errors.add(NetcError.at(span, f"block '{block_name}' defined twice (names are case-insensitive)"))
+                    continue
+                seen.add(block_name.lower())
+                block = errors.run(_block, block_name, body, span, errors)
+                if block is not None:
+                    blocks[block_name.lower()] = block
+    input_shape = errors.run(_input_shape, top["input"]) if "input" in top else None
+    network = errors.run(_dsl, top["network"], "network", errors) if "network" in top else None
+    heads = errors.run(_heads, top.get("heads"), errors)
+    errors.check()
     return ast.Program(
         name=name, name_span=name_span,
-        input_shape=_input_shape(top["input"]), input_span=top["input"].span,
+        input_shape=input_shape, input_span=top["input"].span,
         params=params, param_spans=param_spans,
         defaults=defaults, default_spans=default_spans,
-        blocks=blocks, network=_dsl(top["network"], "network"), heads=_heads(top.get("heads")),
+        blocks=blocks, network=network, heads=heads,
         path=root.source.path, overrides=dict(overrides or {}),
     )
 
 
+def _name(node: YNode | None, default_name: str, default_span: SourceSpan) -> tuple[str, SourceSpan]:
+    if node is None:
+        return default_name, default_span
+    _expect(node, str, "name")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", node.value):
+        raise NetcError.at(node.span, f"name {node.value!r} must start with a letter and hold only letters, digits, _ and -")
+    return node.value, node.span
+
+
 def load_program(path: str, overrides: dict[str, int | float] | None = None) -> ast.Program:
     text = read_spec_text(path)
-    stem = re.sub(r"\W", "_", path.rsplit("/", 1)[-1].rsplit(".", 1)[0]) or "net"
-    return build_program(load_yaml(text, path), overrides, default_name=stem if stem[0].isalpha() else "net")
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    return build_program(load_yaml(text, path), overrides,
+                         default_name=stem if re.match(r"[A-Za-z]", stem) else "net")
 
 
 def program_from_expression(dsl: str, input_shape: tuple[int, ...], name: str = "net") -> ast.Program:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 
 from .errors import SourceSpan
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -14,27 +17,32 @@ class SourceFile:
     text: str
     line_starts: tuple[int, ...] = field(default=(), compare=False)
 
+    _lines: dict = field(default_factory=dict, compare=False, repr=False)  # line → text, shared by spans
+
     @classmethod
     def from_text(cls, path: str, text: str) -> "SourceFile":
-        starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                starts.append(i + 1)
+        # Lines end at \n, \r\n or a lone \r, as an editor shows them.
+        starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
         return cls(path, text, tuple(starts))
 
     def line_text(self, line: int) -> str:
-        """The text of a 1-based line, without its newline."""
+        """The text of a 1-based line, without its line break. One string per line, however many
+        spans point into it: a 1 MB one-line spec must not be copied once per error or AST node."""
         if line < 1 or line > len(self.line_starts):
             return ""
-        start = self.line_starts[line - 1]
-        end = self.text.find("\n", start)
-        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+        cached = self._lines.get(line)
+        if cached is None:
+            start = self.line_starts[line - 1]
+            end = self.line_starts[line] if line < len(self.line_starts) else len(self.text)
+            cached = self._lines[line] = self.text[start:end].rstrip("\r\n")
+        return cached
 
     def span_at(self, index: int, length: int = 1) -> SourceSpan:
         index = max(0, min(index, len(self.text)))
         line = bisect.bisect_right(self.line_starts, index)
-        col = index - self.line_starts[line - 1] + 1
-        return SourceSpan(self.path, line, col, col + max(length, 1), self.line_text(line))
+        text = self.line_text(line)
+        col = min(index - self.line_starts[line - 1] + 1, len(text) + 1)  # the break itself: just past the end
+        return SourceSpan(self.path, line, col, min(col + max(length, 1), len(text) + 2), text)
 
 
 @dataclass(frozen=True)
@@ -55,11 +63,15 @@ class DslText:
         offsets: list[int] = []
         j = 0
         for ch in value:
-            while j < len(raw) and raw[j] != ch:
-                j += 1
-            offsets.append(start + min(j, max(len(raw) - 1, 0)))
-            if j < len(raw):
-                j += 1
+            # Quotes, escapes and folded line breaks sit between the characters: look a little
+            # way ahead. A character not found there came from an escape (\x41): it maps to the
+            # escape, and the search goes on from it.
+            found = raw.find(ch, j, j + 80)
+            if found < 0:
+                offsets.append(start + min(j, max(len(raw) - 1, 0)))
+                continue
+            offsets.append(start + found)
+            j = found + 1
         offsets.append(start + min(j, len(raw)))
         return cls(value, source, tuple(offsets))
 

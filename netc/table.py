@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass
 
 from .infer import Analysis, LayerInfo
@@ -38,19 +35,26 @@ def _row(node: Node, info: LayerInfo) -> Row:
 
 
 def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
-    """One row per layer; with compact, foldable layers (activations, BN, dropout, flatten) add
-    their numbers to the row before them, as the lecture notes' VGG table does."""
+    """One row per layer; with compact, foldable layers (activations, BN, dropout, flatten) and
+    views (reshape) add their numbers to the row of the layer they follow, as the lecture notes'
+    VGG table does, and an identity shortcut (no tensor, no numbers) has no row."""
     rows: list[Row] = []
+    last = ""  # the node whose output the last row shows
     for node, info in analysis.rows():
         row = _row(node, info)
-        if compact and KINDS[node.kind].foldable and rows:
-            prev = rows[-1]
-            rows[-1] = Row(prev.name, prev.kind, prev.label, prev.shape if info.shape == prev.shape else info.shape,
-                           prev.params + row.params, prev.weights + row.weights, prev.biases + row.biases,
-                           prev.activations, prev.macs + row.macs, prev.flops + row.flops,
-                           row.receptive_field, row.jump, prev.warnings + row.warnings)
-            continue
+        if compact and node.kind != "input" and (KINDS[node.kind].foldable or not info.stored):
+            if rows and node.inputs and node.inputs[0] == last:  # it continues the last row's layer
+                prev = rows[-1]
+                rows[-1] = Row(prev.name, prev.kind, prev.label, prev.shape if info.shape == prev.shape else info.shape,
+                               prev.params + row.params, prev.weights + row.weights, prev.biases + row.biases,
+                               prev.activations, prev.macs + row.macs, prev.flops + row.flops,
+                               row.receptive_field, row.jump, prev.warnings + row.warnings)
+                last = node.id
+                continue
+            if not info.stored and not info.params and not info.macs:
+                continue  # a view off to the side: an identity shortcut
         rows.append(row)
+        last = node.id
     return rows
 
 
@@ -85,6 +89,8 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
         },
         "warnings": [d.message for d in analysis.warnings],
     }
+    import json  # only this format needs it
+
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -143,6 +149,9 @@ def to_markdown(analysis: Analysis, memory: MemoryEstimate, compact: bool = Fals
 
 
 def to_csv(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
+    import csv  # only this format needs them
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "kind", "label", "output_shape", "params", "weights", "biases", "activations",

@@ -120,6 +120,13 @@ def py_floordiv(a: Any, b: Any) -> Any:
     return f"{py(a)} // {py(b)}"
 
 
+def py_sum(values: tuple[Any, ...] | list[Any]) -> Any:
+    """Sum of sizes, folded when all are numbers: concatenated channels."""
+    if all(isinstance(v, int) for v in values):
+        return sum(values)
+    return "(" + " + ".join(py(v) for v in values) + ")"
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """Base for every kind. Subclasses override what differs from 'shape-preserving, no params'."""
@@ -133,6 +140,10 @@ class LayerKind:
     foldable: ClassVar[bool] = False  # folded into the previous row by `table --compact`
     inputs: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max) number of inputs
     counts_flops: ClassVar[bool] = False  # FlopCounterMode counts this kind's work
+    # An in-place activation may overwrite this kind's output when nothing else reads it: False where
+    # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
+    # (dropout in eval mode). Views (stores_output False) are never overwritten either.
+    overwritable: ClassVar[bool] = True
 
     # --- the DSL ------------------------------------------------------------------------------
     def word_attrs(self, word: str) -> dict[str, Any] | None:
@@ -176,3 +187,16 @@ class LayerKind:
     def forward(self, attrs: dict[str, Any], module: str | None, args: list[str], inputs: list[Shape]) -> str:
         """The forward expression, given the module attribute and the input variable names."""
         return f"{module}({args[0]})"
+
+    def runs_inplace(self, attrs: dict[str, Any]) -> bool:
+        """Whether the module may be built with inplace=True where its input is not needed again."""
+        return False
+
+    def symbolic_shape(self, attrs: dict[str, Any], inputs: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+        """The output shape for a generic block class, where sizes may be Python expressions
+        (strings such as "width * 4"). Only the rank and the channel count (first entry) must be
+        right: spatial entries may be the input's placeholders passed through. A kind with its own
+        `infer` declares this too; one that does not is generated per concrete shape instead."""
+        if type(self).infer is LayerKind.infer:
+            return inputs[0]
+        raise NotImplementedError(f"{self.name} has no symbolic shape rule")

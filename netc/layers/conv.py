@@ -32,18 +32,40 @@ def resolve_padding(padding: Any, extent: Any) -> Any:
 
 
 def window_output(size: int, extent: int, stride: int, pad: int, what: str) -> tuple[int, list[str]]:
-    """One spatial axis through a sliding window, with the seed's 'doesn't fit' warning."""
+    """One spatial axis through a sliding window, with the seed's 'doesn't fit' warning.
+
+    The warning fires whenever (W − F + 2P) is not divisible by S, as the lecture notes define it.
+    The remainder r is the number of rows of the padded input that no window reads; the message
+    says how many of them are real input and how many padding (a 3×3 stride-2 conv with padding 1
+    on an even map, as in every ResNet, leaves out one padding row and loses no input)."""
     span = size - extent + 2 * pad
     if span < 0:
         raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {extent - 2 * pad})")
     out = span // stride + 1
     warnings = []
-    if span % stride:
+    remainder = span % stride
+    if remainder:
+        dropped = remainder - pad
+        consequence = (
+            f"the last {dropped} row(s)/column(s) are dropped" if dropped > 0
+            else f"the last {remainder} row(s)/column(s) of padding are never read (no input is lost)"
+        )
         warnings.append(
             f"{what} doesn't fit: (W − F + 2P)/S = ({size} − {extent} + 2·{pad})/{stride} is not a whole "
-            f"number; the last {span % stride} row(s)/column(s) are dropped"
+            f"number; {consequence}"
         )
     return out, warnings
+
+
+def window_output_hw(h: int, w: int, extent: int, stride: int, pad: int, what: str) -> tuple[tuple[int, int], list[str]]:
+    """Both spatial axes; a map that is not square is named as it is (H×W) and warned about per axis."""
+    if min(h, w) - extent + 2 * pad < 0:
+        raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {extent - 2 * pad})")
+    oh, warnings = window_output(h, extent, stride, pad, what)
+    if w == h:
+        return (oh, oh), warnings
+    ow, more = window_output(w, extent, stride, pad, what)
+    return (oh, ow), warnings + [m for m in more if m not in warnings]
 
 
 def spatial_input(inputs: list[Shape], what: str) -> Shape:
@@ -89,8 +111,7 @@ class Conv(LayerKind):
             )
         extent, pad = self._geometry(attrs)
         what = f"conv {attrs['kernel']}×{attrs['kernel']}" + (f" stride {attrs['stride']}" if attrs["stride"] > 1 else "")
-        oh, warn = window_output(h, extent, attrs["stride"], pad, what)
-        ow, _ = window_output(w, extent, attrs["stride"], pad, what) if w != h else (oh, [])
+        (oh, ow), warn = window_output_hw(h, w, extent, attrs["stride"], pad, what)
         return (attrs["filters"], oh, ow), warn
 
     def params(self, attrs, inputs, out):
@@ -104,6 +125,9 @@ class Conv(LayerKind):
 
     def receptive(self, attrs, inputs):
         return self._geometry(attrs)[0], attrs["stride"]
+
+    def symbolic_shape(self, attrs, inputs):
+        return (attrs["filters"],) + tuple(inputs[0][1:])
 
     def label(self, attrs):
         text = f"conv{attrs['kernel']}-{attrs['filters']}"

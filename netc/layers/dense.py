@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, is_spatial, numel, py_prod
+from .base import Attr, Constructor, LayerKind, ShapeError, is_spatial, numel, py, py_prod
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class FullyConnected(LayerKind):
 
     def infer(self, attrs, inputs):
         return (attrs["units"],), []
+
+    def symbolic_shape(self, attrs, inputs):
+        return (attrs["units"],)
 
     def params(self, attrs, inputs, out):
         return numel(inputs[0]) * attrs["units"], attrs["units"] if attrs["bias"] else 0
@@ -60,5 +63,37 @@ class Flatten(LayerKind):
     def infer(self, attrs, inputs):
         return (numel(inputs[0]),), []
 
+    def symbolic_shape(self, attrs, inputs):
+        return (py_prod(tuple(inputs[0])),)
+
     def forward(self, attrs, module, args, inputs):
         return f"torch.flatten({args[0]}, 1)" if is_spatial(inputs[0]) else args[0]
+
+
+@dataclass(frozen=True)
+class Reshape(LayerKind):
+    """A vector (or map) viewed as a C×H×W map of the same size: YOLO's 7×7×(5B+C) output."""
+
+    name = "reshape"
+    category = "reshape"
+    attrs = (Attr("channels", "int", minimum=1), Attr("height", "int", minimum=1), Attr("width", "int", minimum=1))
+    words = {"reshape": {}}
+
+    def infer(self, attrs, inputs):
+        shape = (attrs["channels"], attrs["height"], attrs["width"])
+        if numel(shape) != numel(inputs[0]):
+            raise ShapeError(f"cannot reshape {numel(inputs[0]):,} values into {'×'.join(map(str, shape))} "
+                             f"({numel(shape):,} values)")
+        return shape, []
+
+    def stores_output(self, attrs, inputs):
+        return False
+
+    def symbolic_shape(self, attrs, inputs):
+        return (attrs["channels"], attrs["height"], attrs["width"])
+
+    def label(self, attrs):
+        return f"reshape {attrs['channels']}×{attrs['height']}×{attrs['width']}"
+
+    def forward(self, attrs, module, args, inputs):
+        return f"torch.reshape({args[0]}, (-1, {py(attrs['channels'])}, {py(attrs['height'])}, {py(attrs['width'])}))"

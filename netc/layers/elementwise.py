@@ -18,10 +18,15 @@ class Activation(LayerKind):
     def constructor(self, attrs, inputs):
         return Constructor(self.module, tuple(attrs[a.name] for a in self.attrs))
 
+    def runs_inplace(self, attrs):
+        # In place, backward reads the output: PyTorch refuses that for a negative slope or alpha.
+        return self.inplace_ok and all(isinstance(attrs[a.name], (int, float)) and attrs[a.name] >= 0 for a in self.attrs)
+
 
 @dataclass(frozen=True)
 class ReLU(Activation):
     name, module, inplace_ok = "relu", "ReLU", True
+    overwritable = False  # backward reads the output
     words = {"relu": {}}
 
 
@@ -45,12 +50,14 @@ class ELU(Activation):
 @dataclass(frozen=True)
 class Sigmoid(Activation):
     name, module = "sigmoid", "Sigmoid"
+    overwritable = False  # backward reads the output
     words = {"sigmoid": {}}
 
 
 @dataclass(frozen=True)
 class Tanh(Activation):
     name, module = "tanh", "Tanh"
+    overwritable = False  # backward reads the output
     words = {"tanh": {}}
 
 
@@ -65,6 +72,7 @@ class Softmax(Activation):
     """Over the channel axis (dim 1), as nn.Softmax(dim=1); flatten first for a softmax over a map."""
 
     name, module = "softmax", "Softmax"
+    overwritable = False  # backward reads the output
     words = {"softmax": {}}
 
     def constructor(self, attrs, inputs):
@@ -84,11 +92,15 @@ class Dropout(LayerKind):
     foldable = True
     attrs = (Attr("p", "float", 0.5, minimum=0.0),)
     words = {"dropout": {}}
+    overwritable = False  # in eval mode the output is the input itself
 
     def infer(self, attrs, inputs):
         if attrs["p"] > 1:
             raise ShapeError(f"dropout probability must be between 0 and 1, got {attrs['p']}")
         return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
 
     def label(self, attrs):
         return f"dropout {attrs['p']:g}" if isinstance(attrs["p"], (int, float)) else "dropout"
@@ -120,6 +132,9 @@ class Input(LayerKind):
 
     def infer(self, attrs, inputs):
         return tuple(attrs["shape"]), []
+
+    def symbolic_shape(self, attrs, inputs):
+        return tuple(attrs["shape"])
 
     def label(self, attrs):
         return "input"

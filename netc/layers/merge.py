@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Conditional, Constructor, LayerKind, ShapeError, fmt_shape, numel, py
+from .base import Attr, Conditional, Constructor, LayerKind, ShapeError, fmt_shape, numel, py, py_sum
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class Concat(LayerKind):
                 sizes = ", ".join(fmt_shape(s) for s in inputs)
                 raise ShapeError(f"concat needs the same spatial size on every branch, got {sizes}")
         return (sum(s[0] for s in inputs),) + first[1:], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return (py_sum([s[0] for s in inputs]),) + tuple(inputs[0][1:])
 
     def receptive(self, attrs, inputs):
         return 1, 1
@@ -47,6 +50,9 @@ class Add(LayerKind):
                 )
         return first, []
 
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
     def label(self, attrs):
         return "add"
 
@@ -57,7 +63,9 @@ class Add(LayerKind):
 @dataclass(frozen=True)
 class Projection(LayerKind):
     """The automatic residual shortcut: identity when the body keeps the shape, else a 1×1 conv
-    (with batch norm when the body uses it) to the body's channels and stride.
+    (with batch norm when the body uses it) to the body's channels and stride — or, with
+    `zeropad` (`shortcut: zeropad`, He et al.'s option A), the input subsampled by the stride and
+    padded with zero channels after its own: no parameters, no multiply-adds.
 
     Inputs: the block input, then the body's output, read for its shape only.
     """
@@ -65,8 +73,9 @@ class Projection(LayerKind):
     name = "projection"
     category = "conv"
     inputs = (2, 2)
-    attrs = (Attr("bn", "bool", False),)
+    attrs = (Attr("bn", "bool", False), Attr("zeropad", "bool", False))
     counts_flops = True
+    overwritable = False  # the identity shortcut is its input
 
     def _plan(self, inputs) -> tuple[bool, int]:
         (x, target) = inputs[0], inputs[1]
@@ -86,29 +95,36 @@ class Projection(LayerKind):
 
     def infer(self, attrs, inputs):
         self._plan(inputs)
+        if attrs.get("zeropad") and inputs[1][0] < inputs[0][0]:
+            raise ShapeError(f"a zero-padding shortcut cannot take {inputs[0][0]} channels down to {inputs[1][0]}")
         return inputs[1], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[1]
 
     def stores_output(self, attrs, inputs):
         return self._plan(inputs)[0]
 
     def params(self, attrs, inputs, out):
         project, _ = self._plan(inputs)
-        if not project:
+        if not project or attrs.get("zeropad"):
             return 0, 0
         weights = inputs[0][0] * out[0]
         return weights + (out[0] if attrs["bn"] else 0), out[0]
 
     def macs(self, attrs, inputs, out):
         project, _ = self._plan(inputs)
-        return numel(out) * inputs[0][0] if project else 0
+        return numel(out) * inputs[0][0] if project and not attrs.get("zeropad") else 0
 
     def receptive(self, attrs, inputs):
         return 1, self._plan(inputs)[1]
 
     def label(self, attrs):
-        return "projection 1×1"
+        return "zero-pad shortcut" if attrs.get("zeropad") else "projection 1×1"
 
     def constructor(self, attrs, inputs):
+        if attrs.get("zeropad"):
+            return None  # a plain expression in forward
         if isinstance(inputs[0][0], int) and isinstance(inputs[1][0], int) and "stride" not in attrs:
             project, stride = self._plan(inputs)
             if not project:
@@ -127,4 +143,12 @@ class Projection(LayerKind):
         return module
 
     def forward(self, attrs, module, args, inputs):
+        if attrs.get("zeropad"):
+            # Needs the concrete shapes (a generic block class cannot know them, so the code
+            # generator makes one class per shape for a block with this shortcut).
+            project, stride = self._plan(inputs)
+            if not project:
+                return args[0]
+            x = args[0] if stride == 1 else f"{args[0]}[:, :, ::{stride}, ::{stride}]"
+            return f"torch.nn.functional.pad({x}, (0, 0, 0, 0, 0, {inputs[1][0] - inputs[0][0]}))"
         return f"{module}({args[0]})" if module else args[0]

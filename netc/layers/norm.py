@@ -14,13 +14,15 @@ class BatchNorm(LayerKind):
     name = "bn"
     category = "norm"
     foldable = True
+    attrs = (Attr("eps", "float", 1e-5, minimum=0.0),)  # added to the variance; torchvision's GoogLeNet uses 0.001
     words = {"bn": {}, "batchnorm": {}}
 
     def params(self, attrs, inputs, out):
         return inputs[0][0], inputs[0][0]
 
     def constructor(self, attrs, inputs):
-        return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],))
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],), kwargs)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,21 @@ from typing import Any
 
 from ..exprs import Symbol
 from .base import Attr, Constructor, LayerKind, ShapeError
-from .conv import resolve_padding, spatial_input, window_output
+from .conv import resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
+
+
+def ceil_output(size: int, kernel: int, stride: int, pad: int, what: str) -> int:
+    """One axis with ceil_mode: ⌈(W − F + 2P)/S⌉ + 1, less one when the last window would start
+    in the right padding (PyTorch's rule); a partial last window is kept, so nothing is dropped."""
+    span = size - kernel + 2 * pad
+    if span < 0:
+        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {kernel - 2 * pad})")
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,7 @@ class Pool(LayerKind):
         Attr("stride", "int", None, minimum=1),  # None: equal to the kernel, as in PyTorch
         Attr("padding", "padding", 0),
         Attr("type", "choice", "max", choices=("max", "avg", "l2")),
+        Attr("ceil", "bool", False),  # PyTorch's ceil_mode (Caffe's rule): keep a last, partial window
     )
     words = {"pool": {}, "maxpool": {"type": "max"}, "avgpool": {"type": "avg"}, "l2pool": {"type": "l2"}}
     defaults_key = "pool"
@@ -37,12 +50,16 @@ class Pool(LayerKind):
         if pad * 2 > attrs["kernel"]:
             raise ShapeError(f"pool padding {pad} is more than half the window {attrs['kernel']}")
         what = f"{attrs['type']}pool {attrs['kernel']}×{attrs['kernel']}" + (f" stride {stride}" if stride != attrs["kernel"] else "")
-        oh, warn = window_output(h, attrs["kernel"], stride, pad, what)
-        ow, _ = window_output(w, attrs["kernel"], stride, pad, what) if w != h else (oh, [])
+        if attrs["ceil"]:
+            return (c, ceil_output(h, attrs["kernel"], stride, pad, what), ceil_output(w, attrs["kernel"], stride, pad, what)), []
+        (oh, ow), warn = window_output_hw(h, w, attrs["kernel"], stride, pad, what)
         return (c, oh, ow), warn
 
     def receptive(self, attrs, inputs):
         return attrs["kernel"], self._geometry(attrs)[0]
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
 
     def label(self, attrs):
         stride, _ = self._geometry(attrs)
@@ -51,14 +68,16 @@ class Pool(LayerKind):
 
     def constructor(self, attrs, inputs):
         stride, pad = self._geometry(attrs)
+        ceil = (("ceil_mode", True),) if attrs["ceil"] else ()
         if attrs["type"] == "l2":
             kwargs = (("stride", stride),) if stride != attrs["kernel"] else ()
-            return Constructor("LPPool2d", (2, attrs["kernel"]), kwargs)
+            return Constructor("LPPool2d", (2, attrs["kernel"]), kwargs + ceil)
         kwargs: list[tuple[str, Any]] = []
         if stride != attrs["kernel"]:
             kwargs.append(("stride", stride))
         if pad != 0:
             kwargs.append(("padding", pad))
+        kwargs.extend(ceil)
         return Constructor(_MODULES[attrs["type"]], (attrs["kernel"],), tuple(kwargs))
 
 
@@ -74,6 +93,9 @@ class AdaptiveAvgPool(LayerKind):
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, "global average pool")
         return (c, attrs["size"], attrs["size"]), []
+
+    def symbolic_shape(self, attrs, inputs):
+        return (inputs[0][0], attrs["size"], attrs["size"])
 
     def receptive(self, attrs, inputs):
         h = inputs[0][1]

@@ -1,0 +1,487 @@
+"""netc's per-layer numbers against PyTorch itself.
+
+For each network below the test builds the same network by hand in torch — explicit nn.Conv2d,
+nn.MaxPool2d, … with the padding worked out by hand, never through netc.codegen — runs it, and
+asserts that every layer's output shape, parameter count (weights and biases separately),
+activation count, MACs and FLOPs (torch.utils.flop_counter.FlopCounterMode) equal netc's, and
+that the totals do too. Between them the cases cover every layer kind, the padding modes valid,
+same (odd and even kernels) and full, an explicit padding, dilation, groups, bias off, L2 and
+average pooling with padding, adaptive and global pooling, a dense layer straight after a feature
+map (implicit flatten) and on a plain vector, concat of parallel branches, and residual add with
+an identity, an automatic projection (with and without batch norm) and an explicit shortcut.
+
+The receptive field column is checked against a brute-force one: backpropagate from one output
+pixel and measure the extent of the input pixels that get a non-zero gradient.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from netc.analysis import analyze_expression, analyze_file
+
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def flops_of(module: nn.Module, *inputs: torch.Tensor) -> int:
+    with FlopCounterMode(display=False) as counter:
+        module(*inputs)
+    return counter.get_total_flops()
+
+
+def param_split(module: nn.Module) -> tuple[int, int]:
+    """(weights, biases): torch names every learned tensor of these layers `weight` or `bias`."""
+    weights = sum(p.numel() for name, p in module.named_parameters() if name.rsplit(".", 1)[-1] == "weight")
+    biases = sum(p.numel() for name, p in module.named_parameters() if name.rsplit(".", 1)[-1] == "bias")
+    assert weights + biases == sum(p.numel() for p in module.parameters())
+    return weights, biases
+
+
+def check_layer(name: str, info, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    shape = tuple(output.shape[1:])
+    weights, biases = param_split(module)
+    flops = flops_of(module, *inputs)
+    got = {"shape": info.shape, "weights": info.weights, "biases": info.biases, "params": info.params,
+           "activations": info.activations, "flops": info.flops, "macs": info.macs}
+    want = {"shape": shape, "weights": weights, "biases": biases, "params": weights + biases,
+            "activations": output[0].numel(), "flops": flops, "macs": flops // 2}
+    assert got == want, f"layer {name}"
+
+
+def compare_sequential(analysis, layers: list[nn.Module]) -> None:
+    """A chain: the i-th torch module is the i-th layer netc lists after the input."""
+    rows = [(node, info) for node, info in analysis.rows() if node.kind != "input"]
+    assert len(rows) == len(layers), [node.id for node, _ in rows]
+    model = nn.Sequential(*layers).eval()
+    x = torch.randn(1, *analysis.network.input_shape)
+    with torch.no_grad():
+        for (node, info), layer in zip(rows, model):
+            y = layer(x)
+            check_layer(node.id, info, layer, (x,), y)
+            x = y
+        assert analysis.params == sum(p.numel() for p in model.parameters())
+        assert analysis.flops == flops_of(model, torch.randn(1, *analysis.network.input_shape))
+    (output_shape,) = analysis.output_shapes().values()
+    assert output_shape == tuple(x.shape[1:])
+
+
+class Cat(nn.Module):
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
+
+
+class Add(nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+class Graph(nn.Module):
+    """A hand-written network whose layers are keyed by netc's layer names, so that each can be
+    compared with its row. `forward` is written out by each case."""
+
+    def __init__(self, layers: dict[str, nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleDict({k.replace(".", "/"): v for k, v in layers.items()})
+        self.names = list(layers)
+
+    def __getitem__(self, name: str) -> nn.Module:
+        return self.layers[name.replace(".", "/")]
+
+
+def compare_graph(analysis, model: Graph, forward) -> None:
+    """Every layer netc lists (but the input) must be one of the model's named modules."""
+    names = [node.id for node, _ in analysis.rows() if node.kind != "input"]
+    assert sorted(names) == sorted(model.names)
+    model.eval()
+    seen: dict[str, tuple] = {}
+    hooks = [model[n].register_forward_hook(lambda m, args, out, n=n: seen.__setitem__(n, (args, out)))
+             for n in model.names]
+    x = torch.randn(1, *analysis.network.input_shape)
+    with torch.no_grad():
+        out = forward(model, x)
+        for h in hooks:
+            h.remove()
+        for name in names:
+            args, y = seen[name]
+            check_layer(name, analysis[name], model[name], args, y)
+        assert analysis.params == sum(p.numel() for p in model.parameters())
+        assert analysis.flops == flops_of(lambda t: forward(model, t), x)
+    (output_shape,) = analysis.output_shapes().values()
+    assert output_shape == tuple(out.shape[1:])
+
+
+# --- chains -------------------------------------------------------------------------------------
+CONVOLUTIONS = (
+    "conv(8, 3, padding=valid)-relu - conv(8, 5, padding=same)-leakyrelu(0.1)"
+    " - conv(6, 3, padding=full)-elu - conv(6, 4, padding=same) - conv(12, 3, padding=2, dilation=2)-sigmoid"
+    " - conv(12, 3, groups=3, bias=false)-tanh - conv(12, 3, dilation=3, padding=same, groups=4)-softplus"
+    " - conv(5, 1, stride=2, padding=0)"
+)
+POOLING = (
+    "conv(8, 3) - maxpool - avgpool(3, stride=2, padding=1) - l2pool(3, stride=2) - conv(16, 1)-bn-lrn(5)"
+    " - maxpool(3, stride=1, padding=1) - adaptiveavgpool(3) - flatten - fc(20)-dropout(0.3)"
+    " - fc(10, bias=false) - softmax"
+)
+DENSE_AFTER_MAP = "conv(4, 3, stride=2, padding=0) - FC-16-bn-relu - identity - FC-5 - logsoftmax"
+GLOBAL_POOL = "conv(10, 3)-relu - globalavgpool - fc(7)"
+NON_SQUARE = ("conv(4, 3, stride=2, padding=0) - maxpool(3, stride=2) - conv(6, 5, padding=same, dilation=2)"
+              " - avgpool(2, padding=1) - fc(3)")
+CEIL_AND_RESHAPE = "maxpool(3, stride=2, ceil=true) - avgpool(2, ceil=true) - fc(98) - reshape(2, 7, 7) - conv(4, 3)"
+VECTOR = "fc(8)-relu-dropout-fc(3)-sigmoid"
+
+
+def test_convolutions_padding_dilation_groups_bias():
+    analysis = analyze_expression(CONVOLUTIONS, (3, 20, 20))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3), nn.ReLU(),                       # valid: 20 → 18
+        nn.Conv2d(8, 8, 5, padding=2), nn.LeakyReLU(0.1),    # same, odd kernel: (5 − 1)/2 = 2
+        nn.Conv2d(8, 6, 3, padding=2), nn.ELU(),             # full: F − 1 = 2, 18 → 20
+        nn.Conv2d(6, 6, 4, padding=1),                       # same, even kernel: ⌊3/2⌋ = 1, 20 → 19
+        nn.Conv2d(6, 12, 3, padding=2, dilation=2), nn.Sigmoid(),
+        nn.Conv2d(12, 12, 3, padding=1, groups=3, bias=False), nn.Tanh(),
+        nn.Conv2d(12, 12, 3, padding=3, dilation=3, groups=4), nn.Softplus(),  # extent 7, same: 3
+        nn.Conv2d(12, 5, 1, stride=2),
+    ])
+
+
+def test_pooling_norm_dropout_and_dense_layers():
+    analysis = analyze_expression(POOLING, (3, 42, 42))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3, padding=1),            # 42
+        nn.MaxPool2d(2),                          # 21
+        nn.AvgPool2d(3, stride=2, padding=1),     # 11
+        nn.LPPool2d(2, 3, stride=2),              # 5
+        nn.Conv2d(8, 16, 1), nn.BatchNorm2d(16), nn.LocalResponseNorm(5, k=2.0),
+        nn.MaxPool2d(3, stride=1, padding=1),     # 5
+        nn.AdaptiveAvgPool2d(3),                  # overlapping windows 5 → 3
+        nn.Flatten(), nn.Linear(144, 20), nn.Dropout(0.3),
+        nn.Linear(20, 10, bias=False), nn.Softmax(dim=1),
+    ])
+
+
+def test_dense_after_a_feature_map_flattens_implicitly():
+    analysis = analyze_expression(DENSE_AFTER_MAP, (3, 9, 9))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 4, 3, stride=2),                    # 9 → 4
+        nn.Sequential(nn.Flatten(), nn.Linear(64, 16)),  # 4·4·4 = 64 inputs
+        nn.BatchNorm1d(16), nn.ReLU(), nn.Identity(), nn.Linear(16, 5), nn.LogSoftmax(dim=1),
+    ])
+
+
+def test_global_average_pool_then_classifier():
+    analysis = analyze_expression(GLOBAL_POOL, (3, 13, 11))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 10, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+        nn.Sequential(nn.Flatten(), nn.Linear(10, 7)),
+    ])
+
+
+def test_non_square_maps():
+    analysis = analyze_expression(NON_SQUARE, (3, 17, 30))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 4, 3, stride=2), nn.MaxPool2d(3, stride=2), nn.Conv2d(4, 6, 5, padding=4, dilation=2),
+        nn.AvgPool2d(2, padding=1), nn.Sequential(nn.Flatten(), nn.Linear(6 * 2 * 4, 3)),
+    ])
+
+
+def test_ceil_mode_pooling_and_reshape():
+    analysis = analyze_expression(CEIL_AND_RESHAPE, (3, 12, 12))
+    compare_sequential(analysis, [
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),   # ⌈(12 − 3)/2⌉ + 1 = 6
+        nn.AvgPool2d(2, ceil_mode=True),             # 3
+        nn.Sequential(nn.Flatten(), nn.Linear(27, 98)),
+        nn.Unflatten(1, (2, 7, 7)),
+        nn.Conv2d(2, 4, 3, padding=1),
+    ])
+
+
+def test_plain_vector_input():
+    analysis = analyze_expression(VECTOR, (20,))
+    compare_sequential(analysis, [nn.Linear(20, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 3), nn.Sigmoid()])
+
+
+# --- graphs: concat and residual add --------------------------------------------------------------
+GRAPH_SPEC = """\
+name: g
+input: [8, 16, 16]
+blocks:
+  inc:
+    args: [a, b]
+    parallel:
+      - conv(a, 1)-relu
+      - conv(b, 1)-relu-conv(b, 3)-relu
+      - maxpool(3, stride=1, padding=1)-conv(a, 1)
+  down:
+    args: {w: null, stride: 1}
+    residual: conv(w, 3, stride=stride, bias=false)-bn-relu-conv(w, 3, bias=false)-bn
+    after: relu
+  plain:
+    args: [w]
+    residual: conv(w, 3)-relu-conv(w, 3)
+  sc:
+    args: [w]
+    residual: conv(w, 3, stride=2)-relu
+    shortcut: conv(w, 1, stride=2)
+  wide:
+    args: [w]
+    residual: conv(w, 1)
+network: inc(4, 6) - down(16, stride=2) - down(16) - plain(16) - sc(32) - wide(48) - globalavgpool - fc(10)
+"""
+
+
+def test_concat_and_residual_add_with_automatic_projection(tmp_path: Path):
+    spec = tmp_path / "g.yaml"
+    spec.write_text(GRAPH_SPEC)
+    analysis = analyze_file(str(spec))
+
+    def down(cin, w, stride):
+        return {
+            "conv1": nn.Conv2d(cin, w, 3, stride=stride, padding=1, bias=False), "bn1": nn.BatchNorm2d(w),
+            "relu1": nn.ReLU(), "conv2": nn.Conv2d(w, w, 3, padding=1, bias=False), "bn2": nn.BatchNorm2d(w),
+            # the automatic shortcut: a 1×1 projection with batch norm (the body uses it) when the
+            # shape changes, else nothing
+            "shortcut": nn.Sequential(nn.Conv2d(cin, w, 1, stride=stride, bias=False), nn.BatchNorm2d(w))
+            if (cin, stride) != (w, 1) else nn.Identity(),
+            "add1": Add(), "relu2": nn.ReLU(),
+        }
+
+    layers = {
+        "inc1.branch1.conv1": nn.Conv2d(8, 4, 1), "inc1.branch1.relu1": nn.ReLU(),
+        "inc1.branch2.conv1": nn.Conv2d(8, 6, 1), "inc1.branch2.relu1": nn.ReLU(),
+        "inc1.branch2.conv2": nn.Conv2d(6, 6, 3, padding=1), "inc1.branch2.relu2": nn.ReLU(),
+        "inc1.branch3.pool1": nn.MaxPool2d(3, stride=1, padding=1), "inc1.branch3.conv1": nn.Conv2d(8, 4, 1),
+        "inc1.concat1": Cat(),
+        **{f"down1.{k}": v for k, v in down(14, 16, 2).items()},
+        **{f"down2.{k}": v for k, v in down(16, 16, 1).items()},
+        "plain1.conv1": nn.Conv2d(16, 16, 3, padding=1), "plain1.relu1": nn.ReLU(),
+        "plain1.conv2": nn.Conv2d(16, 16, 3, padding=1), "plain1.shortcut": nn.Identity(), "plain1.add1": Add(),
+        "sc1.conv1": nn.Conv2d(16, 32, 3, stride=2, padding=1), "sc1.relu1": nn.ReLU(),
+        "sc1.shortcut1.conv1": nn.Conv2d(16, 32, 1, stride=2), "sc1.add1": Add(),
+        # automatic projection without batch norm: a 1×1 conv with bias
+        "wide1.conv1": nn.Conv2d(32, 48, 1), "wide1.shortcut": nn.Conv2d(32, 48, 1), "wide1.add1": Add(),
+        "adaptiveavgpool1": nn.AdaptiveAvgPool2d(1),
+        "fc1": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)),
+    }
+
+    def run(m: Graph, x):
+        b1 = m["inc1.branch1.relu1"](m["inc1.branch1.conv1"](x))
+        b2 = m["inc1.branch2.relu1"](m["inc1.branch2.conv1"](x))
+        b2 = m["inc1.branch2.relu2"](m["inc1.branch2.conv2"](b2))
+        b3 = m["inc1.branch3.conv1"](m["inc1.branch3.pool1"](x))
+        x = m["inc1.concat1"](b1, b2, b3)
+        for block in ("down1", "down2"):
+            y = m[f"{block}.bn1"](m[f"{block}.conv1"](x))
+            y = m[f"{block}.bn2"](m[f"{block}.conv2"](m[f"{block}.relu1"](y)))
+            x = m[f"{block}.relu2"](m[f"{block}.add1"](y, m[f"{block}.shortcut"](x)))
+        y = m["plain1.conv2"](m["plain1.relu1"](m["plain1.conv1"](x)))
+        x = m["plain1.add1"](y, m["plain1.shortcut"](x))
+        y = m["sc1.relu1"](m["sc1.conv1"](x))
+        x = m["sc1.add1"](y, m["sc1.shortcut1.conv1"](x))
+        x = m["wide1.add1"](m["wide1.conv1"](x), m["wide1.shortcut"](x))
+        return m["fc1"](m["adaptiveavgpool1"](x))
+
+    compare_graph(analysis, Graph(layers), run)
+
+
+def test_heads_branching_from_a_mark(tmp_path: Path):
+    spec = tmp_path / "heads.yaml"
+    spec.write_text(
+        "name: two_heads\ninput: [3, 16, 16]\n"
+        "network: conv(8, 3)-relu - maxpool - <features> - conv(8, 3)-relu\n"
+        "heads:\n  scores: globalavgpool-fc(5)\n  boxes: {from: features, body: fc(4)}\n"
+    )
+    analysis = analyze_file(str(spec))
+    layers = {
+        "conv1": nn.Conv2d(3, 8, 3, padding=1), "relu1": nn.ReLU(), "pool1": nn.MaxPool2d(2),
+        "conv2": nn.Conv2d(8, 8, 3, padding=1), "relu2": nn.ReLU(),
+        "scores.adaptiveavgpool1": nn.AdaptiveAvgPool2d(1),
+        "scores.fc1": nn.Sequential(nn.Flatten(), nn.Linear(8, 5)),
+        "boxes.fc1": nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 8, 4)),
+    }
+    model = Graph(layers).eval()
+    seen = {}
+    hooks = [model[n].register_forward_hook(lambda m, a, o, n=n: seen.__setitem__(n, (a, o))) for n in layers]
+    with torch.no_grad():
+        features = model["pool1"](model["relu1"](model["conv1"](torch.randn(1, 3, 16, 16))))
+        trunk = model["relu2"](model["conv2"](features))
+        scores = model["scores.fc1"](model["scores.adaptiveavgpool1"](trunk))
+        boxes = model["boxes.fc1"](features)
+    for h in hooks:
+        h.remove()
+    assert sorted(n.id for n, _ in analysis.rows() if n.kind != "input") == sorted(layers)
+    for name in layers:
+        check_layer(name, analysis[name], model[name], *seen[name])
+    assert analysis.output_shapes() == {"scores": tuple(scores.shape[1:]), "boxes": tuple(boxes.shape[1:])}
+    assert analysis.params == sum(p.numel() for p in model.parameters())
+
+
+def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
+    from netc.layers import KINDS
+
+    covered = set()
+    for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
+                       (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
+                       (VECTOR, (20,))):
+        covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
+    spec = tmp_path / "g.yaml"
+    spec.write_text(GRAPH_SPEC)
+    covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
+    assert set(KINDS) <= covered, f"add a torch comparison for {sorted(set(KINDS) - covered)}"
+
+
+# --- zoo specs against torch: whole-network totals ------------------------------------------------
+def vgg16_torch() -> nn.Module:
+    layers: list[nn.Module] = []
+    cin = 3
+    for widths in ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)):
+        for w in widths:
+            layers += [nn.Conv2d(cin, w, 3, padding=1), nn.ReLU()]
+            cin = w
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(),
+               nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000), nn.Softmax(dim=1)]
+    return nn.Sequential(*layers)
+
+
+def test_vgg16_totals_match_torch():
+    root = Path(__file__).resolve().parent.parent
+    analysis = analyze_file(str(root / "specs" / "vgg16.yaml"))
+    model = vgg16_torch().eval()
+    assert analysis.params == sum(p.numel() for p in model.parameters()) == 138_357_544
+    with torch.device("meta"):
+        meta = vgg16_torch()
+    x = torch.empty(1, 3, 224, 224, device="meta")
+    assert analysis.flops == flops_of(meta, x)
+    assert analysis.output_shapes() == {"output": (1000,)}
+
+
+# --- receptive field, brute force -----------------------------------------------------------------
+def brute_force_receptive_field(model: nn.Module, channels: int, size: int) -> tuple[int, int]:
+    """(extent, jump) along H of the input pixels that reach the centre output pixel, found by
+    backpropagation; all weights positive so that no contribution cancels."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.01)
+
+    def extent(row: int, col: int) -> tuple[int, int]:
+        x = torch.zeros(1, channels, size, size, requires_grad=True)
+        y = model(x + 1.0)
+        y[0, 0, row, col].backward()
+        rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0).flatten()
+        return int(rows.min()), int(rows.max())
+
+    with torch.no_grad():
+        h = model(torch.zeros(1, channels, size, size)).shape[2]
+    first, last = extent(h // 2, h // 2)
+    next_first, _ = extent(h // 2 + 1, h // 2)
+    assert first > 0 and last < size - 1, "the receptive field reaches the border: make the input larger"
+    return last - first + 1, next_first - first
+
+
+RF_CASES = [
+    # (netc DSL, torch layers); avg pooling stands in for max pooling in torch (the same window,
+    # but the gradient of a max reaches only one pixel of it)
+    ("conv(1, 3)-conv(1, 3)-conv(1, 3)", lambda: [nn.Conv2d(1, 1, 3, padding=1) for _ in range(3)]),
+    ("conv(2, 5, stride=2)-maxpool-conv(2, 3, dilation=2, padding=same)-avgpool(3, stride=2, padding=1)-conv(1, 3)",
+     lambda: [nn.Conv2d(1, 2, 5, stride=2, padding=2), nn.AvgPool2d(2), nn.Conv2d(2, 2, 3, dilation=2, padding=2),
+              nn.AvgPool2d(3, stride=2, padding=1), nn.Conv2d(2, 1, 3, padding=1)]),
+    ("conv(2, 7, stride=2, padding=3)-maxpool(3, stride=2, padding=1)-conv(2, 1)-conv(1, 3, stride=2)",
+     lambda: [nn.Conv2d(1, 2, 7, stride=2, padding=3), nn.AvgPool2d(3, stride=2, padding=1), nn.Conv2d(2, 2, 1),
+              nn.Conv2d(2, 1, 3, stride=2, padding=1)]),
+    ("conv(2, 4, padding=valid)-l2pool(2)-conv(1, 2, stride=2, padding=valid)",
+     lambda: [nn.Conv2d(1, 2, 4), nn.AvgPool2d(2), nn.Conv2d(2, 1, 2, stride=2)]),
+]
+
+
+@pytest.mark.parametrize("dsl,build", RF_CASES, ids=[c[0] for c in RF_CASES])
+def test_receptive_field_matches_brute_force(dsl, build):
+    analysis = analyze_expression(dsl, (1, 96, 96))
+    last = analysis.network.order[-1]
+    extent, jump = brute_force_receptive_field(nn.Sequential(*build()), 1, 96)
+    assert (analysis[last].receptive_field, analysis[last].jump) == (extent, jump)
+
+
+def test_receptive_field_through_parallel_branches_and_a_residual(tmp_path: Path):
+    """A merge sees as far as its widest input: inception branches 1×1, 3×3, 5×5 → 5, then a
+    residual 3×3-3×3 body beside an identity → 5 + 2 + 2 = 9, then a 3×3 → 11."""
+    spec = tmp_path / "rf.yaml"
+    spec.write_text(
+        "input: [1, 48, 48]\nblocks:\n"
+        "  inc:\n    parallel: ['conv(1, 1)', 'conv(1, 3)', 'conv(1, 5)']\n"
+        "  res:\n    residual: conv(3, 3)-conv(3, 3)\n    shortcut: identity\n"
+        "network: inc - res - conv(1, 3)\n"
+    )
+    analysis = analyze_file(str(spec))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.b = nn.ModuleList(nn.Conv2d(1, 1, k, padding=k // 2) for k in (1, 3, 5))
+            self.r = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1))
+            self.out = nn.Conv2d(3, 1, 3, padding=1)
+
+        def forward(self, x):
+            x = torch.cat([b(x) for b in self.b], dim=1)
+            return self.out(self.r(x) + x)
+
+    extent, jump = brute_force_receptive_field(Net(), 1, 48)
+    last = analysis.network.order[-1]
+    assert (analysis[last].receptive_field, analysis[last].jump) == (extent, jump) == (11, 1)
+
+
+def test_receptive_field_of_a_projection_shortcut_is_its_own(tmp_path: Path):
+    """The automatic projection reads the body's output for its shape only: its receptive field is
+    that of a 1×1 conv on the block input, not the body's."""
+    spec = tmp_path / "proj.yaml"
+    spec.write_text(
+        "input: [1, 64, 64]\nblocks:\n"
+        "  down:\n    residual: conv(4, 3, stride=2)-conv(4, 3)\n"
+        "network: conv(2, 3)-down\n"
+    )
+    analysis = analyze_file(str(spec))
+    conv = nn.Conv2d(1, 2, 3, padding=1)
+    projection = nn.Sequential(conv, nn.Conv2d(2, 4, 1, stride=2))
+    extent, jump = brute_force_receptive_field(projection, 1, 64)
+    assert (analysis["down1.shortcut"].receptive_field, analysis["down1.shortcut"].jump) == (extent, jump) == (3, 2)
+    body = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 4, 3, stride=2, padding=1),
+                         nn.Conv2d(4, 4, 3, padding=1))
+    extent, jump = brute_force_receptive_field(body, 1, 64)
+    assert (analysis["down1.add1"].receptive_field, analysis["down1.add1"].jump) == (extent, jump) == (9, 2)
+
+
+# --- the "doesn't fit" warning: torch says which input rows a layer never reads ---------------------
+@pytest.mark.parametrize("size,kernel,stride,pad", [
+    (7, 3, 3, 0),     # notes 001: "cannot apply 3x3 filter on 7x7 input with stride 3"
+    (7, 3, 2, 0),     # fits: 3x3 output
+    (10, 3, 2, 0),    # the last row is never read
+    (56, 3, 2, 1),    # ResNet's stride-2 3×3: only the padding row is left over
+    (224, 7, 2, 3),   # ResNet's stem
+    (9, 4, 2, 1),
+    (11, 5, 3, 1),    # two rows left over, one of them real
+])
+def test_doesnt_fit_warning_when_stride_does_not_divide_and_torch_agrees_on_unread_rows(size, kernel, stride, pad):
+    conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=pad, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    x = torch.ones(1, 1, size, size, requires_grad=True)
+    conv(x).sum().backward()
+    unread_rows = int((x.grad[0, 0].abs().sum(dim=1) == 0).sum())
+    analysis = analyze_expression(f"conv(1, {kernel}, stride={stride}, padding={pad})", (1, size, size))
+    assert analysis[analysis.network.order[-1]].shape[1] == conv(x).shape[2]
+    if unread_rows:
+        (warning,) = analysis.warnings
+        assert "doesn't fit" in warning.message
+        assert f"the last {unread_rows} row(s)/column(s) are dropped" in warning.message
+    elif (size - kernel + 2 * pad) % stride:  # the notes' rule: warn, but only padding goes unread
+        (warning,) = analysis.warnings
+        assert "doesn't fit" in warning.message and "(no input is lost)" in warning.message
+    else:
+        assert not analysis.warnings
