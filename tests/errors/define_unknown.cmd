@@ -1,0 +1,1 @@
+check {spec} -D M=3
