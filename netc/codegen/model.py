@@ -1,0 +1,251 @@
+"""What a generated nn.Module class is made of, before it is printed.
+
+A class is a list of *elements* in forward order. An element is one attribute built in __init__
+(a layer, a block instance, an nn.Sequential) and one straight-line statement in forward — or, for
+add, concat and flatten, a forward expression without a module. Tensors in forward are `Handle`s;
+variable names are chosen when the class is printed, from how long each tensor lives: a chain
+reuses its variable (`x = self.conv1(x)`), a tensor still needed later keeps its own, branches and
+shortcuts get their own names (`branch2`, `shortcut`).
+
+Containers collect elements: the class body; a group (stage, branch, head, explicit shortcut),
+which becomes one nn.Sequential when it is a simple chain of single-input modules and is spliced
+into the class otherwise (attributes `branch1_conv1`, …); and a loop (a repeat whose count is a
+block argument), which becomes an nn.Sequential built by a for loop in __init__.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import pysrc
+from .pysrc import Blank, Block, Bracketed, Expr, Item, Raw, Stmt
+
+RESERVED_LOCALS = frozenset({"self", "torch", "nn", "x", "super", "range", "int", "float", "len"})
+
+
+@dataclass(eq=False)
+class Handle:
+    """A tensor in forward: the class input or an element's output."""
+
+    tag: str = ""  # naming scope of its variable: "" for the main chain, "branch1", "shortcut", a head
+    overwritable: bool = False  # an in-place activation may overwrite it (nothing else reads it)
+    pinned: bool = False  # read by more than the element after it (an nn.Sequential cannot hide it)
+    prefer: str | None = None  # a preferred variable name (the mark a head starts from)
+    var: str | None = None
+
+
+@dataclass(eq=False)
+class Note:
+    """A comment, possibly written after the element is made (generic classes gather shapes
+    from every instance first)."""
+
+    text: str | None = None
+
+
+@dataclass(eq=False)
+class Element:
+    name: str  # attribute name (local to its container)
+    build: Expr | None  # the module; None: forward is an expression without a module
+    forward: Callable[[str | None, list[str]], str]  # (module reference, argument variables) → expression
+    inputs: list[Handle]
+    out: Handle
+    note: Note
+    paths: dict[str, str] = field(default_factory=dict)  # IR node id → path under this element's module
+    shape_only: tuple[int, ...] = ()  # input positions read for their shape only
+    prelude: list[Any] = field(default_factory=list)  # __init__ statements before the attribute
+    alternative: tuple[str, Expr] | None = None  # (condition, module): `module if not condition`
+    stored: list[tuple[str, Any]] = field(default_factory=list)  # values forward reads as self.<name>
+
+    def data_inputs(self) -> list[Handle]:
+        return [h for i, h in enumerate(self.inputs) if i not in self.shape_only]
+
+    @property
+    def plain(self) -> bool:
+        """A single-input module called as `module(x)`: can stand in an nn.Sequential."""
+        if self.build is None or self.prelude or self.alternative is not None or self.stored or len(self.data_inputs()) != 1:
+            return False
+        return self.forward("\0m", ["\0a"]) == "\0m(\0a)"
+
+
+class Container:
+    def __init__(self) -> None:
+        self.elements: list[Element] = []
+        self.counts: dict[str, int] = {}
+
+    def fresh(self, base: str) -> str:
+        self.counts[base] = self.counts.get(base, 0) + 1
+        return f"{base}{self.counts[base]}"
+
+    def add(self, element: Element) -> None:
+        self.elements.append(element)
+
+
+def sequential_items(elements: list[Element]) -> list[Item]:
+    return [Item(e.build, comment=e.note) for e in elements]  # type: ignore[arg-type]
+
+
+class Group(Container):
+    """A stage, branch, head or explicit shortcut: one nn.Sequential when it is a simple chain."""
+
+    def __init__(self, name: str, tag: str, entry: Handle, note: Note) -> None:
+        super().__init__()
+        self.name, self.tag, self.entry, self.note = name, tag, entry, note
+
+    def is_chain(self, exit_: Handle) -> bool:
+        previous = self.entry
+        for element in self.elements:
+            if not element.plain or element.data_inputs() != [previous]:
+                return False
+            if previous is not self.entry and previous.pinned:
+                return False
+            previous = element.out
+        return bool(self.elements) and previous is exit_
+
+    def finish(self, exit_: Handle) -> list[Element]:
+        """The elements this group puts into its parent."""
+        if self.is_chain(exit_) and len(self.elements) == 1:  # one module needs no nn.Sequential
+            element = self.elements[0]
+            element.name, element.out.tag = self.name, self.tag
+            return [element]
+        if self.is_chain(exit_):
+            paths = {}
+            for index, element in enumerate(self.elements):
+                for node, path in element.paths.items():
+                    paths[node] = _join(str(index), path)
+            build = Bracketed("nn.Sequential(", ")", sequential_items(self.elements))
+            return [Element(self.name, build, _call, [self.entry], exit_, self.note, paths)]
+        for element in self.elements:
+            element.name = f"{self.name}_{element.name}"
+        return self.elements
+
+
+class Loop(Container):
+    """A repeat with a symbolic count: `for i in range(n): layers.append(...)` in __init__."""
+
+    def __init__(self, name: str, entry: Handle, note: Note, header: str, list_var: str, channel_var: str,
+                 channels_in: Any) -> None:
+        super().__init__()
+        self.name, self.entry, self.note, self.header = name, entry, note, header
+        self.list_var, self.channel_var, self.channels_in = list_var, channel_var, channels_in
+        self.body_tail: list[Any] = []  # statements after the appends (channel update)
+        self.paths: dict[str, str] = {}
+
+    def finish(self, exit_: Handle) -> Element:
+        body: list[Any] = [
+            Stmt(Bracketed(f"{self.list_var}.append(", ")", [Item(e.build)]), comment=e.note)  # type: ignore[arg-type]
+            for e in self.elements
+        ]
+        prelude: list[Any] = [
+            Stmt(Raw("[]"), self.list_var),
+            Stmt(Raw(pysrc.literal(self.channels_in)), self.channel_var),
+            Block(self.header, body + self.body_tail),
+        ]
+        build = Raw(f"nn.Sequential(*{self.list_var})")
+        return Element(self.name, build, _call, [self.entry], exit_, self.note, dict(self.paths), prelude=prelude)
+
+
+def _call(module: str | None, args: list[str]) -> str:
+    return f"{module}({args[0]})"
+
+
+def _join(head: str, tail: str) -> str:
+    return f"{head}.{tail}" if tail else head
+
+
+# --- printing a class -------------------------------------------------------------------------------
+def module_paths(elements: list[Element]) -> dict[str, str]:
+    """IR node id → module path in the class (as named_modules() names it)."""
+    paths: dict[str, str] = {}
+    for element in elements:
+        if element.build is None:
+            continue
+        for node, path in element.paths.items():
+            paths[node] = _join(element.name, path)
+    return paths
+
+
+def init_statements(elements: list[Element]) -> list[Any]:
+    body: list[Any] = []
+    for element in elements:
+        for name, value in element.stored:
+            body.append(Stmt(Raw(pysrc.literal(value)), f"self.{name}"))
+        if element.build is None:
+            continue
+        body.extend(element.prelude)
+        target = f"self.{element.name}"
+        if element.alternative is not None:
+            condition, module = element.alternative
+            body.append(Block(f"if {condition}", [Stmt(element.build, target, element.note.text)]))
+            body.append(Block("else", [Stmt(module, target)]))
+        else:
+            body.append(Stmt(element.build, target, element.note.text))
+    return body
+
+
+def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple[str, Handle]],
+                       as_dict: bool) -> list[Any]:
+    """forward's body: one assignment per element, variables allocated by liveness."""
+    last: dict[int, float] = {}
+    for index, element in enumerate(elements):
+        for handle in element.data_inputs():
+            last[id(handle)] = index
+    for _, handle in outputs:
+        last[id(handle)] = float("inf")
+    live: dict[str, Handle] = {"x": arg}
+    arg.var = "x"
+
+    def free(name: str) -> bool:
+        return name not in live and (name not in RESERVED_LOCALS or name == "x" and "x" not in live)
+
+    def fresh(base: str) -> str:
+        if free(base):
+            return base
+        n = 2
+        while not free(f"{base}{n}"):
+            n += 1
+        return f"{base}{n}"
+
+    body: list[Any] = []
+    for index, element in enumerate(elements):
+        data = element.data_inputs()
+        args = [h.var if i not in element.shape_only else "None" for i, h in enumerate(element.inputs)]
+        for handle in data:
+            if last.get(id(handle)) == index and live.get(handle.var) is handle:  # type: ignore[arg-type]
+                del live[handle.var]  # type: ignore[arg-type]
+        out = element.out
+        name = None
+        if out.prefer and pysrc.is_identifier(out.prefer) and free(out.prefer):
+            name = out.prefer
+        if name is None:
+            for handle in data:
+                if last.get(id(handle)) == index and handle.tag == out.tag and free(handle.var) and not handle.prefer:  # type: ignore[arg-type]
+                    name = handle.var
+                    break
+        if name is None:
+            name = fresh(out.tag or "out")
+        out.var = name
+        live[name] = out
+        module = f"self.{element.name}" if element.build is not None else None
+        expr = pysrc.parse(element.forward(module, args))
+        body.append(Stmt(expr, name, element.note.text))
+    if as_dict:
+        items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]
+        body.append(Stmt(Bracketed("{", "}", items), keyword="return"))
+    else:
+        body.append(Stmt(Raw(outputs[0][1].var or "x"), keyword="return"))
+    return body
+
+
+def class_block(name: str, params: list[Item], init_body: list[Any], forward_body: list[Any],
+                returns_dict: bool, comments: list[str]) -> list[Any]:
+    init_sig = Bracketed("__init__(", ") -> None", [Item(Raw("self"))] + params)
+    returns = "dict[str, torch.Tensor]" if returns_dict else "torch.Tensor"
+    forward_sig = Bracketed("forward(", f") -> {returns}", [Item(Raw("self")), Item(Raw("x: torch.Tensor"))])
+    body: list[Any] = [
+        Block(("def ", init_sig), [Stmt(Raw("super().__init__()"))] + init_body),
+        Blank(),
+        Block(("def ", forward_sig), forward_body),
+    ]
+    return [pysrc.Comment(c) for c in comments] + [Block(f"class {name}(nn.Module)", body)]
