@@ -1,0 +1,131 @@
+"""Regenerate the zoo table in README.md from netc's own analysis of every spec in specs/.
+
+    python scripts/zoo_table.py            # rewrite the text between the zoo markers
+    python scripts/zoo_table.py --check    # exit 1 when README.md is out of date (tests/test_zoo.py does this)
+    python scripts/zoo_table.py --print    # print the table
+
+Nothing in the table is typed by hand: each row is one spec (or one spec with -D overrides, listed
+in VARIANTS), described by the first line of its leading comment up to " (", and measured by
+netc.analysis — parameters, FLOPs (torch's FlopCounterMode convention: 2 × MACs of conv and fc),
+and activations counted as the lecture notes count them (the input plus one volume per
+conv/pool/fc/merge layer, values per image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from netc.analysis import analyze_file  # noqa: E402
+from netc.layers import fmt_shape  # noqa: E402
+
+START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"
+
+# Row order: roughly the lecture notes' history of architectures; specs not listed follow, sorted.
+ORDER = [
+    "lenet5", "alexnet", "alexnet_torchvision", "zfnet",
+    "vgg11", "vgg11_lrn", "vgg13", "vgg16_conv1", "vgg16", "vgg19",
+    "googlenet", "googlenet_torchvision",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
+    "alphago_policy", "localization", "yolo_v1", "generic",
+]
+
+# Extra rows: the same spec with -D overrides, after its default row.
+VARIANTS: dict[str, list[dict[str, int]]] = {
+    "resnet_cifar": [{"depth": 56}, {"depth": 110}, {"depth": 1202}],
+    "generic": [{"N": 3, "M": 4, "K": 2}],
+}
+
+
+def title(path: Path) -> str:
+    """The spec's first comment line, up to its first " (" (the citation)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").split(" (", 1)[0].rstrip(" ,:;.")
+        if line.strip():
+            break
+    return path.stem
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def row(path: Path, overrides: dict[str, int] | None = None) -> str:
+    analysis = analyze_file(str(path), overrides)
+    rel = path.relative_to(ROOT).as_posix()
+    spec = f"[`{path.stem}`]({rel})" + "".join(f" `-D {k}={v}`" for k, v in (overrides or {}).items())
+    outputs = ", ".join(
+        fmt_shape(shape) if name == "output" else f"{name} {fmt_shape(shape)}"
+        for name, shape in analysis.output_shapes().items()
+    )
+    cells = [
+        spec,
+        title(path) if not overrides else "″",
+        fmt_shape(analysis.network.input_shape),
+        outputs,
+        f"{analysis.params:,}",
+        _gflops(analysis.flops),
+        _count(analysis.activations),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _gflops(flops: int) -> str:
+    g = flops / 1e9
+    return f"{g:.2f}" if g >= 0.1 else f"{g:.2g}"
+
+
+def table(specs_dir: Path = ROOT / "specs") -> str:
+    lines = [
+        "| spec | network | input | output | params | GFLOPs | activations |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    paths = sorted(specs_dir.glob("*.yaml"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
+    for path in paths:
+        lines.append(row(path))
+        for overrides in VARIANTS.get(path.stem, []):
+            lines.append(row(path, overrides))
+    return "\n".join(lines)
+
+
+def updated_readme(text: str, generated: str) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} … {END} section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{generated}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    parser.add_argument("--print", action="store_true", help="print the table, change nothing")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    args = parser.parse_args(argv)
+    generated = table()
+    if args.print:
+        print(generated)
+        return 0
+    readme = Path(args.readme)
+    text = readme.read_text(encoding="utf-8")
+    new = updated_readme(text, generated)
+    if args.check:
+        if new != text:
+            print(f"{readme}: the zoo table is out of date; run python scripts/zoo_table.py", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
