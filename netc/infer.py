@@ -126,7 +126,7 @@ def infer(network: Network) -> Analysis:
             else:
                 rf, jump = 1, 1
         except ShapeError as exc:
-            errors.append(Diagnostic("error", f"{exc}{_context(network, node)}", node.span))
+            errors.append(Diagnostic("error", f"{exc}{_context(network, node)}", node.span, exc.hint))
             if len(errors) >= MAX_ERRORS:
                 break
             continue

@@ -436,10 +436,7 @@ def render_to_path(analysis: Analysis, path: str, depth: int | None = None, rank
 
     fmt = output_format(path)
     data = render_bytes(analysis, fmt, path, depth=depth, rankdir=rankdir, roll=roll)
-    try:
-        write_atomic(path, data)
-    except OSError as exc:
-        raise NetcError([Diagnostic("error", f"cannot write {path}: {exc.strerror or exc}")]) from None
+    write_atomic(path, data)  # an OSError (no such folder, no permission) is the CLI's to report, as for tables
 
 
 

@@ -287,8 +287,6 @@ def test_module_matches_the_analysis(case, params, small_dir):
 
 @pytest.mark.parametrize("case", [f"small:{n}" for n in SMALL] + ["zoo:resnet18"])
 def test_backward_reaches_every_parameter(case, small_dir):
-    if case == "zoo:resnet18" and "resnet18" not in ZOO:
-        pytest.skip("no resnet18 spec")
     analysis = analysis_of(case, small_dir)
     torch.manual_seed(0)
     _, model = instantiate(analysis)
@@ -507,9 +505,7 @@ def test_compile_with_inductor(small_dir):
 
 # --- the file on its own -----------------------------------------------------------------------------------
 def test_generated_file_runs_in_a_fresh_interpreter_without_netc(tmp_path):
-    spec = "specs/resnet50.yaml" if "resnet50" in ZOO else None
-    if spec is None:
-        pytest.skip("no resnet50 spec")
+    spec = "specs/resnet50.yaml"
     target = tmp_path / "resnet50.py"
     done = subprocess.run([sys.executable, "-m", "netc", "compile", spec, "-o", str(target)], cwd=ROOT,
                           capture_output=True, text=True, check=False)
@@ -662,8 +658,6 @@ heads:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("spec", ["resnet50", "googlenet"])
 def test_cuda_train_step_with_bf16_autocast(spec):
-    if spec not in ZOO:
-        pytest.skip(f"no {spec} spec")
     analysis = analyze_file(f"specs/{spec}.yaml")
     model = build_module(analysis).cuda().train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)

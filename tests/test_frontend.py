@@ -63,7 +63,7 @@ def test_residual_add_mismatch_with_identity_shortcut(tmp_path):
         "input: [64, 32, 32]\nblocks:\n  down:\n    residual: conv(128, 3, stride=2)-bn-relu\n"
         "    shortcut: identity\nnetwork: conv1-64 - down\n"
     )
-    check_error(tmp_path, spec, "down\n", "residual add of mismatched shapes 128×16×16 and 64×32×32")
+    check_error(tmp_path, spec, "down\n", "residual add of mismatched shapes 128×16×16 (body) and 64×32×32 (shortcut)")
 
 
 def test_concat_of_different_spatial_sizes(tmp_path):

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -453,11 +452,14 @@ def test_dot_file_needs_no_graphviz_and_is_the_digraph_source(tmp_path, monkeypa
     assert analysis._repr_svg_() is None  # Jupyter falls back to the plain repr
 
 
-def test_unwritable_target_is_a_one_line_error(tmp_path):
-    analysis = spec(tmp_path, INCEPTION)
-    with pytest.raises(NetcError) as caught:
-        render_to_path(analysis, str(tmp_path / "missing" / "net.dot"))
-    assert len(str(caught.value).splitlines()) == 1 and "cannot write" in str(caught.value)
+def test_unwritable_target_is_a_one_line_usage_error_as_for_tables(tmp_path):
+    spec_path = tmp_path / "inc.yaml"
+    spec_path.write_text(INCEPTION, encoding="utf-8")
+    target = tmp_path / "missing" / "net.dot"
+    done = _cli(["render", str(spec_path), "-o", str(target)], tmp_path, os.environ.get("PATH", ""))
+    assert done.returncode == 2 and not target.exists()
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("netc: error:")
+    assert "No such file or directory" in done.stderr
 
 
 def _cli(args, cwd, path_env):

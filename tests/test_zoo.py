@@ -16,7 +16,6 @@ The last tests build every spec with netc.codegen and run one forward pass at ba
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import pytest

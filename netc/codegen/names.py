@@ -52,6 +52,11 @@ def class_name(name: str, span: SourceSpan | None, what: str, taken: set[str]) -
         raise NetcError.at(span, f"{what} '{name}' gives the class name '{text}', which Python does not allow; rename it")
     if text in taken:
         text = text + "Block"
+    return _claim(text, taken)
+
+
+def _claim(text: str, taken: set[str]) -> str:
+    """`text`, or text2, text3, … — the first that is not taken yet; then it is taken."""
     base, n = text, 2
     while text in taken:
         text = f"{base}{n}"
@@ -67,12 +72,7 @@ def attribute(name: str, taken: set[str]) -> str:
         text = f"{text.lstrip('_') or 'layer'}_"
         if text in MODULE_ATTRIBUTES:
             text += "_"
-    base, n = text, 2
-    while text in taken:
-        text = f"{base}{n}"
-        n += 1
-    taken.add(text)
-    return text
+    return _claim(text, taken)
 
 
 def local(name: str, taken: set[str]) -> str:

@@ -12,10 +12,9 @@ and pass expressions through.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..exprs import Symbol
 
 Shape = tuple[int, ...]
 REQUIRED = object()
@@ -35,7 +34,11 @@ CATEGORY_COLORS: dict[str, str] = {
 
 
 class ShapeError(Exception):
-    """A layer cannot take the shape it is given; the message says why."""
+    """A layer cannot take the shape it is given; the message says why, the hint how to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,9 @@ class Add(LayerKind):
         for shape in inputs[1:]:
             if shape != first:
                 raise ShapeError(
-                    f"residual add of mismatched shapes {fmt_shape(first)} and {fmt_shape(shape)}; "
-                    "use `shortcut: auto` (1×1 projection) or give a projection shortcut"
+                    f"residual add of mismatched shapes {fmt_shape(first)} (body) and {fmt_shape(shape)} (shortcut)",
+                    "use `shortcut: auto` (a 1×1 projection when the shape changes) or write a projection "
+                    "shortcut, e.g. `shortcut: conv(C, 1, stride=S)-bn`",
                 )
         return first, []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..exprs import Symbol
 from .base import Attr, Constructor, LayerKind, ShapeError
 from .conv import resolve_padding, spatial_input, window_output_hw
 
