@@ -453,6 +453,7 @@ def test_an_unwritable_output_is_a_clean_error(tmp_path, command, output):
         code, _, err = run_cli(_args(command, spec, target))
         assert code in (1, 2), err
         assert "Traceback" not in err and "internal error" not in err
+        assert str(target) in err and ".netc-" not in err  # the user's path, not our temporary file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
 
 
