@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 
+from . import __version__
 from .errors import Diagnostic, NetcError, UsageError
 from .expand import DEFAULT_MAX_LAYERS
 
@@ -81,6 +82,7 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, allow_expr: bool = True
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="netc", description="netc: a declarative architecture compiler for CNNs")
+    parser.add_argument("--version", action="version", version=f"netc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser("check", help="parse and check a spec: shapes, params, arguments")

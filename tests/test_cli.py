@@ -33,6 +33,13 @@ def test_help_exits_0():
         assert command in done.stdout
 
 
+def test_version_is_the_package_version():
+    done = netc("--version")
+    line = next(line for line in (ROOT / "pyproject.toml").read_text().splitlines() if line.startswith("version"))
+    version = line.split('"')[1]
+    assert done.returncode == 0 and done.stdout == f"netc {version}\n"
+
+
 def test_check_a_valid_spec_exits_0_with_one_summary_line():
     done = netc("check", "specs/vgg16.yaml")
     assert done.returncode == 0, done.stderr
