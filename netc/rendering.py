@@ -244,7 +244,7 @@ def _folded_label(plan: _Plan, scope: Scope) -> str:
     count = plan.runs.get(scope.id, 1)
     title = f"<b>{_text(_scope_title(plan, scope))}</b>{_badge(count)}"
     layers = len(plan.members[scope.id])
-    totals = [f"{layers} layer{'s' if layers != 1 else ''}", fmt_params(plan.scope_params(scope.id))]
+    totals = [_layer_count(layers), fmt_params(plan.scope_params(scope.id))]
     if count > 1:
         totals[-1] += " each"
     lines = [title]
@@ -298,12 +298,17 @@ def _draw_layer(graph, plan: _Plan, node_id: str) -> None:
                **attrs)
 
 
+def _layer_count(n: int) -> str:
+    return f"{n} layer{'s' if n != 1 else ''}"
+
+
 def _draw_folded(graph, plan: _Plan, scope: Scope) -> None:
     attrs = {"fillcolor": _dominant_color(plan, scope.id), "penwidth": "1.6", "class": "block"}
     warnings = plan.scope_warnings(scope.id)
     if warnings:
         attrs.update(color=WARNING_COLOR, penwidth="2.5")
-    tip = [f"{scope.id}: {scope.label}", f"{len(plan.members[scope.id])} layers, {fmt_params(plan.scope_params(scope.id))}"]
+    tip = [f"{scope.id}: {scope.label}",
+           f"{_layer_count(len(plan.members[scope.id]))}, {fmt_params(plan.scope_params(scope.id))}"]
     graph.node(scope.id, label=f"<{_folded_label(plan, scope)}>", tooltip=_tooltip(tip + warnings), **attrs)
 
 
