@@ -184,6 +184,10 @@ def test_non_square_maps_are_named_as_they_are():
     (warning,) = analysis.warnings
     assert "doesn't fit" in warning.message and "(10 − 3 + 2·0)/2" in warning.message
     assert analysis["conv1"].shape == (8, 4, 4)
+    analysis = analyze_expression("conv(8, 3, stride=3, padding=0)", (3, 8, 7))  # neither fits: one warning
+    (warning,) = analysis.warnings
+    assert "in height, (W − F + 2P)/S = (8 − 3 + 2·0)/3" in warning.message and "the last 2 row" in warning.message
+    assert "in width, (W − F + 2P)/S = (7 − 3 + 2·0)/3" in warning.message and "the last 1 row" in warning.message
 
 
 # --- the DSL --------------------------------------------------------------------------------------

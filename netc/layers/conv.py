@@ -31,41 +31,37 @@ def resolve_padding(padding: Any, extent: Any) -> Any:
     return padding
 
 
-def window_output(size: int, extent: int, stride: int, pad: int, what: str) -> tuple[int, list[str]]:
-    """One spatial axis through a sliding window, with the seed's 'doesn't fit' warning.
+def _axis(size: int, extent: int, stride: int, pad: int) -> tuple[int, str | None]:
+    """One spatial axis through a sliding window: the output size, and the seed's 'doesn't fit'
+    case described (the formula, then what is left unread) when (W − F + 2P) is not divisible by S.
 
-    The warning fires whenever (W − F + 2P) is not divisible by S, as the lecture notes define it.
     The remainder r is the number of rows of the padded input that no window reads; the message
     says how many of them are real input and how many padding (a 3×3 stride-2 conv with padding 1
     on an even map, as in every ResNet, leaves out one padding row and loses no input)."""
     span = size - extent + 2 * pad
-    if span < 0:
-        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {extent - 2 * pad})")
     out = span // stride + 1
-    warnings = []
     remainder = span % stride
-    if remainder:
-        dropped = remainder - pad
-        consequence = (
-            f"the last {dropped} row(s)/column(s) are dropped" if dropped > 0
-            else f"the last {remainder} row(s)/column(s) of padding are never read (no input is lost)"
-        )
-        warnings.append(
-            f"{what} doesn't fit: (W − F + 2P)/S = ({size} − {extent} + 2·{pad})/{stride} is not a whole "
-            f"number; {consequence}"
-        )
-    return out, warnings
+    if not remainder:
+        return out, None
+    dropped = remainder - pad
+    consequence = (
+        f"the last {dropped} row(s)/column(s) are dropped" if dropped > 0
+        else f"the last {remainder} row(s)/column(s) of padding are never read (no input is lost)"
+    )
+    return out, f"(W − F + 2P)/S = ({size} − {extent} + 2·{pad})/{stride} is not a whole number; {consequence}"
 
 
 def window_output_hw(h: int, w: int, extent: int, stride: int, pad: int, what: str) -> tuple[tuple[int, int], list[str]]:
-    """Both spatial axes; a map that is not square is named as it is (H×W) and warned about per axis."""
+    """Both spatial axes, with at most one 'doesn't fit' warning for the layer. A map that is not
+    square is named as it is (H×W), and each axis that does not fit is described."""
     if min(h, w) - extent + 2 * pad < 0:
         raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {extent - 2 * pad})")
-    oh, warnings = window_output(h, extent, stride, pad, what)
-    if w == h:
-        return (oh, oh), warnings
-    ow, more = window_output(w, extent, stride, pad, what)
-    return (oh, ow), warnings + [m for m in more if m not in warnings]
+    (oh, misfit_h), (ow, misfit_w) = _axis(h, extent, stride, pad), _axis(w, extent, stride, pad)
+    head = f"{what} doesn't fit: "
+    if misfit_h and misfit_w and misfit_h != misfit_w:
+        return (oh, ow), [f"{head}in height, {misfit_h}; in width, {misfit_w}"]
+    misfit = misfit_h or misfit_w
+    return (oh, ow), [head + misfit] if misfit else []
 
 
 def spatial_input(inputs: list[Shape], what: str) -> Shape:
