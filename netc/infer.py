@@ -75,11 +75,6 @@ class Analysis:
         return sum(i.activations for n, i in self.info.items()
                    if i.stored and not KINDS[self.network.node(n).kind].foldable)
 
-    @property
-    def activations_stored(self) -> int:
-        """Every value a training step keeps for backward: all layer outputs that are not views."""
-        return sum(i.activations for i in self.info.values() if i.stored)
-
     def output_shapes(self) -> dict[str, Shape]:
         return {name: self.info[node_id].shape for name, node_id in self.network.outputs}
 

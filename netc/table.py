@@ -65,7 +65,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 def totals(analysis: Analysis) -> dict[str, int]:
     return {
         "params": analysis.params, "weights": analysis.weights, "biases": analysis.biases,
-        "activations": analysis.activations, "activations_stored": analysis.activations_stored,
+        "activations": analysis.activations,
         "macs": analysis.macs, "flops": analysis.flops,
     }
 
@@ -86,6 +86,8 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
             "batch": memory.batch, "dtype": memory.dtype, "optimizer": memory.optimizer,
             "parameters": memory.parameters, "gradients": memory.gradients,
             "optimizer_state": memory.optimizer_state, "activations": memory.activations, "total": memory.total,
+            "kept_for_backward": {"values_per_image": memory.kept.values, "int64_indices_per_image": memory.kept.indices,
+                                  "values_per_batch": memory.kept.per_batch},
         },
         "warnings": [d.message for d in analysis.warnings],
     }
@@ -118,9 +120,19 @@ def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
         f"  parameters       {human_bytes(memory.parameters):>10}",
         f"  gradients        {human_bytes(memory.gradients):>10}",
         f"  optimizer state  {human_bytes(memory.optimizer_state):>10}",
-        f"  activations      {human_bytes(memory.activations):>10}  ({analysis.activations_stored:,} values/image kept for backward)",
+        f"  activations      {human_bytes(memory.activations):>10}  ({_kept(memory)} kept for backward)",
         f"  total            {human_bytes(memory.total):>10}",
     ]
+
+
+def _kept(memory: MemoryEstimate) -> str:
+    kept = memory.kept
+    text = f"{kept.values:,} values/image"
+    if kept.indices:
+        text += f" + {kept.indices:,} int64 pool indices/image"
+    if kept.per_batch:
+        text += f" + {kept.per_batch:,} BN statistics/batch"
+    return text
 
 
 def to_text(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:

@@ -163,13 +163,14 @@ def test_output_file(small, tmp_path):
 # --- memory estimate --------------------------------------------------------------------------------
 def test_memory_estimate_arithmetic(small):
     doc = json.loads(table(small, "--format", "json", "--batch", "32", "--dtype", "float16", "--optimizer", "adam"))
-    params, kept = doc["totals"]["params"], doc["totals"]["activations_stored"]
-    memory = doc["memory"]
+    params, memory = doc["totals"]["params"], doc["memory"]
+    kept = memory["kept_for_backward"]
     assert (memory["batch"], memory["dtype"], memory["optimizer"]) == (32, "float16", "adam")
     assert memory["parameters"] == params * 2  # 2 bytes per float16
     assert memory["gradients"] == params * 2
     assert memory["optimizer_state"] == 2 * params * 2  # Adam: first and second moments
-    assert memory["activations"] == 32 * kept * 2
+    assert memory["activations"] == (32 * (kept["values_per_image"] * 2 + kept["int64_indices_per_image"] * 8)
+                                     + kept["values_per_batch"] * 2)
     assert memory["total"] == memory["parameters"] + memory["gradients"] + memory["optimizer_state"] + memory["activations"]
     text = table(small, "--batch", "32", "--dtype", "float16", "--optimizer", "adam")
     assert "training memory, batch 32, float16, adam" in text
@@ -207,6 +208,73 @@ def test_parameter_gradient_and_optimizer_bytes_against_torch():
     optimizer.step()
     buffers = [s["momentum_buffer"] for s in optimizer.state.values()]
     assert momentum["optimizer_state"] == sum(t.numel() * t.element_size() for t in buffers)
+
+
+# --- activations kept for backward, against torch's autograd -----------------------------------------
+# Every kind's backward, and the cases where tensors are shared: in-place activations after a
+# conv/BN/add (not after a sigmoid, a block's input or a mark), flatten and reshape views, identity
+# shortcuts, heads reading one tensor.
+KINDS_TOUR = """\
+name: tour
+input: [3, 33, 33]
+defaults:
+  leakyrelu: {slope: 0.2}
+blocks:
+  two:
+    parallel:
+      - conv(4, 1)-elu
+      - conv(4, 3)-leakyrelu(-0.1)
+      - identity
+  pre:
+    residual: relu-conv(16, 3)-bn-sigmoid-conv(16, 1)
+    shortcut: identity
+network: conv(8, 3)-bn-relu - lrn(3) - maxpool(3, stride=2, ceil=true) - two-relu - l2pool(2) - pre
+  - avgpool(2) - conv(12, 3, stride=2, padding=0)-softplus - <m> - adaptiveavgpool(2) - flatten - dropout(0.3)
+  - fc(48)-lrelu - reshape(3, 4, 4) - flatten - fc(10)-tanh
+heads:
+  scores: fc(5)-softmax
+  aux: {from: m, body: "globalavgpool-fc(6)-logsoftmax"}
+"""
+SAVED_SPECS = ["lenet5", "alexnet", "googlenet", "resnet18", "resnet_cifar", "squeezenet", "mobilenet_v1",
+               "densenet121", "localization", "alphago_policy", "generic"]
+
+
+def _torch_saved_bytes(torch, model, x) -> int:
+    """Bytes of every tensor autograd keeps for backward (each storage once), parameters and
+    running statistics aside: what a training step holds between forward and backward."""
+    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    kept: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
+    return sum(kept.values())
+
+
+@pytest.mark.parametrize("name", ["tour", *SAVED_SPECS])
+def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
+    torch = pytest.importorskip("torch")
+    from netc.analysis import analyze_file
+    from netc.codegen import build_module
+    from netc.memory import estimate_memory
+
+    path = ROOT / "specs" / f"{name}.yaml"
+    if name == "tour":
+        path = tmp_path / "tour.yaml"
+        path.write_text(KINDS_TOUR)
+    analysis = analyze_file(str(path))
+    model = build_module(analysis).train()
+    batch = 1 if name in ("densenet121", "localization") else 3  # the big ones at batch 1, for time
+    for dtype, torch_dtype in (("float32", torch.float32), ("float64", torch.float64))[: 2 if name == "tour" else 1]:
+        model = model.to(torch_dtype)
+        x = torch.randn(batch, *analysis.network.input_shape, dtype=torch_dtype)
+        estimate = estimate_memory(analysis, batch=batch, dtype=dtype)
+        assert estimate.activations == _torch_saved_bytes(torch, model, x), (name, dtype)
 
 
 # --- -e and -D --------------------------------------------------------------------------------------

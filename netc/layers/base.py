@@ -42,6 +42,22 @@ class ShapeError(Exception):
 
 
 @dataclass(frozen=True)
+class Saved:
+    """What autograd keeps for one layer's backward, as PyTorch's kernels do: some of its inputs,
+    perhaps its output, and tensors it makes on the way (LRN's padded squares, a dropout mask).
+    Tensors are counted once however many layers keep them (see netc/memory.py)."""
+
+    inputs: tuple[int, ...] = (0,)  # which inputs are kept
+    output: bool = False  # the output is kept (backward of relu, sigmoid, softmax reads it)
+    hidden: int = 0  # values of other tensors kept, in the model's dtype
+    indices: int = 0  # int64 values kept (max pooling's argmax)
+    per_batch: int = 0  # values kept once for the whole batch, whatever its size (BN's statistics)
+
+
+NOTHING_SAVED = Saved(inputs=())
+
+
+@dataclass(frozen=True)
 class Attr:
     name: str
     type: str  # int | float | bool | padding | choice
@@ -172,6 +188,10 @@ class LayerKind:
     def receptive(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[int, int]:
         """(kernel extent, stride) along one spatial axis, for receptive-field arithmetic."""
         return 1, 1
+
+    def saved(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> Saved:
+        """What backward keeps (per image); most kernels keep their input (conv, fc, BN, pools)."""
+        return Saved()
 
     def stores_output(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
         """Whether the output is a new tensor kept for backward (False for views like flatten)."""

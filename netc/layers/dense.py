@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, ShapeError, is_spatial, numel, py, py_prod
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, ShapeError, is_spatial, numel, py, py_prod
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class Flatten(LayerKind):
     def stores_output(self, attrs, inputs):
         return False
 
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
+
     def receptive(self, attrs, inputs):
         extent = inputs[0][1] if is_spatial(inputs[0]) else 1
         return extent, extent
@@ -88,6 +91,9 @@ class Reshape(LayerKind):
 
     def stores_output(self, attrs, inputs):
         return False
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
 
     def symbolic_shape(self, attrs, inputs):
         return (attrs["channels"], attrs["height"], attrs["width"])

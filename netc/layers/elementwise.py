@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import Attr, Constructor, LayerKind, ShapeError
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
+
+
+KEEPS_OUTPUT = Saved(inputs=(), output=True)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class ReLU(Activation):
     name, module, inplace_ok = "relu", "ReLU", True
     overwritable = False  # backward reads the output
     words = {"relu": {}}
+
+    def saved(self, attrs, inputs, out):
+        return KEEPS_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,18 @@ class Sigmoid(Activation):
     overwritable = False  # backward reads the output
     words = {"sigmoid": {}}
 
+    def saved(self, attrs, inputs, out):
+        return KEEPS_OUTPUT
+
 
 @dataclass(frozen=True)
 class Tanh(Activation):
     name, module = "tanh", "Tanh"
     overwritable = False  # backward reads the output
     words = {"tanh": {}}
+
+    def saved(self, attrs, inputs, out):
+        return KEEPS_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,9 @@ class Softmax(Activation):
 
     def constructor(self, attrs, inputs):
         return Constructor(self.module, (), (("dim", 1),))
+
+    def saved(self, attrs, inputs, out):
+        return KEEPS_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,10 @@ class Dropout(LayerKind):
     def constructor(self, attrs, inputs):
         return Constructor("Dropout", (attrs["p"],) if attrs["p"] != 0.5 else ())
 
+    def saved(self, attrs, inputs, out):
+        # The scaled mask, in the model's dtype on the CPU (CUDA keeps a 1-byte boolean mask).
+        return Saved(inputs=(), hidden=numel(out))
+
 
 @dataclass(frozen=True)
 class Identity(LayerKind):
@@ -118,6 +137,9 @@ class Identity(LayerKind):
 
     def stores_output(self, attrs, inputs):
         return False
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
 
     def forward(self, attrs, module, args, inputs):
         return args[0]
@@ -138,6 +160,9 @@ class Input(LayerKind):
 
     def label(self, attrs):
         return "input"
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
 
     def forward(self, attrs, module, args, inputs):
         return args[0]

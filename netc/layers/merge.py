@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Conditional, Constructor, LayerKind, ShapeError, fmt_shape, numel, py, py_sum
+from .base import NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, Saved, ShapeError, fmt_shape, numel, py, py_sum
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class Concat(LayerKind):
     def forward(self, attrs, module, args, inputs):
         return f"torch.cat([{', '.join(args)}], dim=1)"
 
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
+
 
 @dataclass(frozen=True)
 class Add(LayerKind):
@@ -59,6 +62,9 @@ class Add(LayerKind):
 
     def forward(self, attrs, module, args, inputs):
         return " + ".join(args)
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,13 @@ class Projection(LayerKind):
 
     def stores_output(self, attrs, inputs):
         return self._plan(inputs)[0]
+
+    def saved(self, attrs, inputs, out):
+        project, _ = self._plan(inputs)
+        if not project or attrs.get("zeropad"):
+            return NOTHING_SAVED
+        # The 1×1 conv keeps the block input; its batch norm keeps the conv's output and statistics.
+        return Saved(hidden=numel(out), per_batch=2 * out[0]) if attrs["bn"] else Saved()
 
     def params(self, attrs, inputs, out):
         project, _ = self._plan(inputs)

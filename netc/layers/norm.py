@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind
+from .base import Attr, Constructor, LayerKind, Saved, numel
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class BatchNorm(LayerKind):
 
     def params(self, attrs, inputs, out):
         return inputs[0][0], inputs[0][0]
+
+    def saved(self, attrs, inputs, out):
+        return Saved(per_batch=2 * inputs[0][0])  # and the batch's mean and inverse deviation per channel
 
     def constructor(self, attrs, inputs):
         kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
@@ -39,6 +42,12 @@ class LocalResponseNorm(LayerKind):
 
     def label(self, attrs):
         return f"LRN {attrs['size']}"
+
+    def saved(self, attrs, inputs, out):
+        # PyTorch composes LRN from small ops; backward keeps the input, the squares padded by
+        # size − 1 channels, and two more tensors of the output's size.
+        c, *spatial = inputs[0]
+        return Saved(hidden=(c + attrs["size"] - 1) * numel(tuple(spatial)) + 2 * numel(out))
 
     def constructor(self, attrs, inputs):
         kwargs = tuple((n, attrs[n]) for n, d in (("alpha", 1e-4), ("beta", 0.75), ("k", 2.0)) if attrs[n] != d)

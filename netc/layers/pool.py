@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Attr, Constructor, LayerKind, ShapeError
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
 from .conv import resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
@@ -57,6 +57,14 @@ class Pool(LayerKind):
     def receptive(self, attrs, inputs):
         return attrs["kernel"], self._geometry(attrs)[0]
 
+    def saved(self, attrs, inputs, out):
+        if attrs["type"] == "max":
+            return Saved(indices=numel(out))  # where each maximum came from
+        if attrs["type"] == "l2":
+            # LPPool2d is pow → avg_pool2d → sign·relu(abs) → pow: the squares and four outputs.
+            return Saved(hidden=numel(inputs[0]) + 4 * numel(out))
+        return Saved()
+
     def symbolic_shape(self, attrs, inputs):
         return inputs[0]
 
@@ -103,6 +111,9 @@ class AdaptiveAvgPool(LayerKind):
 
     def label(self, attrs):
         return "global avgpool" if attrs["size"] == 1 else f"adaptive avgpool {attrs['size']}×{attrs['size']}"
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED if attrs["size"] == 1 else Saved()  # to 1×1 PyTorch takes a mean, which keeps nothing
 
     def constructor(self, attrs, inputs):
         return Constructor("AdaptiveAvgPool2d", (attrs["size"],))
