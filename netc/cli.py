@@ -131,8 +131,15 @@ def _report_warnings(analysis, strict: bool) -> None:
         return
     if strict:
         raise NetcError([Diagnostic("error", d.message, d.span, d.hint) for d in analysis.warnings])
+    # A block used many times warns many times from the same words: show them once, name the rest.
+    groups: dict[tuple[str, str], list[Diagnostic]] = {}
     for diagnostic in analysis.warnings:
-        print(diagnostic.render(), file=sys.stderr)
+        groups.setdefault((str(diagnostic.span), diagnostic.message.split(":")[0]), []).append(diagnostic)
+    for first, *more in groups.values():
+        text = first.render()
+        if more:
+            text += f"\n  note: the same words warn again at {', '.join(d.node or str(d.span) for d in more)}"
+        print(text, file=sys.stderr)
 
 
 def _emit(text: str, output: str | None) -> None:

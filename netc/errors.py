@@ -30,6 +30,7 @@ class Diagnostic:
     message: str
     span: SourceSpan | None = None
     hint: str | None = None
+    node: str | None = None  # the layer it is about, where there is one
 
     def render(self) -> str:
         where = f"{self.span}: " if self.span else ""

@@ -126,7 +126,7 @@ def infer(network: Network) -> Analysis:
                 break
             continue
         for note in notes:
-            warnings.append(Diagnostic("warning", f"{note} (at {node.id})", node.span))
+            warnings.append(Diagnostic("warning", f"{note} (at {node.id})", node.span, node=node.id))
         info[node_id] = LayerInfo(
             shape=tuple(shape), inputs=tuple(in_shapes), weights=weights, biases=biases, macs=macs, flops=flops,
             activations=numel(shape), stored=stored, receptive_field=rf, jump=jump,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -103,6 +104,21 @@ def test_warnings_carry_the_spec_position(tmp_path):
     done = netc("check", str(spec))
     assert done.returncode == 0
     assert done.stderr.startswith(f"{spec}:2:17: warning: ")
+
+
+def test_a_block_used_many_times_warns_once_and_names_the_other_layers(tmp_path):
+    spec = tmp_path / "w.yaml"
+    spec.write_text("input: [1, 46, 46]\nblocks:\n  down: conv(1, 3, stride=3, padding=0)-relu\n"
+                    "network: down - conv(1, 1) - down - down\n")  # 46 → 15 → 5 → 1: 46 and 5 do not fit
+    done = netc("check", str(spec))
+    assert done.returncode == 0
+    assert done.stderr.count("warning:") == 1 and f"{spec}:3:9: warning: conv 3×3 stride 3 doesn't fit" in done.stderr
+    assert "(46 − 3 + 2·0)/3" in done.stderr and "(at down1.conv1)" in done.stderr
+    assert done.stderr.rstrip().endswith("note: the same words warn again at down3.conv1")
+    strict = netc("check", str(spec), "--strict")  # as errors, each is its own
+    assert strict.returncode == 1 and strict.stderr.count("error:") == 2
+    doc = json.loads(netc("table", str(spec), "--format", "json").stdout)
+    assert [m.rsplit("(at ", 1)[1] for m in doc["warnings"]] == ["down1.conv1)", "down3.conv1)"]
 
 
 def _imported(stderr: str) -> set[str]:
