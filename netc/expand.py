@@ -13,7 +13,7 @@ from typing import Any, Callable
 from . import ast
 from .errors import Diagnostic, NetcError, closest, did_you_mean
 from .exprs import MAX_INT, Symbol, Value, evaluate, evaluate_int
-from .ir import Network, Node, Scope
+from .ir import Network, Node, Scope, numbered
 from .layers import KINDS, LayerKind, known_words, lookup_word
 from .layers.base import REQUIRED as _REQUIRED
 
@@ -58,7 +58,7 @@ class _Expander:
     def _fresh(self, scope: str, base: str) -> str:
         counts = self.counters.setdefault(scope, {})
         counts[base] = counts.get(base, 0) + 1
-        return f"{base}{counts[base]}"
+        return numbered(base, counts[base])
 
     @staticmethod
     def _qualify(scope: str, local: str) -> str:

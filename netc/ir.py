@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
+def numbered(base: str, n: int) -> str:
+    """The n-th layer or block of a kind in a scope: conv1, conv2, but relu6_1 (not relu61)."""
+    return f"{base}_{n}" if base[-1:].isdigit() else f"{base}{n}"
+
+
 @dataclass(frozen=True)
 class Node:
     id: str

@@ -32,7 +32,7 @@ ORDER = [
     "googlenet", "googlenet_torchvision",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
     "alphago_policy", "localization", "yolo_v1", "generic",
-    "squeezenet", "mobilenet_v1", "densenet121",
+    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121",
 ]
 
 # Extra rows: the same spec with -D overrides, after its default row.

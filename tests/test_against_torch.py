@@ -132,6 +132,7 @@ POOLING = (
 )
 DENSE_AFTER_MAP = "conv(4, 3, stride=2, padding=0) - FC-16-bn-relu - identity - FC-5 - logsoftmax"
 GLOBAL_POOL = "conv(10, 3)-relu - globalavgpool - fc(7)"
+MODERN_ACTIVATIONS = "conv(8, 3, groups=1)-relu6 - conv(8, 3, groups=8)-swish - conv(4, 1)-gelu - silu - fc(6)"
 NON_SQUARE = ("conv(4, 3, stride=2, padding=0) - maxpool(3, stride=2) - conv(6, 5, padding=same, dilation=2)"
               " - avgpool(2, padding=1) - fc(3)")
 CEIL_AND_RESHAPE = "maxpool(3, stride=2, ceil=true) - avgpool(2, ceil=true) - fc(98) - reshape(2, 7, 7) - conv(4, 3)"
@@ -173,6 +174,16 @@ def test_dense_after_a_feature_map_flattens_implicitly():
         nn.Conv2d(3, 4, 3, stride=2),                    # 9 → 4
         nn.Sequential(nn.Flatten(), nn.Linear(64, 16)),  # 4·4·4 = 64 inputs
         nn.BatchNorm1d(16), nn.ReLU(), nn.Identity(), nn.Linear(16, 5), nn.LogSoftmax(dim=1),
+    ])
+
+
+def test_relu6_silu_gelu():
+    analysis = analyze_expression(MODERN_ACTIVATIONS, (3, 10, 10))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.SiLU(),   # swish is SiLU
+        nn.Conv2d(8, 4, 1), nn.GELU(), nn.SiLU(),
+        nn.Sequential(nn.Flatten(), nn.Linear(400, 6)),
     ])
 
 
@@ -329,7 +340,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     covered = set()
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
-                       (VECTOR, (20,))):
+                       (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

@@ -230,7 +230,7 @@ blocks:
     shortcut: identity
 network: conv(8, 3)-bn-relu - lrn(3) - maxpool(3, stride=2, ceil=true) - two-relu - l2pool(2) - pre
   - avgpool(2) - conv(12, 3, stride=2, padding=0)-softplus - <m> - adaptiveavgpool(2) - flatten - dropout(0.3)
-  - fc(48)-lrelu - reshape(3, 4, 4) - flatten - fc(10)-tanh
+  - fc(48)-lrelu - reshape(3, 4, 4) - flatten - fc(10)-tanh - fc(12)-relu6 - fc(12)-silu - fc(12)-gelu
 heads:
   scores: fc(5)-softmax
   aux: {from: m, body: "globalavgpool-fc(6)-logsoftmax"}

@@ -34,7 +34,7 @@ ZOO = [
     "googlenet", "googlenet_torchvision",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
     "alphago_policy", "yolo_v1", "localization", "generic",
-    "squeezenet", "mobilenet_v1", "densenet121",
+    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121",
 ]
 
 _cache: dict = {}
@@ -426,6 +426,20 @@ def test_mobilenet_v1():
     assert round(a.macs / 1e6) == 569
     depthwise = [n for n, _ in a.rows() if n.kind == "conv" and n.attrs["groups"] > 1]
     assert len(depthwise) == 13  # Table 1: thirteen "Conv dw" rows
+
+
+def test_mobilenet_v2():
+    a = analysis("mobilenet_v2")
+    # torchvision.models.mobilenet_v2: 3,504,872 parameters, "GFLOPS 0.30" (multiply-adds) in its weights
+    # metadata; Sandler et al. 2018, Table 3: 300M multiply-adds.
+    assert a.params == 3_504_872
+    assert round(a.macs / 1e6, -1) == 300
+    # Table 2: 17 bottleneck operators, each with one depthwise conv, and residual adds where n > 1.
+    depthwise = [n for n, _ in a.rows() if n.kind == "conv" and n.attrs["groups"] > 1]
+    adds = [n for n, _ in a.rows() if n.kind == "add"]
+    assert len(depthwise) == 17 and len(adds) == (2 - 1) + (3 - 1) + (4 - 1) + (3 - 1) + (3 - 1)
+    (last_conv,) = [i for n, i in a.rows() if n.kind == "conv" and n.attrs["filters"] == 1280]
+    assert last_conv.inputs == ((320, 7, 7),)  # Table 2: 7²×320 into conv2d 1×1, 1280
 
 
 def test_densenet121():

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .. import ast
 from ..expand import _validate, bind_attrs
 from ..exprs import evaluate, evaluate_int
+from ..ir import numbered
 from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
 from .concrete import _call, constructor_expr, is_alias, with_inplace
 from .model import Container, Element, Group, Handle, Loop, Note
@@ -102,7 +103,7 @@ class BlockWalk:
     def _fresh_ir(self, scope: str, base: str) -> str:
         counts = self.ir_counts.setdefault(scope, {})
         counts[base] = counts.get(base, 0) + 1
-        return f"{base}{counts[base]}"
+        return numbered(base, counts[base])
 
     def _node(self, scope: str, local: str, kind: str, inputs: tuple[str, ...]):
         node_id = _qualify(scope, local)

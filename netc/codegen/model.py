@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ir import numbered
 from . import pysrc
 from .pysrc import Blank, Block, Bracketed, Expr, Item, Raw, Stmt
 
@@ -76,7 +77,7 @@ class Container:
 
     def fresh(self, base: str) -> str:
         self.counts[base] = self.counts.get(base, 0) + 1
-        return f"{base}{self.counts[base]}"
+        return numbered(base, self.counts[base])
 
     def add(self, element: Element) -> None:
         self.elements.append(element)

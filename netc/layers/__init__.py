@@ -5,14 +5,16 @@ from __future__ import annotations
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
 from .conv import Conv
 from .dense import Flatten, FullyConnected, Reshape
-from .elementwise import ELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .elementwise import (
+    ELU, GELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+)
 from .merge import Add, Concat, Projection
 from .norm import BatchNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, Pool
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), Pool(), AdaptiveAvgPool(), FullyConnected(), Flatten(), Reshape(),
-    ReLU(), LeakyReLU(), ELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
+    ReLU(), LeakyReLU(), ELU(), ReLU6(), SiLU(), GELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
     Concat(), Add(), Projection(), Input(),
 )

@@ -54,6 +54,29 @@ class ELU(Activation):
 
 
 @dataclass(frozen=True)
+class ReLU6(Activation):
+    """min(max(x, 0), 6): MobileNet's activation."""
+
+    # Not run in place: PyTorch's in-place ReLU6 keeps a copy for backward, so it would save nothing.
+    name, module = "relu6", "ReLU6"
+    words = {"relu6": {}}
+
+
+@dataclass(frozen=True)
+class SiLU(Activation):
+    """x · sigmoid(x), also called swish (EfficientNet)."""
+
+    name, module = "silu", "SiLU"
+    words = {"silu": {}, "swish": {}}
+
+
+@dataclass(frozen=True)
+class GELU(Activation):
+    name, module = "gelu", "GELU"
+    words = {"gelu": {}}
+
+
+@dataclass(frozen=True)
 class Sigmoid(Activation):
     name, module = "sigmoid", "Sigmoid"
     overwritable = False  # backward reads the output
