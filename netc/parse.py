@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import keyword
 import re
+import sys
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -14,7 +15,15 @@ from . import ast
 from .errors import NetcError
 from .source import DslText
 
-GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
+
+def _grammar_path() -> Path:
+    """grammar/netc.lark beside the package in a checkout (or an editable install); a plain
+    `pip install` puts a copy under <prefix>/share/netc (pyproject.toml's data-files)."""
+    checkout = Path(__file__).resolve().parent.parent / "grammar" / "netc.lark"
+    return checkout if checkout.is_file() else Path(sys.prefix) / "share" / "netc" / "netc.lark"
+
+
+GRAMMAR_PATH = _grammar_path()
 MAX_NESTING = 100
 MAX_DEPTH = 400  # of the parse tree: a chain like 2**2**…**2 or - - - … nests without brackets
 MAX_DIGITS = 30  # far past any size netc accepts (2**53), far below what int() refuses (4,300)
@@ -39,7 +48,6 @@ def grammar_cache_path(grammar: str) -> str | None:
     """
     import hashlib
     import os
-    import sys
 
     import lark
 

@@ -144,3 +144,28 @@ def test_module_and_console_entry_point_agree():
     done = netc("table", "-e", "conv3-8-relu", "--input", "3x8x8", "--format", "csv")
     assert done.returncode == 0
     assert done.stdout.splitlines()[0].startswith("name,kind,")
+
+
+def test_a_wheel_carries_the_grammar_where_an_installed_netc_reads_it(tmp_path):
+    """`pip install .` (not editable) has no checkout beside the package: the grammar travels as
+    data-files to <prefix>/share/netc, where netc.parse looks when grammar/ is not beside it."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"  # a copy, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "netc", source / "netc", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "grammar", source / "grammar")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path), str(source)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("netc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    (grammar,) = [n for n in names if n.endswith("/data/share/netc/netc.lark")]
+    assert zipfile.ZipFile(wheel).read(grammar) == (ROOT / "grammar" / "netc.lark").read_bytes()
+    probe = ("import sys, pathlib; pathlib.Path.is_file = lambda self: False; import netc.parse as p; "
+             "print(p.GRAMMAR_PATH == pathlib.Path(sys.prefix) / 'share' / 'netc' / 'netc.lark')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert shown.stdout.strip() == "True", shown.stderr
