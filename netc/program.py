@@ -272,6 +272,15 @@ def _defaults_section(node: YNode, section: str, body: YNode, sections: list[str
     errors.check()
 
 
+SHORTCUT_WORDS = ("auto", "identity", "zeropad")
+
+
+def _shortcut_hint(word: str) -> str:
+    return did_you_mean(word, list(SHORTCUT_WORDS)) or (
+        "`auto` is the identity, or a 1×1 projection where the body changes the shape; "
+        "or write the projection yourself, e.g. conv(C, 1, stride=S)-bn")
+
+
 def _block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | None = None) -> ast.BlockDef:
     check_identifier(name, span, "block name")
     if lookup_word(name.lower()) is not None:
@@ -306,7 +315,13 @@ def _block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | None 
             sc = node.value["shortcut"]
             if local.run(_expect, sc, str, "shortcut", default=False) is None:
                 word = sc.value.strip().lower()
-                shortcut = word if word in ("auto", "identity", "zeropad") else local.run(_dsl, sc, "shortcut", errors)
+                if word in SHORTCUT_WORDS:
+                    shortcut = word
+                elif re.fullmatch(r"[a-z_][a-z0-9_]*", word) and lookup_word(word) is None and (
+                        word in ("projection", "project") or did_you_mean(word, list(SHORTCUT_WORDS))):
+                    local.add(NetcError.at(sc.span, f"unknown shortcut '{sc.value.strip()}'", _shortcut_hint(word)))
+                else:
+                    shortcut = local.run(_dsl, sc, "shortcut", errors)
     elif "shortcut" in node.value:
         local.add(NetcError.at(node.value["shortcut"].span, "shortcut belongs to a residual block",
                                "only a block with `residual:` has a shortcut"))
