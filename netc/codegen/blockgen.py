@@ -28,6 +28,7 @@ from ..expand import _validate, bind_attrs
 from ..exprs import evaluate, evaluate_int
 from ..ir import numbered
 from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
+from ..layers.base import NoSymbolicRule
 from .concrete import _call, constructor_expr, is_alias, with_inplace
 from .model import Container, Element, Group, Handle, Loop, Note
 from .pysrc import Bracketed, Raw, Stmt, comment, literal, strip_parens
@@ -231,7 +232,7 @@ class BlockWalk:
             return tuple(kind.infer(attrs, [tuple(s) for s in shapes])[0])
         try:
             return tuple(kind.symbolic_shape(attrs, shapes))
-        except NotImplementedError:
+        except NoSymbolicRule:
             raise NotGeneric(None, f"{kind.name} has no rule for sizes given as expressions") from None
 
     def stride(self, kind, attrs, shapes, node, info, cur: Cur) -> tuple[Any, int | None]:

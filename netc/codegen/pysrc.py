@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +69,10 @@ def literal(value: Any) -> str:
 
 
 # --- expressions ----------------------------------------------------------------------------------
-class Expr:
+class Expr(ABC):
+    @abstractmethod
     def flat(self) -> str:
-        raise NotImplementedError
+        """The expression on one line."""
 
     def explodable(self) -> bool:
         return False

@@ -33,6 +33,11 @@ CATEGORY_COLORS: dict[str, str] = {
 }
 
 
+class NoSymbolicRule(Exception):
+    """A kind that cannot state its output shape in terms of a block's arguments: the code
+    generator then writes one class per concrete use of the block."""
+
+
 class ShapeError(Exception):
     """A layer cannot take the shape it is given; the message says why, the hint how to fix it."""
 
@@ -222,4 +227,4 @@ class LayerKind:
         `infer` declares this too; one that does not is generated per concrete shape instead."""
         if type(self).infer is LayerKind.infer:
             return inputs[0]
-        raise NotImplementedError(f"{self.name} has no symbolic shape rule")
+        raise NoSymbolicRule(f"{self.name} has no symbolic shape rule")
