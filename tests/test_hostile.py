@@ -22,11 +22,13 @@ import tokenize
 from pathlib import Path
 
 import pytest
+import yaml
 
+import netc.spec
 from netc.cli import INTERNAL_ERROR, main
 from netc.errors import NetcError
 from netc.program import build_program
-from netc.spec import load_yaml
+from netc.spec import MAX_YAML_DEPTH, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,8 +71,9 @@ LIMITS = {
     "minus_chain_10000": ("input: [3, 8, 8]\nnetwork: 'fc(" + "-" * 10_000 + "1)'\n", "nested more than"),
     "power_chain_5000": ("input: [3, 8, 8]\nnetwork: 'fc(" + "2**" * 5_000 + "1)'\n", "nested more than"),
     "yaml_nesting_10000": ("input: [3, 8, 8]\nnetwork: relu\nx: " + "[" * 10_000 + "]" * 10_000 + "\n",
-                           "YAML nested too deeply"),
-    "yaml_dash_nesting": ("input: [3, 8, 8]\nnetwork: relu\nx:\n  " + "- " * 10_000 + "1\n", "nested too deeply"),
+                           "3:103: error: YAML nested too deeply (more than 100 levels)"),
+    "yaml_dash_nesting": ("input: [3, 8, 8]\nnetwork: relu\nx:\n  " + "- " * 10_000 + "1\n",
+                          "4:201: error: YAML nested too deeply (more than 100 levels)"),
     "fc_10_pow_100": ("input: [3, 8, 8]\nnetwork: fc(10**100)\n", "number too large"),
     "tower_of_powers": ("input: [3, 8, 8]\nnetwork: fc(9**9**9**9)\n", "number too large"),
     "float_overflow": ("input: [3, 8, 8]\nnetwork: fc(2.0**100000)\n", "number too large"),
@@ -177,6 +180,100 @@ def test_undecodable_and_control_characters_are_clean_errors(tmp_path):
         path.write_bytes(raw)
         code, err = check_file(path)
         assert code == 1 and message in err, err
+
+
+# netc's YAML checks are its own: the same words and places from libyaml and from the pure-Python
+# parser (whose messages differ, and change between releases), so no test here reads theirs.
+LOADERS = sorted({"libyaml": getattr(yaml, "CSafeLoader", yaml.SafeLoader), "python": yaml.SafeLoader}.items())
+
+
+def load_with(loader, monkeypatch, text: str):
+    monkeypatch.setattr(netc.spec, "_Loader", loader)
+    return load_yaml(text, "s.yaml")
+
+
+NESTINGS = {  # levels → YAML that many collections deep (the top mapping is level 1)
+    "flow": lambda n: "x: " + "[" * (n - 1) + "]" * (n - 1) + "\n",
+    "flow-map": lambda n: "x: " + "{a: " * (n - 1) + "1" + "}" * (n - 1) + "\n",
+    "block": lambda n: "x:\n" + "".join("  " * i + "-\n" for i in range(1, n)) + "  " * n + "1\n",
+    "alias": lambda n: "a: &a " + "[" * 60 + "1" + "]" * 60 + "\nb: " + "[" * (n - 61) + "*a" + "]" * (n - 61) + "\n",
+}
+
+
+@pytest.mark.parametrize("name,loader", LOADERS)
+@pytest.mark.parametrize("nesting,place", [("flow", "1:103"), ("flow-map", "1:400"), ("block", "101:201"),
+                                           ("alias", "2:44")])
+def test_yaml_depth_limit_is_exact_and_netcs_own(name, loader, nesting, place, monkeypatch):
+    assert load_with(loader, monkeypatch, NESTINGS[nesting](MAX_YAML_DEPTH))  # exactly the limit: fine
+    with pytest.raises(NetcError) as info:
+        load_with(loader, monkeypatch, NESTINGS[nesting](MAX_YAML_DEPTH + 1))
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"s.yaml:{place}: error: YAML nested too deeply (more than {MAX_YAML_DEPTH} levels)"
+    if nesting == "alias":  # the caret is on the alias, and the hint says what it brings in
+        assert lines[2].strip() == "^~" and lines[3] == "  hint: *a repeats &a, which is 60 levels deep itself"
+
+
+@pytest.mark.parametrize("name,loader", LOADERS)
+@pytest.mark.parametrize("text,first,hint", [
+    ("input: [3, 32, 32\nnetwork: conv3-64\n", "1:8: error: invalid YAML: '[' is never closed",
+     "add the ']' that ends it"),
+    ("input: [3, 8, 8]\nparams: {N: 1\nnetwork: relu\n", "2:9: error: invalid YAML: '{' is never closed",
+     "add the '}' that ends it"),
+    ("input: [3, 8, # a ] in a comment closes nothing\n 8\nnetwork: relu\n",
+     "1:8: error: invalid YAML: '[' is never closed", "add the ']' that ends it"),
+    ("input: [3, 8, 8]\nnetwork: 'conv3-8\n", "2:10: error: invalid YAML: the quote ' is never closed",
+     "end it with ' (and write '' for a ' inside it)"),
+    ('input: [3, 8, 8]\nnetwork: "conv3-8\n', '2:10: error: invalid YAML: the quote " is never closed',
+     'end it with " (and write \\" for a " inside it)'),
+    ("input: [3, 8, 8]]\nnetwork: relu\n", "1:17: error: invalid YAML: ']' closes nothing",
+     "remove it, or add the '[' it is meant to close"),
+    ("input: [3, 8, 8]\nnetwork: 'it's'\n", "2:14: error: invalid YAML: text after the closing quote",
+     "write '' for a ' inside '...'"),
+    ("input: [3, 8, 8]\nnote: a: b\nnetwork: relu\n",
+     "2:8: error: invalid YAML: ': ' inside a value starts another key", 'quote the value, e.g. note: "a: b"'),
+    ("input: [3, 8, 8]\nnetwork: relu\n  name: x\n",
+     "3:3: error: invalid YAML: this line is indented 2 spaces, the one above 0",
+     "keys of one mapping must start in the same column"),
+    ("blocks:\n  b:\n    body: relu\n   shortcut: auto\n",
+     "4:4: error: invalid YAML: this line is indented 3 spaces, the one above 4",
+     "keys of one mapping must start in the same column"),
+    ("blocks:\n  - body: relu\n     shortcut: auto\n",
+     "3:6: error: invalid YAML: this line is indented 5 spaces, the one above 4",
+     "keys of one mapping must start in the same column"),
+    ("input: [3, 8, 8]\nnetwork: @relu # why\n", "2:10: error: invalid YAML: a value cannot start with '@'",
+     'quote it: "@relu"'),
+    ("input: [3, 8, 8]\nnetwork: relu\n- conv3-8\n",
+     "3:1: error: invalid YAML: a list item among the keys of a mapping",
+     "a list belongs under a key that ends its line with ':'"),
+    ("input: [3, 8, 8]\nnetwork: relu\n--- # more\nname: x\n",
+     "3:1: error: a spec is one YAML document; this starts a second one",
+     "remove the '---' line, or split the file in two"),
+    ("b: *a\na: &a 1\n", "1:4: error: invalid YAML: *a repeats an anchor that is not defined before it",
+     "write &a on the value to repeat, above this line"),
+], ids=["flow-list", "flow-map", "comment", "single-quote", "double-quote", "stray-bracket", "apostrophe",
+        "colon-in-value", "deeper-key", "shallower-key", "key-after-dash", "reserved-at", "list-among-keys",
+        "second-document", "alias-before-anchor"])
+def test_usual_yaml_mistakes_are_said_in_netcs_words(name, loader, text, first, hint, monkeypatch):
+    with pytest.raises(NetcError) as info:
+        load_with(loader, monkeypatch, text)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"s.yaml:{first}" and lines[-1] == f"  hint: {hint}", str(info.value)
+
+
+@pytest.mark.parametrize("name,loader", LOADERS)
+@pytest.mark.parametrize("text", ["a: &a [1, *a]\n", "a: &a {b: [*a]}\n"])
+def test_an_alias_inside_its_own_anchor_is_an_error_not_a_cycle(name, loader, text, monkeypatch):
+    with pytest.raises(NetcError) as info:  # composed, it would be a list that holds itself
+        load_with(loader, monkeypatch, text)
+    assert str(info.value).startswith(f"s.yaml:1:{text.index('*a') + 1}: error: invalid YAML: *a stands inside the &a")
+
+
+@pytest.mark.parametrize("name,loader", LOADERS)
+def test_an_unusual_yaml_error_still_has_a_place(name, loader, monkeypatch):
+    # No netc check knows this one, so the parser's words are shown; only the place is asserted.
+    with pytest.raises(NetcError) as info:
+        load_with(loader, monkeypatch, "%YAML 2.0\n---\ninput: [3, 8, 8]\n")
+    assert str(info.value).startswith("s.yaml:1:1: error: invalid YAML")
 
 
 def test_an_unreadable_spec_is_a_usage_error(tmp_path):
