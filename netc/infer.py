@@ -6,11 +6,12 @@ only the first: a layer whose input failed is skipped rather than reported again
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import Diagnostic, NetcError
 from .ir import Network, Node
 from .layers import KINDS, Shape, ShapeError, numel
+from .layers.base import Misfit
 
 MAX_ERRORS = 20
 
@@ -39,7 +40,8 @@ class LayerInfo:
 class Analysis:
     network: Network
     info: dict[str, LayerInfo]
-    warnings: tuple[Diagnostic, ...] = field(default=())
+    warnings: tuple[Diagnostic, ...] = field(default=())  # input really lost: the notes' "doesn't fit"
+    remarks: tuple[Diagnostic, ...] = field(default=())  # windows that leave only padding unread (--pedantic)
 
     def __getitem__(self, node_id: str) -> LayerInfo:
         return self.info[node_id]
@@ -92,11 +94,18 @@ def _context(network: Network, node: Node) -> str:
     return f" at {where}" + (f" after {pools} pool{'s' if pools != 1 else ''}" if pools else "")
 
 
+INT64_MAX = 2**63 - 1  # torch indexes tensors with int64: no tensor may hold more values
+
+
 def infer(network: Network) -> Analysis:
-    """Annotate every layer. Raises NetcError listing all shape errors, with warnings attached."""
+    """Annotate every layer. Raises NetcError listing all shape errors, with warnings attached.
+
+    Attributes a kind decides from its inputs (`LayerKind.resolve`, the automatic projection's
+    stride) are added to the node: the analysis holds the network with them."""
     info: dict[str, LayerInfo] = {}
     errors: list[Diagnostic] = []
-    warnings: list[Diagnostic] = []
+    misfits: dict[str, Misfit] = {}
+    resolved: dict[str, Node] = {}
     for node_id in network.order:
         node = network.node(node_id)
         if any(i not in info for i in node.inputs):
@@ -104,11 +113,18 @@ def infer(network: Network) -> Analysis:
         kind = KINDS[node.kind]
         in_shapes = [info[i].shape for i in node.inputs]
         try:
+            extra = kind.resolve(node.attrs, in_shapes, [info[i].jump for i in node.inputs])
+            if extra:
+                node = resolved[node_id] = replace(node, attrs={**node.attrs, **extra})
             shape, notes = kind.infer(node.attrs, in_shapes)
             for d in shape:
                 if d <= 0:
                     raise ShapeError(f"output size {d} is not positive")
             weights, biases = kind.params(node.attrs, in_shapes, shape)
+            for what, count in (("output", numel(shape)), ("weights", weights)):
+                if count > INT64_MAX:
+                    raise ShapeError(f"the layer's {what} would hold {count:.3g} values, more than torch can index "
+                                     "(2^63 − 1)", "make the layer smaller")
             macs = kind.macs(node.attrs, in_shapes, shape)
             flops = kind.flops(node.attrs, in_shapes, shape)
             stored = kind.stores_output(node.attrs, in_shapes)
@@ -126,12 +142,53 @@ def infer(network: Network) -> Analysis:
                 break
             continue
         for note in notes:
-            warnings.append(Diagnostic("warning", f"{note} (at {node.id})", node.span, node=node.id))
+            misfits[node_id] = note
         info[node_id] = LayerInfo(
             shape=tuple(shape), inputs=tuple(in_shapes), weights=weights, biases=biases, macs=macs, flops=flops,
             activations=numel(shape), stored=stored, receptive_field=rf, jump=jump,
-            label=kind.label(node.attrs), warnings=tuple(notes),
+            label=kind.label(node.attrs),
         )
+    if resolved:
+        network = replace(network, node_map={**network.node_map, **resolved})
+    warnings, remarks = _misfit_diagnostics(network, misfits)
+    for diagnostic in warnings:  # a layer's own warnings, for the table and the picture
+        info[diagnostic.node] = replace(info[diagnostic.node], warnings=(misfits[diagnostic.node].message,))
+    warnings = list(network.warnings) + warnings
     if errors:
         raise NetcError(errors + warnings)
-    return Analysis(network, info, tuple(warnings))
+    return Analysis(network, info, tuple(warnings), tuple(remarks))
+
+
+def _lost(network: Network, node_id: str, misfits: dict[str, Misfit]) -> tuple[int, int]:
+    """Rows and columns of its input that `node_id` leaves unread and that no other reader of the
+    same tensor reads either: what the network really loses there."""
+    misfit = misfits.get(node_id)
+    if misfit is None or misfit.lost == (0, 0):
+        return 0, 0
+    source = network.node(node_id).inputs[0]
+    lost = misfit.lost
+    for reader in network.users(source):
+        if reader == node_id or source not in network.node(reader).data_inputs:
+            continue
+        other = misfits.get(reader)
+        other_lost = other.lost if other is not None else (0, 0)  # it reads every row
+        lost = (min(lost[0], other_lost[0]), min(lost[1], other_lost[1]))
+    return lost
+
+
+def _misfit_diagnostics(network: Network, misfits: dict[str, Misfit]) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """The "doesn't fit" notes: warnings where input is really lost, remarks (shown with
+    --pedantic) where only padding goes unread or another layer reads what this one leaves out."""
+    warnings: list[Diagnostic] = []
+    remarks: list[Diagnostic] = []
+    for node_id, misfit in misfits.items():
+        node = network.node(node_id)
+        lost = _lost(network, node_id, misfits)
+        message = f"{misfit.message} (at {node_id})"
+        if lost != (0, 0):
+            warnings.append(Diagnostic("warning", message, node.span, node=node_id))
+            continue
+        if misfit.lost != (0, 0):
+            message += "; another layer reads them, so the network loses no input"
+        remarks.append(Diagnostic("warning", message, node.span, node=node_id))
+    return warnings, remarks

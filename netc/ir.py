@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .ast import Program
-from .errors import SourceSpan
+from .errors import Diagnostic, SourceSpan
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -38,6 +38,13 @@ class Node:
     span: SourceSpan
     text: str  # the DSL text it came from, for messages and comments
     shape_only: tuple[int, ...] = ()  # input positions read for their shape only (projection's body)
+
+    @property
+    def data_inputs(self) -> tuple[str, ...]:
+        """The inputs whose values it reads (not those read for their shape only)."""
+        if not self.shape_only:
+            return self.inputs
+        return tuple(i for k, i in enumerate(self.inputs) if k not in self.shape_only)
 
     @property
     def local_name(self) -> str:
@@ -70,6 +77,7 @@ class Network:
     scopes: dict[str, Scope]
     top: tuple[str, ...]  # top-level children: node ids and scope ids, in order
     program: Program
+    warnings: tuple[Diagnostic, ...] = ()  # found while expanding (a block never used)
 
     def node(self, node_id: str) -> Node:
         return self.node_map[node_id]
@@ -90,6 +98,18 @@ class Network:
             for index, source in enumerate(node.inputs):
                 graph.add_edge(source, node_id, index=index, shape_only=index in node.shape_only)
         return graph
+
+    @cached_property
+    def _users(self) -> dict[str, tuple[str, ...]]:
+        readers: dict[str, list[str]] = {}
+        for node_id in self.order:
+            for source in dict.fromkeys(self.node_map[node_id].inputs):
+                readers.setdefault(source, []).append(node_id)
+        return {source: tuple(found) for source, found in readers.items()}
+
+    def users(self, node_id: str) -> tuple[str, ...]:
+        """The nodes that take `node_id`'s output as an input (for its values or its shape), in order."""
+        return self._users.get(node_id, ())
 
     def ancestors(self, node_id: str) -> set[str]:
         """Every node whose output reaches `node_id` (what networkx.ancestors returns)."""

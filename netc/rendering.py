@@ -98,7 +98,7 @@ class _Plan:
                 self.members[scope_id].append(node_id)
                 scope_id = network.scopes[scope_id].parent
             info = self.analysis.info[node_id]
-            if len(node.inputs) > 1 and info.params == 0 and not info.stored and self.shape_only_inputs(node_id):
+            if KINDS[node.kind].passes_input(node.attrs, list(info.inputs)):
                 self.elided.add(node_id)
         if self.depth is not None:
             self.folded = {s for s, level in self.level.items() if level == self.depth + 1}

@@ -41,6 +41,8 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
     rows: list[Row] = []
     last = ""  # the node whose output the last row shows
     for node, info in analysis.rows():
+        if KINDS[node.kind].passes_input(node.attrs, list(info.inputs)):
+            continue  # an identity shortcut: no layer, no tensor, no numbers
         row = _row(node, info)
         if compact and node.kind != "input" and (KINDS[node.kind].foldable or not info.stored):
             if rows and node.inputs and node.inputs[0] == last:  # it continues the last row's layer

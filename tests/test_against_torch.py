@@ -145,7 +145,7 @@ def test_convolutions_padding_dilation_groups_bias():
         nn.Conv2d(3, 8, 3), nn.ReLU(),                       # valid: 20 → 18
         nn.Conv2d(8, 8, 5, padding=2), nn.LeakyReLU(0.1),    # same, odd kernel: (5 − 1)/2 = 2
         nn.Conv2d(8, 6, 3, padding=2), nn.ELU(),             # full: F − 1 = 2, 18 → 20
-        nn.Conv2d(6, 6, 4, padding=1),                       # same, even kernel: ⌊3/2⌋ = 1, 20 → 19
+        nn.Conv2d(6, 6, 4, padding="same"),                  # same, even kernel: torch's own, 20 → 20
         nn.Conv2d(6, 12, 3, padding=2, dilation=2), nn.Sigmoid(),
         nn.Conv2d(12, 12, 3, padding=1, groups=3, bias=False), nn.Tanh(),
         nn.Conv2d(12, 12, 3, padding=3, dilation=3, groups=4), nn.Softplus(),  # extent 7, same: 3
@@ -491,8 +491,9 @@ def test_doesnt_fit_warning_when_stride_does_not_divide_and_torch_agrees_on_unre
         (warning,) = analysis.warnings
         assert "doesn't fit" in warning.message
         assert f"the last {unread_rows} row(s)/column(s) are dropped" in warning.message
-    elif (size - kernel + 2 * pad) % stride:  # the notes' rule: warn, but only padding goes unread
-        (warning,) = analysis.warnings
-        assert "doesn't fit" in warning.message and "(no input is lost)" in warning.message
-    else:
+    elif (size - kernel + 2 * pad) % stride:  # only padding goes unread: a remark for --pedantic, no warning
         assert not analysis.warnings
+        (remark,) = analysis.remarks
+        assert "doesn't fit" in remark.message and "(no input is lost)" in remark.message
+    else:
+        assert not analysis.warnings and not analysis.remarks

@@ -101,14 +101,24 @@ def test_compact_folds_activation_bn_and_dropout_rows(small):
     full = json.loads(table(small, "--format", "json"))["layers"]
     compact = json.loads(table(small, "--format", "json", "--compact"))["layers"]
     folded = {"relu", "bn", "dropout", "softmax", "flatten", "identity"}
-    identity_shortcuts = {layer["name"] for layer in full if layer["kind"] == "projection" and not layer["params"]}
-    assert identity_shortcuts == {"res1.shortcut"}  # res(16) keeps 16×16×16; res(32) projects
     assert [layer["name"] for layer in compact] == [
-        layer["name"] for layer in full if layer["kind"] not in folded and layer["name"] not in identity_shortcuts]
+        layer["name"] for layer in full if layer["kind"] not in folded]
     by_name = {layer["name"]: layer for layer in compact}
     # res1's first conv absorbs its bn (16 scales + 16 shifts) and relu
     assert by_name["res1.conv1"]["params"] == 3 * 3 * 16 * 16 + 2 * 16
     assert by_name["res1.conv1"]["biases"] == 16
+
+
+def test_an_identity_shortcut_has_no_row_and_a_projection_keeps_its_own(small):
+    """res(16) keeps 16×16×16, so its shortcut is its input: no layer, no row. res(32) projects:
+    a 1×1 conv with batch norm (the body has it), its row kept in every format."""
+    for options in ((), ("--compact",)):
+        names = [layer["name"] for layer in json.loads(table(small, "--format", "json", *options))["layers"]]
+        assert "res1.shortcut" not in names and "res2.shortcut" in names
+    text = table(small)
+    assert "res1.shortcut" not in text and "res2.shortcut" in text
+    rows = {layer["name"]: layer for layer in json.loads(table(small, "--format", "json"))["layers"]}
+    assert rows["res2.shortcut"]["weights"] == 16 * 32 + 32  # the 1×1 conv and its batch norm's scales
 
 
 def test_activation_total_counts_one_volume_per_layer(small):

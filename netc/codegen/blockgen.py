@@ -31,7 +31,7 @@ from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
 from ..layers.base import NoSymbolicRule
 from .concrete import _call, constructor_expr, is_alias, with_inplace
 from .model import Container, Element, Group, Handle, Loop, Note
-from .pysrc import Bracketed, Raw, Stmt, comment, literal, strip_parens
+from .pysrc import Bracketed, Raw, Stmt, comment, literal, strip_parens, where
 from .symbolic import ATOM, SPATIAL, Code, NeedsSpatial, as_int, mul, names_of, translate
 
 if TYPE_CHECKING:
@@ -202,6 +202,8 @@ class BlockWalk:
             kind.forward(attrs, "\0m", ["\0a"], shapes)  # writes nothing it cannot write
         except NeedsSpatial:
             raise NotGeneric(None, f"{kind.name} needs the input's height and width") from None
+        except NoSymbolicRule as exc:
+            raise NotGeneric(None, str(exc)) from None
         if len(shape) != len(info.shape):
             raise Mismatch(None, f"rank of {node.id}")
         stride, stride_val = self.stride(kind, attrs, shapes, node, info, cur)
@@ -488,7 +490,7 @@ def _last_value(value: Any, index: str, count: Code, channel_var: str) -> Any:
 
 
 _MISSING = object()
-_RULE_FAILURES = (NeedsSpatial, ShapeError, TypeError, ValueError, ArithmeticError, KeyError)
+_RULE_FAILURES = (NeedsSpatial, NoSymbolicRule, ShapeError, TypeError, ValueError, ArithmeticError, KeyError)
 
 
 def _decide(condition: str) -> bool | None:
@@ -573,4 +575,4 @@ def comment_text(slot: Slot) -> str:
             dims.append(str(outs[0]))
         else:
             dims.append("?")
-    return comment(f"[B, {', '.join(dims)}]  {slot.span}")
+    return comment(f"[B, {', '.join(dims)}]  {where(slot.span)}")

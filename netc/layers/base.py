@@ -33,6 +33,18 @@ CATEGORY_COLORS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Misfit:
+    """The lecture notes' "doesn't fit": a window layer whose last rows or columns of (padded)
+    input no window reads. `lost` counts the rows and columns of real input left unread, per axis
+    (height, width); (0, 0) means only padding goes unread, which loses nothing. Whether input is
+    really lost is decided over the whole graph (netc/infer.py): another reader of the same tensor
+    may read what this one leaves out, as a ResNet block's body does for its 1×1 stride-2 shortcut."""
+
+    message: str
+    lost: tuple[int, int] = (0, 0)
+
+
 class NoSymbolicRule(Exception):
     """A kind that cannot state its output shape in terms of a block's arguments: the code
     generator then writes one class per concrete use of the block."""
@@ -164,6 +176,7 @@ class LayerKind:
     foldable: ClassVar[bool] = False  # folded into the previous row by `table --compact`
     inputs: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max) number of inputs
     counts_flops: ClassVar[bool] = False  # FlopCounterMode counts this kind's work
+    batch_norm: ClassVar[bool] = False  # normalises over the batch: a residual body with one gets a projection with one
     # An in-place activation may overwrite this kind's output when nothing else reads it: False where
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
     # (dropout in eval mode). Views (stores_output False) are never overwritten either.
@@ -175,9 +188,15 @@ class LayerKind:
         return dict(self.words[word]) if word in self.words else None
 
     # --- analysis -----------------------------------------------------------------------------
-    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Shape, list[str]]:
-        """Output shape and warnings; raise ShapeError when the input does not fit."""
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Shape, list[Misfit]]:
+        """Output shape and the windows that don't fit; raise ShapeError when the input does not fit."""
         return inputs[0], []
+
+    def resolve(self, attrs: dict[str, Any], inputs: list[Shape], jumps: list[int]) -> dict[str, Any]:
+        """Attributes this kind decides from its inputs, added to the node's by the analysis: the
+        automatic projection's stride is its body's sampling step (`jumps` are the inputs' steps in
+        network-input pixels). Most kinds decide nothing."""
+        return {}
 
     def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[int, int]:
         """(weights, biases)."""
@@ -197,6 +216,11 @@ class LayerKind:
     def saved(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> Saved:
         """What backward keeps (per image); most kernels keep their input (conv, fc, BN, pools)."""
         return Saved()
+
+    def passes_input(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
+        """Whether the layer is nothing here: forward hands its first input on unchanged (an
+        automatic shortcut that is the identity). The table lists no row for it."""
+        return False
 
     def stores_output(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
         """Whether the output is a new tensor kept for backward (False for views like flatten)."""

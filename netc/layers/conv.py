@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exprs import Symbol
-from .base import Attr, Constructor, LayerKind, Shape, ShapeError, is_spatial, numel, py_add, py_floordiv, py_mul, py_sub
+from .base import (
+    Attr, Constructor, LayerKind, Misfit, NoSymbolicRule, Saved, Shape, ShapeError, is_spatial, numel, py, py_add, py_mul,
+    py_sub,
+)
 
 PADDING_KINDS = ("valid", "same", "full")
 
@@ -19,49 +22,65 @@ def effective_kernel(kernel: Any, dilation: Any) -> Any:
     return py_add(py_mul(dilation, py_sub(kernel, 1)), 1)
 
 
-def resolve_padding(padding: Any, extent: Any) -> Any:
-    """valid → 0; same → (F − 1)/2 (size kept at stride 1 for odd F); full → F − 1; or an int."""
+def resolve_padding(padding: Any, extent: Any) -> tuple[Any, Any]:
+    """Rows of zeros (before, after) an axis gets: valid → 0; full → F − 1 on each side; an int on
+    each side; same → F − 1 in all, the odd one after (bottom/right), as PyTorch's and Keras'
+    padding='same' split it, so the size is kept at stride 1 for even kernels too (⌈W/S⌉ at stride S)."""
     name = padding.name if isinstance(padding, Symbol) else padding
     if name == "valid":
-        return 0
+        return 0, 0
     if name == "same":
-        return py_floordiv(py_sub(extent, 1), 2)
+        if not isinstance(extent, int):
+            raise NoSymbolicRule("padding=same splits F − 1 by the kernel's parity, which must be known")
+        return (extent - 1) // 2, extent - 1 - (extent - 1) // 2
     if name == "full":
-        return py_sub(extent, 1)
-    return padding
+        pad = py_sub(extent, 1)
+        return pad, pad
+    return padding, padding
 
 
-def _axis(size: int, extent: int, stride: int, pad: int) -> tuple[int, str | None]:
-    """One spatial axis through a sliding window: the output size, and the seed's 'doesn't fit'
-    case described (the formula, then what is left unread) when (W − F + 2P) is not divisible by S.
+def pad_call(x: str, pads: tuple[Any, Any], value: str | None = None) -> str:
+    """Forward code padding a map unevenly (PyTorch's modules pad both sides alike)."""
+    before, after = pads
+    fill = f", value={value}" if value else ""
+    return f"torch.nn.functional.pad({x}, ({py(before)}, {py(after)}, {py(before)}, {py(after)}){fill})"
 
-    The remainder r is the number of rows of the padded input that no window reads; the message
-    says how many of them are real input and how many padding (a 3×3 stride-2 conv with padding 1
-    on an even map, as in every ResNet, leaves out one padding row and loses no input)."""
-    span = size - extent + 2 * pad
+
+def _axis(size: int, extent: int, stride: int, pads: tuple[int, int]) -> tuple[int, str | None, int]:
+    """One spatial axis through a sliding window: the output size, the seed's 'doesn't fit' case
+    described (the formula, then what is left unread) when (W − F + 2P) is not divisible by S, and
+    how many rows of real input no window reads.
+
+    The remainder r is the number of rows of the padded input that no window reads, at its end; the
+    message says how many of them are real input and how many padding (a 3×3 stride-2 conv with
+    padding 1 on an even map, as in every ResNet, leaves out one padding row and loses no input)."""
+    before, after = pads
+    span = size - extent + before + after
     out = span // stride + 1
     remainder = span % stride
     if not remainder:
-        return out, None
-    dropped = remainder - pad
+        return out, None, 0
+    lost = max(0, remainder - after)
     consequence = (
-        f"the last {dropped} row(s)/column(s) are dropped" if dropped > 0
+        f"the last {lost} row(s)/column(s) are dropped" if lost > 0
         else f"the last {remainder} row(s)/column(s) of padding are never read (no input is lost)"
     )
-    return out, f"(W − F + 2P)/S = ({size} − {extent} + 2·{pad})/{stride} is not a whole number; {consequence}"
+    padding = f"2·{before}" if before == after else f"{before} + {after}"
+    return out, f"(W − F + {'2P' if before == after else 'P'})/S = ({size} − {extent} + {padding})/{stride} is not a whole number; {consequence}", lost
 
 
-def window_output_hw(h: int, w: int, extent: int, stride: int, pad: int, what: str) -> tuple[tuple[int, int], list[str]]:
-    """Both spatial axes, with at most one 'doesn't fit' warning for the layer. A map that is not
+def window_output_hw(h: int, w: int, extent: int, stride: int, pads: tuple[int, int], what: str
+                     ) -> tuple[tuple[int, int], list[Misfit]]:
+    """Both spatial axes, with at most one 'doesn't fit' note for the layer. A map that is not
     square is named as it is (H×W), and each axis that does not fit is described."""
-    if min(h, w) - extent + 2 * pad < 0:
-        raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {extent - 2 * pad})")
-    (oh, misfit_h), (ow, misfit_w) = _axis(h, extent, stride, pad), _axis(w, extent, stride, pad)
+    if min(h, w) - extent + sum(pads) < 0:
+        raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {extent - sum(pads)})")
+    (oh, misfit_h, lost_h), (ow, misfit_w, lost_w) = _axis(h, extent, stride, pads), _axis(w, extent, stride, pads)
     head = f"{what} doesn't fit: "
     if misfit_h and misfit_w and misfit_h != misfit_w:
-        return (oh, ow), [f"{head}in height, {misfit_h}; in width, {misfit_w}"]
+        return (oh, ow), [Misfit(f"{head}in height, {misfit_h}; in width, {misfit_w}", (lost_h, lost_w))]
     misfit = misfit_h or misfit_w
-    return (oh, ow), [head + misfit] if misfit else []
+    return (oh, ow), [Misfit(head + misfit, (lost_h, lost_w))] if misfit else []
 
 
 def spatial_input(inputs: list[Shape], what: str) -> Shape:
@@ -95,7 +114,7 @@ class Conv(LayerKind):
             return {"kernel": int(match.group(1))}
         return super().word_attrs(word)
 
-    def _geometry(self, attrs: dict[str, Any]) -> tuple[int, int]:
+    def _geometry(self, attrs: dict[str, Any]) -> tuple[Any, tuple[Any, Any]]:
         extent = effective_kernel(attrs["kernel"], attrs["dilation"])
         return extent, resolve_padding(attrs["padding"], extent)
 
@@ -105,9 +124,9 @@ class Conv(LayerKind):
             raise ShapeError(
                 f"groups={attrs['groups']} must divide both input channels ({c}) and filters ({attrs['filters']})"
             )
-        extent, pad = self._geometry(attrs)
+        extent, pads = self._geometry(attrs)
         what = f"conv {attrs['kernel']}×{attrs['kernel']}" + (f" stride {attrs['stride']}" if attrs["stride"] > 1 else "")
-        (oh, ow), warn = window_output_hw(h, w, extent, attrs["stride"], pad, what)
+        (oh, ow), warn = window_output_hw(h, w, extent, attrs["stride"], pads, what)
         return (attrs["filters"], oh, ow), warn
 
     def params(self, attrs, inputs, out):
@@ -122,6 +141,13 @@ class Conv(LayerKind):
     def receptive(self, attrs, inputs):
         return self._geometry(attrs)[0], attrs["stride"]
 
+    def saved(self, attrs, inputs, out):
+        before, after = self._geometry(attrs)[1]
+        if before == after:
+            return Saved()
+        c, h, w = inputs[0]  # the conv keeps the padded copy forward makes, not its input
+        return Saved(inputs=(), hidden=c * (h + before + after) * (w + before + after))
+
     def symbolic_shape(self, attrs, inputs):
         return (attrs["filters"],) + tuple(inputs[0][1:])
 
@@ -133,10 +159,16 @@ class Conv(LayerKind):
         kwargs: list[tuple[str, Any]] = [("kernel_size", attrs["kernel"])]
         if attrs["stride"] != 1:
             kwargs.append(("stride", attrs["stride"]))
-        pad = self._geometry(attrs)[1]
-        if pad != 0:
-            kwargs.append(("padding", pad))
+        before, after = self._geometry(attrs)[1]
+        if before == after and before != 0:
+            kwargs.append(("padding", before))
         for name, default in (("dilation", 1), ("groups", 1), ("bias", True)):
             if attrs[name] != default:
                 kwargs.append((name, attrs[name]))
         return Constructor("Conv2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))
+
+    def forward(self, attrs, module, args, inputs):
+        pads = self._geometry(attrs)[1]
+        if pads[0] == pads[1]:
+            return f"{module}({args[0]})"
+        return f"{module}({pad_call(args[0], pads)})"

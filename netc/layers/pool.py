@@ -6,19 +6,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
-from .conv import resolve_padding, spatial_input, window_output_hw
+from .conv import pad_call, resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
 
 
-def ceil_output(size: int, kernel: int, stride: int, pad: int, what: str) -> int:
+def ceil_output(size: int, kernel: int, stride: int, pads: tuple[int, int], what: str) -> int:
     """One axis with ceil_mode: ⌈(W − F + 2P)/S⌉ + 1, less one when the last window would start
     in the right padding (PyTorch's rule); a partial last window is kept, so nothing is dropped."""
-    span = size - kernel + 2 * pad
+    before, after = pads
+    span = size - kernel + before + after
     if span < 0:
-        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {kernel - 2 * pad})")
+        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {kernel - before - after})")
     out = -(-span // stride) + 1
-    if (out - 1) * stride >= size + pad:
+    if (out - 1) * stride >= size + before:
         out -= 1
     return out
 
@@ -43,21 +44,29 @@ class Pool(LayerKind):
 
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, f"{attrs['type']}pool")
-        stride, pad = self._geometry(attrs)
-        if pad and attrs["type"] == "l2":
+        stride, pads = self._geometry(attrs)
+        if any(pads) and attrs["type"] == "l2":
             raise ShapeError("L2 pooling (LPPool2d) takes no padding")
-        if pad * 2 > attrs["kernel"]:
-            raise ShapeError(f"pool padding {pad} is more than half the window {attrs['kernel']}")
+        if max(pads) * 2 > attrs["kernel"]:
+            raise ShapeError(f"pool padding {max(pads)} is more than half the window {attrs['kernel']}")
+        if pads[0] != pads[1] and attrs["ceil"]:
+            raise ShapeError("a pool padded unevenly (padding=same with an even window) cannot also keep a partial "
+                             "last window (ceil=true)", "drop ceil=true: with padding=same every input row is read")
         what = f"{attrs['type']}pool {attrs['kernel']}×{attrs['kernel']}" + (f" stride {stride}" if stride != attrs["kernel"] else "")
         if attrs["ceil"]:
-            return (c, ceil_output(h, attrs["kernel"], stride, pad, what), ceil_output(w, attrs["kernel"], stride, pad, what)), []
-        (oh, ow), warn = window_output_hw(h, w, attrs["kernel"], stride, pad, what)
+            return (c, ceil_output(h, attrs["kernel"], stride, pads, what), ceil_output(w, attrs["kernel"], stride, pads, what)), []
+        (oh, ow), warn = window_output_hw(h, w, attrs["kernel"], stride, pads, what)
         return (c, oh, ow), warn
 
     def receptive(self, attrs, inputs):
         return attrs["kernel"], self._geometry(attrs)[0]
 
     def saved(self, attrs, inputs, out):
+        before, after = self._geometry(attrs)[1]
+        if before != after:  # the pool keeps the padded copy forward makes, not its input
+            c, h, w = inputs[0]
+            padded = c * (h + before + after) * (w + before + after)
+            return Saved(inputs=(), hidden=padded, indices=numel(out) if attrs["type"] == "max" else 0)
         if attrs["type"] == "max":
             return Saved(indices=numel(out))  # where each maximum came from
         if attrs["type"] == "l2":
@@ -74,7 +83,9 @@ class Pool(LayerKind):
         return f"{name}{attrs['kernel']}" if stride == attrs["kernel"] else f"{name} {attrs['kernel']}/{stride}"
 
     def constructor(self, attrs, inputs):
-        stride, pad = self._geometry(attrs)
+        stride, (pad, after) = self._geometry(attrs)
+        if pad != after:
+            pad = 0  # padded in forward (see `forward`)
         ceil = (("ceil_mode", True),) if attrs["ceil"] else ()
         if attrs["type"] == "l2":
             kwargs = (("stride", stride),) if stride != attrs["kernel"] else ()
@@ -86,6 +97,15 @@ class Pool(LayerKind):
             kwargs.append(("padding", pad))
         kwargs.extend(ceil)
         return Constructor(_MODULES[attrs["type"]], (attrs["kernel"],), tuple(kwargs))
+
+    def forward(self, attrs, module, args, inputs):
+        pads = self._geometry(attrs)[1]
+        if pads[0] == pads[1]:
+            return f"{module}({args[0]})"
+        # Max pooling pads with −∞, as MaxPool2d's own padding behaves; average pooling with zeros,
+        # counted in the mean as AvgPool2d's padding is (count_include_pad=True).
+        fill = 'float("-inf")' if attrs["type"] == "max" else None
+        return f"{module}({pad_call(args[0], pads, fill)})"
 
 
 @dataclass(frozen=True)
