@@ -8,9 +8,21 @@
 
 from __future__ import annotations
 
-from .errors import NetcError, UsageError
+TYPE_CHECKING = False  # not typing's: importing typing costs what a memory-capped start may not have
+if TYPE_CHECKING:
+    from .errors import NetcError, UsageError
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """NetcError and UsageError load on first use. `python -m netc` imports this package before
+    netc/__main__.py's guard runs, so under a memory cap an import here would fail with a traceback."""
+    if name in ("NetcError", "UsageError"):
+        from . import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'netc' has no attribute {name!r}")
 
 
 def analyze(spec: str, **params):
@@ -27,11 +39,15 @@ def compile_source(spec: str, **params) -> str:
     return generate_source(analyze(spec, **params))
 
 
-def build(spec: str, **params):
-    """The spec as an nn.Module: executes exactly the source `compile_source` returns."""
+def build(spec: str, *, max_params: int | None = None, **params):
+    """The spec as an nn.Module: executes exactly the source `compile_source` returns.
+
+    A network whose parameters alone number more than `max_params` (default
+    `netc.codegen.MAX_BUILD_PARAMS`, 2,000,000,000: 8 GB at float32) is refused with a NetcError
+    before anything is allocated; pass a larger `max_params` to build it anyway."""
     from .codegen import build_module
 
-    return build_module(analyze(spec, **params))
+    return build_module(analyze(spec, **params), max_params=max_params)
 
 
 def render(spec: str, **options):

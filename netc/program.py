@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import keyword
+import math
 import re
+from dataclasses import replace
 
 from . import ast
 from .errors import Diagnostic, NetcError, SourceSpan, UsageError, did_you_mean
@@ -170,8 +172,11 @@ def _dsl_items(nodes: list[YNode], what: str, errors: Diagnostics) -> list[ast.S
     return parts
 
 
-def _input_shape(node: YNode) -> tuple[int, ...]:
+def _input_shape(node: YNode, params: dict[str, int | float] | None = None) -> tuple[int, ...]:
+    """[C, H, W] or [F], "3x224x224"; a list item may name a param (`input: [3, S, S]`)."""
     value = node.value
+    if isinstance(value, list):
+        value = [_input_param(item, params or {}) for item in value]
     if isinstance(value, str):
         parts = re.split(r"\s*[x×,]\s*", value.strip().lower())
         if not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):
@@ -199,10 +204,30 @@ def _input_shape(node: YNode) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _input_param(item: YNode, params: dict[str, int | float]) -> YNode:
+    """An input size written as a param's name, replaced by the param's value (its place kept)."""
+    if not isinstance(item.value, str) or not IDENTIFIER.match(item.value.strip()):
+        return item
+    name = item.value.strip()
+    if name not in params:
+        if name.isdecimal():
+            return item
+        raise NetcError.at(item.span, f"input size '{name}' is not a param", did_you_mean(name, list(params))
+                           or "declare it under params:, or write the number")
+    return YNode(params[name], item.start, item.end, item.source)
+
+
 def _scalar_value(node: YNode, what: str) -> int | float | str | bool:
     if isinstance(node.value, (dict, list)) or node.value is None:
         raise NetcError.at(node.span, f"{what} must be a number or a word, got {_describe(node.value)}")
+    _finite(node, what)
     return node.value
+
+
+def _finite(node: YNode, what: str) -> None:
+    """No size or rate in a network is infinite or not a number: YAML's .inf and .nan are refused."""
+    if isinstance(node.value, float) and not math.isfinite(node.value):
+        raise NetcError.at(node.span, f"{what} must be a finite number, got {node.value}")
 
 
 def _params(node: YNode | None) -> tuple[dict, dict]:
@@ -224,8 +249,7 @@ def _param(key: str, item: YNode, node: YNode) -> tuple[int | float, SourceSpan]
         if isinstance(item.value, str) and re.fullmatch(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+", item.value.strip()):
             hint = f"YAML reads {item.value} as a string; write it with a dot: {_yaml_float(item.value)}"
         raise NetcError.at(item.span, f"param '{key}' must be a number, got {_describe(item.value)}", hint)
-    if isinstance(item.value, float) and (item.value != item.value or item.value in (float("inf"), float("-inf"))):
-        raise NetcError.at(item.span, f"param '{key}' must be a finite number, got {item.value}")
+    _finite(item, f"param '{key}'")
     return item.value, item.span
 
 
@@ -351,6 +375,8 @@ def _block_args(args: YNode | None) -> list[ast.BlockParam]:
             value = None if default is None else default.value
             if isinstance(value, (dict, list)):
                 raise NetcError.at(where, f"default of '{arg_name}' must be a number or a word")
+            if default is not None:
+                _finite(default, f"default of '{arg_name}'")
             if any(p.name == arg_name for p in params):
                 raise NetcError.at(where, f"block argument '{arg_name}' declared twice")
             params.append(ast.BlockParam(arg_name, value, where))
@@ -426,7 +452,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None, 
                 block = errors.run(_block, block_name, body, span, errors)
                 if block is not None:
                     blocks[block_name.lower()] = block
-    input_shape = errors.run(_input_shape, top["input"]) if "input" in top else None
+    input_shape = errors.run(_input_shape, top["input"], params) if "input" in top else None
     network = errors.run(_dsl, top["network"], "network", errors) if "network" in top else None
     heads = errors.run(_heads, top.get("heads"), errors)
     errors.check()
@@ -449,11 +475,14 @@ def _name(node: YNode | None, default_name: str, default_span: SourceSpan) -> tu
     return node.value, node.span
 
 
-def load_program(path: str, overrides: dict[str, int | float] | None = None) -> ast.Program:
+def load_program(path: str, overrides: dict[str, int | float] | None = None,
+                 input_shape: tuple[int, ...] | None = None) -> ast.Program:
+    """The checked program of a spec file; `input_shape` (netc's --input) replaces the spec's input."""
     text = read_spec_text(path)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
-    return build_program(load_yaml(text, path), overrides,
-                         default_name=stem if re.match(r"[A-Za-z]", stem) else "net")
+    program = build_program(load_yaml(text, path), overrides,
+                            default_name=stem if re.match(r"[A-Za-z]", stem) else "net")
+    return replace(program, input_shape=input_shape) if input_shape is not None else program
 
 
 def program_from_expression(dsl: str, input_shape: tuple[int, ...], name: str = "net") -> ast.Program:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import linecache
 import types
 
+from ..errors import NetcError
 from ..infer import Analysis
+from ..memory import human_bytes
 from .plan import Generated, generate
 
 
@@ -32,11 +34,23 @@ def load_generated(generated: Generated, name: str | None = None) -> types.Modul
     return module
 
 
-def build_module(analysis: Analysis):
-    """The network as a torch.nn.Module, built by executing exactly `generate_source`'s text."""
+MAX_BUILD_PARAMS = 2_000_000_000  # 8 GB of float32 weights: past this a build is a mistake more often than not
+
+
+def build_module(analysis: Analysis, max_params: int | None = None):
+    """The network as a torch.nn.Module, built by executing exactly `generate_source`'s text.
+
+    Refuses (NetcError, nothing allocated) a network with more than `max_params` parameters."""
+    limit = MAX_BUILD_PARAMS if max_params is None else max_params
+    if analysis.params > limit:
+        program = analysis.network.program
+        span = program.network.span if program.network is not None else None
+        raise NetcError.at(span, f"the network has {analysis.params:,} parameters ({human_bytes(4 * analysis.params)} "
+                           f"at float32), more than netc.build's limit of {limit:,}",
+                           "pass max_params=N to netc.build to build it anyway")
     generated = generate(analysis)
     module = load_generated(generated, analysis.network.name)
     return getattr(module, generated.class_name)()
 
 
-__all__ = ["Generated", "build_module", "generate", "generate_source", "load_generated"]
+__all__ = ["MAX_BUILD_PARAMS", "Generated", "build_module", "generate", "generate_source", "load_generated"]

@@ -133,7 +133,7 @@ class Dropout(LayerKind):
     overwritable = False  # in eval mode the output is the input itself
 
     def infer(self, attrs, inputs):
-        if attrs["p"] > 1:
+        if not 0 <= attrs["p"] <= 1:  # NaN too
             raise ShapeError(f"dropout probability must be between 0 and 1, got {attrs['p']}")
         return inputs[0], []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .conv import window_output_hw
 from .base import NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, Saved, ShapeError, fmt_shape, numel, py, py_sum
 
 
@@ -84,12 +85,30 @@ class Projection(LayerKind):
     counts_flops = True
     overwritable = False  # the identity shortcut is its input
 
-    def _plan(self, inputs) -> tuple[bool, int]:
+    def resolve(self, attrs, inputs, jumps):
+        # The shortcut samples its input on the body's grid: every `jumps[1] / jumps[0]` pixels.
+        return {"body_stride": max(1, jumps[1] // max(jumps[0], 1))} if len(inputs[0]) == 3 else {}
+
+    def _plan(self, inputs, attrs=None) -> tuple[bool, int]:
+        """Whether a projection is needed, and its stride: the body's sampling step when the
+        analysis has found it (`body_stride`), else the least stride that gives the body's size."""
         (x, target) = inputs[0], inputs[1]
         if x == target:
             return False, 1
         if len(x) != 3 or len(target) != 3:
             raise ShapeError(f"cannot project {fmt_shape(x)} onto {fmt_shape(target)}")
+        step = (attrs or {}).get("body_stride")
+        if step is not None:
+            got = ((x[1] - 1) // step + 1, (x[2] - 1) // step + 1)
+            if got == tuple(target[1:]):
+                return True, step
+            raise ShapeError(
+                f"the body samples its {x[1]}×{x[2]} input every {step} pixel(s) and gives {target[1]}×{target[2]}, "
+                f"but a 1×1 projection with stride {step} gives {got[0]}×{got[1]}: the body's windows do not "
+                "line up with one stride",
+                "pad the body's windows so the output is ⌈H/S⌉ (padding=same), or write the shortcut yourself "
+                "(shortcut: conv(C, 1, stride=S)-…, or a pool)",
+            )
         for stride in range(max(1, x[1] // max(target[1], 1)), x[1] + 1):
             if (x[1] - 1) // stride + 1 == target[1] and (x[2] - 1) // stride + 1 == target[2]:
                 return True, stride
@@ -101,37 +120,43 @@ class Projection(LayerKind):
         )
 
     def infer(self, attrs, inputs):
-        self._plan(inputs)
+        project, stride = self._plan(inputs, attrs)
         if attrs.get("zeropad") and inputs[1][0] < inputs[0][0]:
             raise ShapeError(f"a zero-padding shortcut cannot take {inputs[0][0]} channels down to {inputs[1][0]}")
-        return inputs[1], []
+        if not project or stride == 1:
+            return inputs[1], []
+        what = f"{'zero-pad shortcut' if attrs.get('zeropad') else 'projection 1×1'} stride {stride}"
+        return inputs[1], window_output_hw(inputs[0][1], inputs[0][2], 1, stride, (0, 0), what)[1]
 
     def symbolic_shape(self, attrs, inputs):
         return inputs[1]
 
     def stores_output(self, attrs, inputs):
-        return self._plan(inputs)[0]
+        return self._plan(inputs, attrs)[0]
+
+    def passes_input(self, attrs, inputs):
+        return not self._plan(inputs, attrs)[0]
 
     def saved(self, attrs, inputs, out):
-        project, _ = self._plan(inputs)
+        project, _ = self._plan(inputs, attrs)
         if not project or attrs.get("zeropad"):
             return NOTHING_SAVED
         # The 1×1 conv keeps the block input; its batch norm keeps the conv's output and statistics.
         return Saved(hidden=numel(out), per_batch=2 * out[0]) if attrs["bn"] else Saved()
 
     def params(self, attrs, inputs, out):
-        project, _ = self._plan(inputs)
+        project, _ = self._plan(inputs, attrs)
         if not project or attrs.get("zeropad"):
             return 0, 0
         weights = inputs[0][0] * out[0]
         return weights + (out[0] if attrs["bn"] else 0), out[0]
 
     def macs(self, attrs, inputs, out):
-        project, _ = self._plan(inputs)
+        project, _ = self._plan(inputs, attrs)
         return numel(out) * inputs[0][0] if project and not attrs.get("zeropad") else 0
 
     def receptive(self, attrs, inputs):
-        return 1, self._plan(inputs)[1]
+        return 1, self._plan(inputs, attrs)[1]
 
     def label(self, attrs):
         return "zero-pad shortcut" if attrs.get("zeropad") else "projection 1×1"
@@ -140,7 +165,7 @@ class Projection(LayerKind):
         if attrs.get("zeropad"):
             return None  # a plain expression in forward
         if isinstance(inputs[0][0], int) and isinstance(inputs[1][0], int) and "stride" not in attrs:
-            project, stride = self._plan(inputs)
+            project, stride = self._plan(inputs, attrs)
             if not project:
                 return None
         else:  # a block class: decided when the module is built, from its arguments
@@ -160,7 +185,7 @@ class Projection(LayerKind):
         if attrs.get("zeropad"):
             # Needs the concrete shapes (a generic block class cannot know them, so the code
             # generator makes one class per shape for a block with this shortcut).
-            project, stride = self._plan(inputs)
+            project, stride = self._plan(inputs, attrs)
             if not project:
                 return args[0]
             x = args[0] if stride == 1 else f"{args[0]}[:, :, ::{stride}, ::{stride}]"

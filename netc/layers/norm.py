@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import Attr, Constructor, LayerKind, Saved, numel
+from .conv import spatial_input
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class BatchNorm(LayerKind):
     name = "bn"
     category = "norm"
     foldable = True
+    batch_norm = True
     attrs = (Attr("eps", "float", 1e-5, minimum=0.0),)  # added to the variance; torchvision's GoogLeNet uses 0.001
     words = {"bn": {}, "batchnorm": {}}
 
@@ -39,6 +41,13 @@ class LocalResponseNorm(LayerKind):
         Attr("k", "float", 2.0),
     )
     words = {"lrn": {}, "norm": {}}
+
+    def infer(self, attrs, inputs):
+        spatial_input(inputs, "local response norm (across the channels of a map)")
+        return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
 
     def label(self, attrs):
         return f"LRN {attrs['size']}"
