@@ -7,6 +7,7 @@ shapes are `infer`'s business.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable
 
@@ -228,17 +229,29 @@ class _Expander:
         return self.add_node(kind.name, attrs, (cur,), scope, call.span, call.text)
 
     def suggest(self, call: ast.Call) -> str | None:
-        """'did you mean …?' for an unknown word: covn3-64 → conv3-64, maxpol → maxpool."""
-        blocks = list(self.program.blocks)
-        match = closest(call.word, known_words() + blocks)
-        kernel = re.fullmatch(r"([a-z_]+?)([0-9]+)", call.word)
-        if kernel and closest(kernel.group(1), ["conv", "convolution"]) and call.word not in blocks:
-            match = f"conv{int(kernel.group(2))}"  # a conv word with any kernel: covn9 → conv9
+        """'did you mean …?' for an unknown word that looks like a slip (covn3-64 → conv3-64, maxpol →
+        maxpool), or netc's word for PyTorch's name (conv2d → conv). A word naming a layer netc does
+        not have (groupnorm, deconv) is not "unknown": its own error, saying what the layer is, is
+        raised here instead."""
+        from .layers.pytorch_names import foreign_name
+
+        foreign = foreign_name(call.word)
+        if foreign is not None and foreign.netc_word is None:
+            raise NetcError.at(call.span, foreign.message(re.sub(r"-[0-9]+$", "", call.text)), foreign.hint)
+        if foreign is not None:
+            if foreign.hint:
+                return foreign.hint
+            match, why = foreign.netc_word, f" (netc's word for {foreign.name})"
+        else:
+            why, match = "", closest(call.word, known_words() + list(self.program.blocks))
+            kernel = re.fullmatch(r"([a-z_]+?)([0-9]+)", call.word)
+            if kernel and closest(kernel.group(1), ["conv", "convolution"]):
+                match = f"conv{int(kernel.group(2))}"  # a conv word with any kernel: covn9 → conv9
         if match is None:
             return None
         if call.number is not None:
             match = f"{match}-{call.number}"
-        return f"did you mean '{match}'?"
+        return f"did you mean '{match}'?{why}"
 
     def resolve_attrs(self, kind: LayerKind, fixed: dict[str, Any], call: ast.Call, env: dict[str, Value]) -> dict[str, Any]:
         attrs, spans = bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: evaluate(expr, env))
@@ -348,10 +361,56 @@ class _Expander:
             outputs.append((head.name, scope.exit))
         if not outputs:
             outputs.append(("output", end))
+        warnings = self.unused_blocks()
         if self.errors:
             raise NetcError(self.errors)
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
-                       self.scopes, tuple(self.top), program)
+                       self.scopes, tuple(self.top), program, tuple(warnings))
+
+    # --- blocks the network never calls ---------------------------------------------------------
+    def unused_blocks(self) -> list[Diagnostic]:
+        """A warning for each block nothing calls, after checking its words as far as they can be
+        checked without arguments: unknown layer or block words, argument names and counts."""
+        program = self.program
+        used: set[str] = set()
+        pending = [program.network, *(head.body for head in program.heads)]
+        while pending:
+            for call in _calls(pending.pop()):
+                block = program.blocks.get(call.word)
+                if block is not None and block.name not in used:
+                    used.add(block.name)
+                    pending.extend(_parts(block))
+        warnings = []
+        for block in program.blocks.values():
+            if block.name in used:
+                continue
+            warnings.append(Diagnostic("warning", f"block '{block.name}' is defined but never used", block.span,
+                                       "call it in network: or a head, or delete it"))
+            for part in _parts(block):
+                for call in _calls(part):
+                    try:
+                        self.check_words(call)
+                    except NetcError as exc:
+                        self.record(exc)
+        return warnings
+
+    def check_words(self, call: ast.Call) -> None:
+        block = self.program.blocks.get(call.word)
+        if block is not None:
+            names = {p.name.lower() for p in block.params}
+            if len(call.args) > len(names):
+                raise NetcError.at(call.args[len(names)].span, f"block '{block.name}' takes {len(names)} "
+                                   f"argument(s); got {len(call.args)}")
+            for name, _, span in call.kwargs:
+                if name.lower() not in names:
+                    raise NetcError.at(span, f"block '{block.name}' has no argument '{name}'",
+                                       did_you_mean(name, [p.name for p in block.params]))
+            return
+        found = lookup_word(call.word)
+        if found is None:
+            raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
+        kind, fixed = found
+        bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: None)
 
 
 def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults: dict[str, dict[str, Any]],
@@ -391,6 +450,27 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
     return attrs, spans
 
 
+def _parts(block: ast.BlockDef) -> list[ast.Seq]:
+    """The DSL sequences a block is written with."""
+    parts = [block.body, *block.branches, block.after]
+    if isinstance(block.shortcut, ast.Seq):
+        parts.append(block.shortcut)
+    return [p for p in parts if p is not None]
+
+
+def _calls(item: ast.Item):
+    """Every call in an item, in order (without expanding anything)."""
+    stack = [item]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call):
+            yield current
+        elif isinstance(current, ast.Seq):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, ast.Repeat):
+            stack.append(current.body)
+
+
 def _inert(item: ast.Item) -> bool:
     """Whether expanding an item certainly does nothing: it holds only repeats counted 0."""
     if isinstance(item, ast.Repeat):
@@ -404,17 +484,27 @@ def _show(value: Value) -> str:
     return str(value) if not isinstance(value, float) else f"{value:g}"
 
 
-def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef]) -> bool:
-    """Whether a residual body uses batch norm, so its automatic projection gets one too."""
+def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef], seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a residual body uses batch norm, itself or in a block it calls, so that its
+    automatic projection gets one too."""
     for item in seq.items:
         while isinstance(item, ast.Repeat):
             item = item.body
-        if isinstance(item, ast.Seq) and _uses_batchnorm(item, blocks):
+        if isinstance(item, ast.Seq) and _uses_batchnorm(item, blocks, seen):
             return True
-        if isinstance(item, ast.Call):
-            found = lookup_word(item.word)
-            if found is not None and found[0].name == "bn":
+        if not isinstance(item, ast.Call):
+            continue
+        block = blocks.get(item.word)
+        if block is not None:
+            if block.name in seen:
+                continue  # a block calling itself is reported where it is expanded
+            parts = [block.body, *block.branches] if block.body is not None else list(block.branches)
+            if any(part is not None and _uses_batchnorm(part, blocks, seen | {block.name}) for part in parts):
                 return True
+            continue
+        found = lookup_word(item.word)
+        if found is not None and found[0].batch_norm:
+            return True
     return False
 
 
@@ -439,6 +529,8 @@ def _validate(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise NetcError.at(span, f"{what} must be a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):
+            raise NetcError.at(span, f"{what} must be a finite number, got {value}")
     elif attr.type == "bool":
         if isinstance(value, Symbol) and value.name.lower() in ("true", "false"):
             value = value.name.lower() == "true"
