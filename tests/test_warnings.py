@@ -54,10 +54,10 @@ def test_an_unused_block_is_checked_and_warned_about(tmp_path):
     used = "input: [3, 8, 8]\nblocks:\n  spare: conv3-8-rleu\nnetwork: fc(10)\n"
     done = netc_cli("check", str(write(tmp_path, used)))
     assert done.returncode == 1 and f"{tmp_path / 'spec.yaml'}:3:18: error: unknown layer or block 'rleu'" in done.stderr
-    fine = "input: [3, 8, 8]\nblocks:\n  spare: {args: [c], body: "conv(c, 3, strid=2)"}\nnetwork: fc(10)\n"
+    fine = "input: [3, 8, 8]\nblocks:\n  spare: {args: [c], body: 'conv(c, 3, strid=2)'}\nnetwork: fc(10)\n"
     done = netc_cli("check", str(write(tmp_path, fine)))
     assert done.returncode == 1 and "has no argument 'strid'" in done.stderr
-    unused = "input: [3, 8, 8]\nblocks:\n  spare: {args: [c], body: "conv(c, 3)-relu"}\nnetwork: fc(10)\n"
+    unused = "input: [3, 8, 8]\nblocks:\n  spare: {args: [c], body: 'conv(c, 3)-relu'}\nnetwork: fc(10)\n"
     done = netc_cli("check", str(write(tmp_path, unused)))
     assert done.returncode == 0 and ":3:3: warning: block 'spare' is defined but never used" in done.stderr
 
