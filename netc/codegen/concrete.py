@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..layers import KINDS, Constructor
 from .model import Container, Element, Group, Handle, Note
-from .pysrc import Bracketed, Expr, Item, Raw, comment, literal
+from .pysrc import Bracketed, Expr, Item, Raw, comment, literal, where
 
 if TYPE_CHECKING:
     from .plan import Generator
@@ -37,7 +37,7 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 def note(shape_or_text, span) -> Note:
     text = shape_or_text if isinstance(shape_or_text, str) else shape_text(shape_or_text)
-    return Note(comment(f"{text}  {span}"))
+    return Note(comment(f"{text}  {where(span)}"))
 
 
 def is_alias(kind, attrs, build, in_shapes) -> bool:

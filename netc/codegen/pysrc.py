@@ -13,6 +13,7 @@ printable ASCII, so no newline (or any other character) can end a comment early.
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -20,6 +21,31 @@ from typing import Any
 
 LINE = 88
 INDENT = "    "
+
+
+def spec_label(path: str) -> str:
+    """The spec's path as the generated file names it (README, "Generated code"): relative to the
+    current directory when the spec lies inside it, else its file name alone. So `specs/x.yaml`,
+    `./specs/x.yaml` and `$PWD/specs/x.yaml` give the same bytes, and no absolute path of the
+    user's machine lands in a file that may be shared or committed. Worked out from the text of the
+    path (no symlink is resolved); `<expr>`, the stand-in name for `-e`, is no path and stays."""
+    if path.startswith("<") and path.endswith(">"):
+        return path
+    name = os.path.basename(path) or path
+    try:
+        relative = os.path.relpath(os.path.abspath(path))
+    except (OSError, ValueError):  # the current directory was removed; a spec on another drive (Windows)
+        return name
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return name
+    return relative.replace(os.sep, "/")
+
+
+def where(span: Any) -> str:
+    """`path:line:col` of a place in the spec, the path as spec_label gives it."""
+    if span is None:
+        return str(span)
+    return f"{spec_label(span.path)}:{span.line}:{span.col}"
 
 
 def comment(text: str) -> str:
