@@ -296,7 +296,7 @@ class BlockWalk:
         try:
             build = kind.constructor(attrs, shapes)
             kind.forward(attrs, "\0m", ["\0a", "\0b"], shapes)
-        except NeedsSpatial:
+        except (NeedsSpatial, NoSymbolicRule):
             raise NotGeneric(None, "the shortcut needs the input's height and width") from None
         alternative = None
         if isinstance(build, Conditional):

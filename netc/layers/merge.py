@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .base import (
+    NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, NoSymbolicRule, Saved, ShapeError, fmt_shape, numel, py,
+    py_sum,
+)
 from .conv import window_output_hw
-from .base import NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, Saved, ShapeError, fmt_shape, numel, py, py_sum
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ class Projection(LayerKind):
         if attrs.get("zeropad"):
             # Needs the concrete shapes (a generic block class cannot know them, so the code
             # generator makes one class per shape for a block with this shortcut).
+            if not all(isinstance(d, int) for shape in inputs for d in shape):
+                raise NoSymbolicRule("a zero-padding shortcut needs the block input's height and width")
             project, stride = self._plan(inputs, attrs)
             if not project:
                 return args[0]
