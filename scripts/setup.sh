@@ -38,7 +38,7 @@ fi
 
 # Nothing to do when this venv was last set up from the same files, by the same Python.
 stamp="$VENV/.netc-setup"
-key=$(cat pyproject.toml ${REQUIREMENTS:+"$REQUIREMENTS"} | sha256sum | cut -c1-16)
+key=$(cat scripts/setup.sh pyproject.toml ${REQUIREMENTS:+"$REQUIREMENTS"} | sha256sum | cut -c1-16)
 key="$MODE $want ${NETC_TORCH:-torch} $key"
 if [ "$MODE" != latest ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] \
     && "$PY" -c "import netc" >/dev/null 2>&1; then
