@@ -12,14 +12,14 @@ import re
 import sys
 
 from . import __version__
-from .errors import Diagnostic, NetcError, UsageError
+from .errors import Diagnostic, NetcError, UsageError, printable
 from .expand import DEFAULT_MAX_LAYERS
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors exit 2 with one line, as argparse does
         self.print_usage(sys.stderr)
-        print(f"netc: error: {message}", file=sys.stderr)
+        print(f"netc: error: {printable(message)}", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -72,10 +72,14 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, allow_expr: bool = True
     parser.add_argument("spec", nargs="?", help="spec file (YAML)")
     if allow_expr:
         parser.add_argument("-e", "--expr", help="a network in the DSL instead of a file, e.g. 'conv3-64-relu-maxpool-FC-10'")
-        parser.add_argument("--input", type=_shape, default=None, help="input shape for -e, e.g. 3x32x32")
+        parser.add_argument("--input", type=_shape, default=None,
+                            help="input shape for -e, e.g. 3x32x32; with a spec file, replaces the spec's input")
     parser.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                         help="override a param of the spec")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print no warnings (--strict still fails on them)")
+    parser.add_argument("--pedantic", action="store_true",
+                        help="also warn where a window leaves only padding unread, or input another layer reads")
     parser.add_argument("--max-layers", type=_max_layers, default=DEFAULT_MAX_LAYERS,
                         help=f"largest network to expand (default {DEFAULT_MAX_LAYERS:,} layers)")
 
@@ -123,37 +127,56 @@ def _analyze(args):
         return analyze_expression(args.expr, args.input, args.max_layers)
     if not args.spec:
         raise UsageError("give a spec file (or -e 'DSL' --input CxHxW)")
-    return analyze_file(args.spec, dict(args.defines), args.max_layers)
+    return analyze_file(args.spec, dict(args.defines), args.max_layers, getattr(args, "input", None))
 
 
-def _report_warnings(analysis, strict: bool) -> None:
-    if not analysis.warnings:
+def _report_warnings(analysis, strict: bool, quiet: bool = False, pedantic: bool = False) -> None:
+    shown = list(analysis.warnings)
+    if pedantic:  # in the network's order, as the layers are
+        position = {node_id: k for k, node_id in enumerate(analysis.network.order)}
+        shown = sorted(shown + list(analysis.remarks), key=lambda d: position.get(d.node, -1))
+    if not shown:
         return
     if strict:
-        raise NetcError([Diagnostic("error", d.message, d.span, d.hint) for d in analysis.warnings])
+        raise NetcError([Diagnostic("error", d.message, d.span, d.hint) for d in shown])
+    if quiet:
+        return
     # A block used many times warns many times from the same words: show them once, name the rest.
     groups: dict[tuple[str, str], list[Diagnostic]] = {}
-    for diagnostic in analysis.warnings:
+    for diagnostic in shown:
         groups.setdefault((str(diagnostic.span), diagnostic.message.split(":")[0]), []).append(diagnostic)
     for first, *more in groups.values():
         text = first.render()
         if more:
-            text += f"\n  note: the same words warn again at {', '.join(d.node or str(d.span) for d in more)}"
+            text += "\n" + printable(f"  note: the same words warn again at {', '.join(d.node or str(d.span) for d in more)}")
         print(text, file=sys.stderr)
 
 
 def _emit(text: str, output: str | None) -> None:
     from .fileio import write_atomic
 
-    if output:
+    if output is not None:  # `-o ''` was refused by _check_output; it never means standard output
         write_atomic(output, text)
     else:
         sys.stdout.write(text)
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an output netc must not write before any work is done (README, "Output files"): an
+    empty name, a directory, a block device, the spec itself."""
+    output = getattr(args, "output", None)
+    if output is None:
+        return
+    if not output:
+        raise UsageError("-o needs a file name, got ''")
+    from .fileio import check_output
+
+    check_output(output, getattr(args, "spec", None))
+
+
 def _run(args) -> int:
     analysis = _analyze(args)
-    _report_warnings(analysis, args.strict)
+    _report_warnings(analysis, args.strict, args.quiet, args.pedantic)
     if args.command == "check":
         shapes = analysis.output_shapes()
         outputs = ", ".join(("" if list(shapes) == ["output"] else f"{name} ") + "×".join(map(str, shape))
@@ -179,6 +202,44 @@ def _run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: an exit code and at most a short message, never a traceback. Memory can
+    run out anywhere, even while another error is being reported (and an allocation that fails
+    half-way can surface as any exception), so this guard is outermost."""
+    try:
+        restore = _library_logs_on_one_line()
+        try:
+            return _command(argv)
+        finally:
+            restore()
+    except Exception as exc:  # noqa: BLE001 - MemoryError and the like; SystemExit passes (--help)
+        return _internal_error(exc)
+
+
+def _library_logs_on_one_line():
+    """Print what libraries log as one line each while the command runs. Unconfigured, `logging`
+    prints a record's traceback: hashlib, short of memory to load a hash, logs such an error, and
+    on a terminal that reads as netc crashing. Returns the undo, for programs that call main()
+    in-process; where they configured logging themselves, it is left alone."""
+    import logging  # loaded anyway by the parser (lark) for every command that reads a spec
+
+    class OneLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(f"netc: {record.module}: {record.getMessage()}\n")
+            except Exception:  # noqa: BLE001, S110 - a message about a message must not become a traceback
+                pass
+
+    root = logging.getLogger()
+    if root.handlers:
+        return lambda: None
+    handler = OneLine(logging.WARNING)
+    root.addHandler(handler)  # and logging.basicConfig, which hashlib's logging.exception calls, adds none
+    return lambda: root.removeHandler(handler)
+
+
+def _command(argv: list[str] | None) -> int:
+    from .fileio import Interrupted
+
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show × or … gets escapes, not a crash
         try:
             stream.reconfigure(errors="backslashreplace")
@@ -187,20 +248,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_output(args)
         return _run(args)
     except NetcError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except UsageError as exc:
-        print(f"netc: error: {exc}", file=sys.stderr)
+        print(f"netc: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Interrupted as exc:  # SIGTERM or SIGHUP while writing -o; the temporary file is gone
+        return 128 + exc.signum
     except OSError as exc:  # writing an output file: a missing directory, no permission, a full disk
+        from errno import ENOMEM
+
+        if exc.errno == ENOMEM:  # an allocation refused by the OS (a mapping, a listing) is no output problem
+            return _internal_error(MemoryError())
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"netc: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"netc: error: {printable(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug in netc: one line for the user, not a traceback
         return _internal_error(exc)
@@ -208,19 +276,51 @@ def main(argv: list[str] | None = None) -> int:
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
+# Made when this module is loaded, so that saying "out of memory" needs no memory; netc/__main__.py
+# holds the same text for when this module cannot even be imported.
+_OUT_OF_MEMORY = ("netc: internal error (out of memory); please report it with the spec that caused it "
+                  "(NETC_DEBUG=1 shows the traceback)\n")
+_OUT_OF_MEMORY_BYTES = _OUT_OF_MEMORY.encode()
+
 
 def _internal_error(exc: BaseException) -> int:
     """An exception no spec should cause. Users get one line and a request to report it; the
     traceback is shown with NETC_DEBUG=1. Tests assert this never happens."""
+    if isinstance(exc, MemoryError):
+        return _out_of_memory(exc)
     import os
 
     if os.environ.get("NETC_DEBUG"):
         import traceback
 
         traceback.print_exception(exc)
-    kind = "out of memory" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"[:300]
+    kind = printable(f"{type(exc).__name__}: {exc}"[:300])
     print(f"netc: internal error ({kind}); please report it with the spec that caused it "
           "(NETC_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return INTERNAL_ERROR
+
+
+def _out_of_memory(exc: MemoryError) -> int:
+    """The one line for a MemoryError, printed from preallocated text; if even that fails, straight
+    to file descriptor 2. The traceback is dropped first: its frames hold what filled the memory."""
+    import os
+
+    if os.environ.get("NETC_DEBUG"):
+        try:
+            import traceback
+
+            traceback.print_exception(exc)
+        except MemoryError:
+            pass
+    exc.__traceback__ = None
+    try:
+        sys.stderr.write(_OUT_OF_MEMORY)
+        sys.stderr.flush()
+    except (MemoryError, OSError, ValueError):
+        try:
+            os.write(2, _OUT_OF_MEMORY_BYTES)
+        except (MemoryError, OSError):
+            pass  # no memory and no stderr: the exit code is all that can be said
     return INTERNAL_ERROR
 
 

@@ -195,8 +195,6 @@ def test_a_file_name_with_an_escape_sequence_is_printed_escaped(tmp_path):
     assert not CONTROL.search(done.stderr), done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="netc/cli.py prints its one-line `netc: error:` messages raw; "
-                   "it should pass them through netc.errors.printable")
 def test_a_command_line_error_is_printed_escaped(tmp_path):
     done = netc_check(tmp_path / "\x1b[31mmissing.yaml")
     assert done.returncode == 2
