@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import os
 import re
 from dataclasses import replace
 
@@ -478,6 +479,7 @@ def _name(node: YNode | None, default_name: str, default_span: SourceSpan) -> tu
 def load_program(path: str, overrides: dict[str, int | float] | None = None,
                  input_shape: tuple[int, ...] | None = None) -> ast.Program:
     """The checked program of a spec file; `input_shape` (netc's --input) replaces the spec's input."""
+    path = os.fspath(path)  # a pathlib.Path from Python callers
     text = read_spec_text(path)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
     program = build_program(load_yaml(text, path), overrides,

@@ -81,3 +81,10 @@ def test_input_may_name_params_and_follows_overrides(tmp_path):
         assert fc.in_features == 8 * (size // 2) ** 2
     done = netc_cli("check", str(write(tmp_path, "input: [3, T, 8]\nnetwork: relu\n")))
     assert done.returncode == 1 and ":1:12: error: input size 'T' is not a param" in done.stderr
+
+
+def test_a_pathlib_path_is_a_spec_path_too(tmp_path):
+    spec = write(tmp_path, "input: [3, 8, 8]\nnetwork: conv(4, 3)-fc(5)\n")
+    model = netc.build(spec)
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        p.numel() for p in nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(4 * 8 * 8, 5)).parameters())
