@@ -2,7 +2,7 @@
 # Versions: `make setup` installs requirements/test.lock exactly; `make lock` writes it afresh;
 # `make test-latest` and `make test-oldest` run the suite against the newest and the oldest
 # versions pyproject.toml allows, each in its own venv (see the README, "Set-up and dependencies").
-# PYTHON=python3.10 picks the interpreter; NETC_TORCH=none leaves torch out (scripts/setup.sh).
+# PYTHON=... picks the interpreter; NETC_TORCH=none leaves torch out (scripts/setup.sh).
 .PHONY: setup demo test bench clean lock test-latest test-oldest
 
 OLDEST_VENV ?= .venv-oldest

@@ -27,7 +27,7 @@ esac
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --quiet --disable-pip-version-check)
 
-# A venv made by another Python (PYTHON=python3.10 after a 3.11 run) is made again.
+# A venv made by another Python (PYTHON=python3.12 after a 3.11 run) is made again.
 want=$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')
 if [ -x "$PY" ] && [ "$("$PY" -c 'import sys; print(sys.version.split()[0])')" != "$want" ]; then
     rm -rf "$VENV"

@@ -5,17 +5,12 @@ requirements/test.lock pins every requirement to one version inside its range.""
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement  # pytest depends on packaging, so it is there
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pytest needs tomli on 3.10
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
