@@ -13,15 +13,17 @@ conv/pool/fc/merge layer, values per image).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from netc.analysis import analyze_file  # noqa: E402
-from netc.layers import fmt_shape  # noqa: E402
+import readme_section
+
+from netc.analysis import analyze_file
+from netc.layers import fmt_shape
 
 START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"
 
@@ -98,34 +100,11 @@ def table(specs_dir: Path = ROOT / "specs") -> str:
 
 
 def updated_readme(text: str, generated: str) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} … {END} section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{generated}\n{END}{tail}"
+    return readme_section.updated_readme(text, generated, START, END)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
-    parser.add_argument("--print", action="store_true", help="print the table, change nothing")
-    parser.add_argument("--readme", default=str(ROOT / "README.md"))
-    args = parser.parse_args(argv)
-    generated = table()
-    if args.print:
-        print(generated)
-        return 0
-    readme = Path(args.readme)
-    text = readme.read_text(encoding="utf-8")
-    new = updated_readme(text, generated)
-    if args.check:
-        if new != text:
-            print(f"{readme}: the zoo table is out of date; run python scripts/zoo_table.py", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        readme.write_text(new, encoding="utf-8")
-    return 0
+    return readme_section.main(__doc__.splitlines()[0], table, START, END, "the zoo table", "zoo_table.py", argv)
 
 
 if __name__ == "__main__":
