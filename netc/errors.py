@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 
 
+MAX_ERRORS = 20  # errors reported in one run, by every stage; past that, the first ones are what matter
+
+
 @dataclass(frozen=True)
 class SourceSpan:
     """A place in a spec file. Lines and columns are 1-based, as compilers print them."""

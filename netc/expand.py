@@ -12,7 +12,7 @@ import re
 from typing import Any, Callable
 
 from . import ast
-from .errors import Diagnostic, NetcError, closest, did_you_mean
+from .errors import MAX_ERRORS, Diagnostic, NetcError, closest, did_you_mean
 from .exprs import MAX_INT, Symbol, Value, evaluate, evaluate_int
 from .ir import Network, Node, Scope, numbered
 from .layers import KINDS, LayerKind, known_words, lookup_word
@@ -20,7 +20,6 @@ from .layers.base import REQUIRED as _REQUIRED
 
 DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
-MAX_ERRORS = 20  # reported in one run
 STEPS_PER_LAYER = 3  # calls, repeats and repetitions allowed per layer of the limit: bounds repeats of empty bodies
 
 
@@ -72,6 +71,10 @@ class _Expander:
                  local: str | None = None, shape_only: tuple[int, ...] = ()) -> str:
         if len(self.order) >= self.max_layers:
             raise _limit(span, f"the network expands past {self.max_layers:,} layers")
+        least, most = KINDS[kind].inputs
+        if len(inputs) < least or (most is not None and len(inputs) > most):
+            count = f"{least}" if least == most else f"at least {least}" if most is None else f"{least} to {most}"
+            raise NetcError.at(span, f"{kind} takes {count} input(s), got {len(inputs)}")
         local = local or self._fresh(scope, kind)
         node_id = self._qualify(scope, local)
         if node_id in self.nodes:  # an explicit local name already used: number it

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import Diagnostic, NetcError
+from .errors import MAX_ERRORS, Diagnostic, NetcError
 from .ir import Network, Node
 from .layers import KINDS, Shape, ShapeError, numel
 from .layers.base import Misfit
 
-MAX_ERRORS = 20
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 from . import ast
-from .errors import Diagnostic, NetcError, SourceSpan, UsageError, did_you_mean
+from .errors import MAX_ERRORS, Diagnostic, NetcError, SourceSpan, UsageError, did_you_mean
 from .layers import KINDS, lookup_word
 from .parse import parse_dsl
 from .source import DslText
@@ -20,7 +20,6 @@ BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "after")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-MAX_ERRORS = 20  # reported in one run; past that, the first ones are what matter
 MAX_DSL_CHARS = 200_000  # of DSL text in one spec: parsing costs ≈7 µs a character
 
 

@@ -360,3 +360,20 @@ def test_unusable_grammar_cache_falls_back_cleanly(tmp_path, setup):
         assert list(target.iterdir()) == []  # a directory others can write is never trusted
     if setup == "relative":
         assert not (tmp_path / "relative").exists()
+
+
+def test_a_kinds_declared_arity_is_enforced_when_a_node_is_made():
+    """LayerKind.inputs is checked at expansion: the automatic projection reads exactly two
+    tensors (the block input and its body's output), the input layer none."""
+    from netc.expand import _Expander
+    from netc.program import program_from_expression
+
+    expander = _Expander(program_from_expression("relu", (3, 8, 8)), 100)
+    span = expander.program.network.span
+    start = expander.add_node("input", {"shape": (3, 8, 8)}, (), "", span, "input", local="input")
+    with pytest.raises(NetcError) as caught:
+        expander.add_node("projection", {"bn": False, "zeropad": False}, (start,), "", span, "x")
+    assert "projection takes 2 input(s), got 1" in str(caught.value)
+    with pytest.raises(NetcError):
+        expander.add_node("input", {"shape": (3, 8, 8)}, (start,), "", span, "x")
+    assert expander.add_node("add", {}, (start, start), "", span, "x") == "add1"

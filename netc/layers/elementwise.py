@@ -174,6 +174,7 @@ class Input(LayerKind):
 
     name = "input"
     category = "input"
+    inputs = (0, 0)
 
     def infer(self, attrs, inputs):
         return tuple(attrs["shape"]), []
