@@ -7,11 +7,16 @@ only the first: a layer whose input failed is skipped rather than reported again
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .errors import MAX_ERRORS, Diagnostic, NetcError
 from .ir import Network, Node
 from .layers import KINDS, Shape, ShapeError, numel
 from .layers.base import Misfit
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 
@@ -75,6 +80,25 @@ class Analysis:
         and a view (an identity shortcut, a reshape) is no new volume."""
         return sum(i.activations for n, i in self.info.items()
                    if i.stored and not KINDS[self.network.node(n).kind].foldable)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The analysed network as a networkx DiGraph, for users' own graph work: one graph node per
+        layer (keyed by its name) with `kind`, `attrs`, `scope`, `shape`, `params`, `weights`, `biases`,
+        `macs`, `flops`, `label` and `span`; one edge per input with `index` (its position) and
+        `shape_only` (read for its shape only, as the automatic projection reads its body). Built on
+        first access, so only its users import networkx."""
+        import networkx as nx
+
+        graph = nx.DiGraph(name=self.network.name)
+        for node_id in self.network.order:
+            node, info = self.network.node(node_id), self.info[node_id]
+            graph.add_node(node_id, kind=node.kind, attrs=dict(node.attrs), scope=node.scope, shape=info.shape,
+                           params=info.params, weights=info.weights, biases=info.biases, macs=info.macs,
+                           flops=info.flops, label=info.label, span=node.span)
+            for index, source in enumerate(node.inputs):
+                graph.add_edge(source, node_id, index=index, shape_only=index in node.shape_only)
+        return graph
 
     def output_shapes(self) -> dict[str, Shape]:
         return {name: self.info[node_id].shape for name, node_id in self.network.outputs}

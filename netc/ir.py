@@ -1,11 +1,9 @@
 """The graph IR: layer nodes keyed by name, plus the block scopes they were expanded from.
 
 Nodes are keyed by their hierarchical name (`stage3.bottleneck2.conv1`) in `Network.node_map`;
-each `Node` lists its inputs in order, so the edges are implicit. `Network.graph` is the same
-graph as a networkx DiGraph, built on first access: the `node` attribute of each graph node holds
-the `Node`; edges carry `index`, the position of the input, and `shape_only=True` on an edge that
-feeds a shape, not data (the body output read by an automatic projection). The analysis path
-(`check`, `table`) never touches `graph`, so it never imports networkx (≈130 ms).
+each `Node` lists its inputs in order, so the edges are implicit; `Network.users` answers who
+reads a node and `Node.data_inputs` which inputs are read for their values. The IR knows nothing
+of networkx: the public graph view is `Analysis.graph` (netc/infer.py), built only when asked for.
 Scopes record the block structure (stages, block instances, branches, heads) for rendering and
 code generation.
 """
@@ -14,13 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .ast import Program
 from .errors import Diagnostic, SourceSpan
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 
 def numbered(base: str, n: int) -> str:
@@ -84,20 +79,6 @@ class Network:
 
     def nodes(self) -> list[Node]:
         return [self.node_map[n] for n in self.order]
-
-    @cached_property
-    def graph(self) -> nx.DiGraph:
-        """The network as a networkx DiGraph (node attr `node`; edge attrs `index`, `shape_only`),
-        built on first access so that only its users pay for importing networkx."""
-        import networkx as nx
-
-        graph = nx.DiGraph()
-        for node_id in self.order:
-            node = self.node_map[node_id]
-            graph.add_node(node_id, node=node)
-            for index, source in enumerate(node.inputs):
-                graph.add_edge(source, node_id, index=index, shape_only=index in node.shape_only)
-        return graph
 
     @cached_property
     def _users(self) -> dict[str, tuple[str, ...]]:

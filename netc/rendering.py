@@ -113,14 +113,7 @@ class _Plan:
 
     def shape_only_inputs(self, node_id: str) -> set[int]:
         """Positions of inputs read for their shape only (the body output an automatic projection reads)."""
-        node = self.network.node(node_id)
-        if len(node.inputs) < 2:
-            return set()
-        positions = getattr(node, "shape_only", None)
-        if positions is not None:
-            return set(positions)
-        edges = self.network.graph.edges  # an IR without Node.shape_only: the edge attribute says it
-        return {k for k, src in enumerate(node.inputs) if edges[src, node_id].get("shape_only", False)}
+        return set(self.network.node(node_id).shape_only)
 
     # --- rolling identical blocks ------------------------------------------------------------------
     def _signature(self, scope: Scope) -> tuple:

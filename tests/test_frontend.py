@@ -275,17 +275,25 @@ def test_self_calling_block_is_an_error(tmp_path):
 
 
 # --- the graph IR -----------------------------------------------------------------------------------
-def test_graph_is_built_lazily_with_node_and_edge_attributes():
+def test_the_public_graph_view_is_built_lazily_with_every_layers_numbers():
     nx = pytest.importorskip("networkx")
-    network = expand(load_program(str(ROOT / "specs" / "resnet50.yaml")))
-    assert "graph" not in network.__dict__  # not built by expansion
-    graph = network.graph
-    assert network.graph is graph  # built once
+    torch = pytest.importorskip("torch")
+    from netc.codegen import build_module
+
+    analysis = analyze_file(str(ROOT / "specs" / "resnet50.yaml"))
+    assert "graph" not in analysis.__dict__  # not built by the analysis
+    graph = analysis.graph
+    assert analysis.graph is graph  # built once
+    network = analysis.network
     assert list(graph.nodes) == list(network.order)
     for node_id in network.order:
-        node = graph.nodes[node_id]["node"]
-        assert node is network.node(node_id)
+        data, node = graph.nodes[node_id], network.node(node_id)
+        assert (data["kind"], data["scope"], data["shape"]) == (node.kind, node.scope, analysis[node_id].shape)
         assert [u for u, _ in sorted(graph.in_edges(node_id), key=lambda e: graph.edges[e]["index"])] == list(node.inputs)
+    # torch's own count of the built module's parameters, and of its layers' outputs
+    module = build_module(analysis)
+    assert sum(d["params"] for _, d in graph.nodes(data=True)) == sum(p.numel() for p in module.parameters())
+    assert graph.nodes["fc1"]["shape"] == tuple(module(torch.randn(1, 3, 224, 224)).shape[1:])
     projections = [n for n in network.nodes() if n.kind == "projection"]
     assert projections
     for node in projections:

@@ -146,15 +146,6 @@ class Bracketed(Expr):
         return any(_text(i.comment) or i.value.has_comments() for i in self.items)
 
 
-def call(func: str, *args: Expr | str, **kwargs: Expr | str) -> Bracketed:
-    items = [Item(_expr(a)) for a in args] + [Item(_expr(v), k) for k, v in kwargs.items()]
-    return Bracketed(func + "(", ")", items)
-
-
-def _expr(value: Expr | str) -> Expr:
-    return value if isinstance(value, Expr) else Raw(value)
-
-
 # --- statements -------------------------------------------------------------------------------------
 @dataclass
 class Stmt:

@@ -74,10 +74,6 @@ def names_of(value: Any) -> frozenset[str]:
     return value.names if isinstance(value, Code) else frozenset()
 
 
-def is_symbolic(value: Any) -> bool:
-    return isinstance(value, Code)
-
-
 def _operand(value: Any) -> tuple[str, int]:
     if isinstance(value, Code):
         return str(value), value.prec
