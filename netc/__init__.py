@@ -12,7 +12,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs what a memory-capp
 if TYPE_CHECKING:
     from .errors import NetcError, UsageError
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name: str):
@@ -26,10 +26,12 @@ def __getattr__(name: str):
 
 
 def analyze(spec: str, **params):
-    """Parse, expand and check a spec file; returns the Analysis (shapes, params, FLOPs per layer)."""
+    """Parse, expand and check a spec file; returns the Analysis (shapes, params, FLOPs per layer),
+    which Jupyter shows as its picture."""
     from .analysis import analyze_file
+    from .notebook import NotebookAnalysis
 
-    return analyze_file(spec, params or None)
+    return NotebookAnalysis.of(analyze_file(spec, params or None))
 
 
 def compile_source(spec: str, **params) -> str:

@@ -11,7 +11,7 @@ import argparse
 import re
 import sys
 
-from . import __version__
+from .version import __version__
 from .errors import Diagnostic, NetcError, UsageError, printable
 from .expand import DEFAULT_MAX_LAYERS
 

@@ -103,11 +103,6 @@ class Analysis:
     def output_shapes(self) -> dict[str, Shape]:
         return {name: self.info[node_id].shape for name, node_id in self.network.outputs}
 
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows an analysed network as its picture (None, the plain repr, without Graphviz)."""
-        from .rendering import svg_or_none
-
-        return svg_or_none(self)
 
 
 def _context(network: Network, node: Node) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import netc
+
 from netc.analysis import analyze_expression, analyze_file
 from netc.errors import NetcError, UsageError
 from netc.rendering import render_to_path, to_digraph
@@ -449,7 +451,7 @@ def test_dot_file_needs_no_graphviz_and_is_the_digraph_source(tmp_path, monkeypa
     with pytest.raises(NetcError, match="Graphviz"):
         render_to_path(analysis, str(tmp_path / "net.svg"))
     assert not (tmp_path / "net.svg").exists()
-    assert analysis._repr_svg_() is None  # Jupyter falls back to the plain repr
+    assert netc.analyze(str(tmp_path / "net.yaml"))._repr_svg_() is None  # Jupyter falls back to the plain repr
 
 
 def test_unwritable_target_is_a_one_line_usage_error_as_for_tables(tmp_path):
@@ -534,7 +536,7 @@ def test_png_pdf_and_jupyter_svg(tmp_path):
     render_to_path(analysis, str(tmp_path / "net.pdf"), rankdir="LR")
     assert (tmp_path / "net.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "net.pdf").read_bytes().startswith(b"%PDF")
-    svg = analysis._repr_svg_()
+    svg = netc.analyze(str(tmp_path / "net.yaml"))._repr_svg_()
     assert ET.fromstring(svg.encode()).tag.endswith("svg")
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__, ast
+from .. import ast
+from ..version import __version__
 from ..infer import Analysis
 from .blockgen import BlockWalk, Cur, LocalNames, NotGeneric, comment_text
 from .concrete import ConcreteEmitter, shape_text

@@ -1,0 +1,3 @@
+"""netc's version, in one place: the package, the CLI and every generated file's header."""
+
+__version__ = "0.1.0"
