@@ -89,8 +89,9 @@ class BlockParam:
 class BlockDef:
     """A named sub-network under `blocks:`.
 
-    form is "sequence" (body), "parallel" (branches merged by concat) or "residual"
-    (body + shortcut merged by add). `after` runs on the merged result.
+    form is "sequence" (body), "parallel" (branches merged, by default by concat) or "residual"
+    (body and shortcut merged, by default by add); `merge` names the merging kind. `after` runs on
+    the merged result.
     """
 
     name: str
@@ -101,6 +102,7 @@ class BlockDef:
     shortcut: str | Seq  # "auto" | "identity" | "zeropad" | a sequence
     after: Seq | None
     span: SourceSpan
+    merge: str = ""  # the kind that merges branches or body and shortcut: concat, add, mul, …
 
 
 @dataclass(frozen=True)

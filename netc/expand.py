@@ -296,7 +296,7 @@ class _Expander:
                 sub = self.new_scope("branch", "branch", scope, "branch", branch.span, cur)
                 sub.exit = self.seq(branch, cur, env, sub.id)
                 ends.append(sub.exit)
-            out = self.add_node("concat", {}, tuple(ends), scope, call.span, call.text)
+            out = self.add_node(block.merge, {}, tuple(ends), scope, call.span, call.text)
         else:
             body_end = self.seq(block.body, cur, env, scope)
             if block.shortcut == "identity":
@@ -308,7 +308,7 @@ class _Expander:
             else:
                 sub = self.new_scope("shortcut", "shortcut", scope, "shortcut", block.shortcut.span, cur)
                 sub.exit = short_end = self.seq(block.shortcut, cur, env, sub.id)
-            out = self.add_node("add", {}, (body_end, short_end), scope, call.span, call.text)
+            out = self.add_node(block.merge, {}, (body_end, short_end), scope, call.span, call.text)
         if block.after is not None:
             out = self.seq(block.after, out, env, scope)
         return out

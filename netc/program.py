@@ -16,7 +16,8 @@ from .source import DslText
 from .spec import YNode, load_yaml, read_spec_text
 
 TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "network", "heads")
-BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "after")
+BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "merge", "after")
+DEFAULT_MERGE = {"parallel": "concat", "residual": "add"}  # what `merge:` is when a block does not say
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -349,9 +350,26 @@ def _block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | None 
     elif "shortcut" in node.value:
         local.add(NetcError.at(node.value["shortcut"].span, "shortcut belongs to a residual block",
                                "only a block with `residual:` has a shortcut"))
+    merge = local.run(_merge, node.value.get("merge"), form, default="")
     local.check()
     kind = "sequence" if form == "body" else form  # the AST's name for a `body:` block
-    return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span)
+    return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span, merge)
+
+
+def _merge(node: YNode | None, form: str) -> str:
+    """The kind that merges a parallel or residual block: a registry kind that takes several inputs."""
+    if node is None:
+        return DEFAULT_MERGE.get(form, "")
+    if form not in DEFAULT_MERGE:
+        raise NetcError.at(node.span, "merge belongs to a parallel or residual block",
+                           "a `body:` block is one chain: nothing to merge")
+    _expect(node, str, "merge")
+    merges = sorted(name for name, kind in KINDS.items() if kind.merges)
+    word = node.value.strip().lower()
+    if word not in merges:
+        raise NetcError.at(node.span, f"unknown merge '{node.value.strip()}' (the merges are {', '.join(merges)})",
+                           did_you_mean(word, merges))
+    return word
 
 
 def _block_args(args: YNode | None) -> list[ast.BlockParam]:

@@ -83,6 +83,11 @@ class Add(nn.Module):
         return a + b
 
 
+class Mul(nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
 class Graph(nn.Module):
     """A hand-written network whose layers are keyed by netc's layer names, so that each can be
     compared with its row. `forward` is written out by each case."""
@@ -244,7 +249,12 @@ blocks:
   wide:
     args: [w]
     residual: conv(w, 1)
-network: inc(4, 6) - down(16, stride=2) - down(16) - plain(16) - sc(32) - wide(48) - globalavgpool - fc(10)
+  se:
+    args: [w]
+    residual: globalavgpool-conv(w // 4, 1)-relu-conv(w, 1)-sigmoid
+    shortcut: identity
+    merge: mul
+network: inc(4, 6) - down(16, stride=2) - down(16) - plain(16) - sc(32) - wide(48) - se(48) - globalavgpool - fc(10)
 """
 
 
@@ -278,6 +288,9 @@ def test_concat_and_residual_add_with_automatic_projection(tmp_path: Path):
         "sc1.shortcut1.conv1": nn.Conv2d(16, 32, 1, stride=2), "sc1.add1": Add(),
         # automatic projection without batch norm: a 1×1 conv with bias
         "wide1.conv1": nn.Conv2d(32, 48, 1), "wide1.shortcut": nn.Conv2d(32, 48, 1), "wide1.add1": Add(),
+        # squeeze-and-excitation: a C×1×1 gate times the C×H×W map (merge: mul, broadcasting)
+        "se1.adaptiveavgpool1": nn.AdaptiveAvgPool2d(1), "se1.conv1": nn.Conv2d(48, 12, 1), "se1.relu1": nn.ReLU(),
+        "se1.conv2": nn.Conv2d(12, 48, 1), "se1.sigmoid1": nn.Sigmoid(), "se1.mul1": Mul(),
         "adaptiveavgpool1": nn.AdaptiveAvgPool2d(1),
         "fc1": nn.Sequential(nn.Flatten(), nn.Linear(48, 10)),
     }
@@ -297,6 +310,8 @@ def test_concat_and_residual_add_with_automatic_projection(tmp_path: Path):
         y = m["sc1.relu1"](m["sc1.conv1"](x))
         x = m["sc1.add1"](y, m["sc1.shortcut1.conv1"](x))
         x = m["wide1.add1"](m["wide1.conv1"](x), m["wide1.shortcut"](x))
+        gate = m["se1.relu1"](m["se1.conv1"](m["se1.adaptiveavgpool1"](x)))
+        x = m["se1.mul1"](m["se1.sigmoid1"](m["se1.conv2"](gate)), x)
         return m["fc1"](m["adaptiveavgpool1"](x))
 
     compare_graph(analysis, Graph(layers), run)

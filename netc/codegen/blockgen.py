@@ -128,7 +128,7 @@ class BlockWalk:
             out = self.seq(block.body, entry, ctx)
         elif block.form == "parallel":
             ends = [self.group(branch, entry, ctx, "branch") for branch in block.branches]
-            out = self.merge("concat", block, ends, ctx)
+            out = self.merge(block.merge, block, ends, ctx)
         else:
             body = self.seq(block.body, entry, ctx)
             if block.shortcut == "identity":
@@ -137,7 +137,7 @@ class BlockWalk:
                 short = self.projection(entry, body, ctx)
             else:
                 short = self.group(block.shortcut, entry, ctx, "shortcut")
-            out = self.merge("add", block, [body, short], ctx)
+            out = self.merge(block.merge, block, [body, short], ctx)
         if block.after is not None:
             out = self.seq(block.after, out, ctx)
         if out.ir != self.instance.exit:

@@ -8,7 +8,7 @@ from .dense import Flatten, FullyConnected, Reshape
 from .elementwise import (
     ELU, GELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
-from .merge import Add, Concat, Projection
+from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, Pool
 
@@ -16,7 +16,7 @@ _ALL: tuple[LayerKind, ...] = (
     Conv(), Pool(), AdaptiveAvgPool(), FullyConnected(), Flatten(), Reshape(),
     ReLU(), LeakyReLU(), ELU(), ReLU6(), SiLU(), GELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
-    Concat(), Add(), Projection(), Input(),
+    Concat(), Add(), Mul(), Projection(), Input(),
 )
 
 KINDS: dict[str, LayerKind] = {kind.name: kind for kind in _ALL}

@@ -176,6 +176,7 @@ class LayerKind:
     foldable: ClassVar[bool] = False  # folded into the previous row by `table --compact`
     inputs: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max) number of inputs
     counts_flops: ClassVar[bool] = False  # FlopCounterMode counts this kind's work
+    merges: ClassVar[bool] = False  # a block may merge its branches, or body and shortcut, with it (`merge:`)
     batch_norm: ClassVar[bool] = False  # normalises over the batch: a residual body with one gets a projection with one
     # An in-place activation may overwrite this kind's output when nothing else reads it: False where
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself

@@ -16,6 +16,7 @@ class Concat(LayerKind):
     name = "concat"
     category = "merge"
     inputs = (1, None)
+    merges = True
 
     def infer(self, attrs, inputs):
         first = inputs[0]
@@ -46,6 +47,7 @@ class Add(LayerKind):
     name = "add"
     category = "merge"
     inputs = (1, None)
+    merges = True
 
     def infer(self, attrs, inputs):
         first = inputs[0]
@@ -69,6 +71,49 @@ class Add(LayerKind):
 
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED
+
+
+@dataclass(frozen=True)
+class Mul(LayerKind):
+    """Element-wise product with broadcasting: a gate of C×1×1 (or C) scales each channel of a
+    C×H×W map, as squeeze-and-excitation does (`merge: mul`)."""
+
+    name = "mul"
+    category = "merge"
+    inputs = (1, None)
+    merges = True
+
+    def infer(self, attrs, inputs):
+        out = inputs[0]
+        for shape in inputs[1:]:
+            out = _broadcast(out, shape, inputs)
+        return out, []
+
+    def symbolic_shape(self, attrs, inputs):
+        # Take, on each axis, the size that is not a literal 1 (the gate's): a gate C×1×1 on a C×H×W map.
+        out = list(inputs[0])
+        for shape in inputs[1:]:
+            out = [b if a == 1 else a for a, b in zip(out, shape)]
+        return tuple(out)
+
+    def label(self, attrs):
+        return "mul"
+
+    def forward(self, attrs, module, args, inputs):
+        return " * ".join(args)
+
+    def saved(self, attrs, inputs, out):
+        # Each factor's gradient is the other factor: backward keeps both (a single input, squared, once).
+        return Saved(inputs=tuple(range(len(inputs))))
+
+
+def _broadcast(a, b, inputs) -> tuple[int, ...]:
+    """NumPy's rule, for tensors of one rank: on each axis the sizes are equal or one of them is 1."""
+    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        sizes = " and ".join(fmt_shape(s) for s in inputs)
+        raise ShapeError(f"mul of {sizes}: on each axis the sizes must be equal or one of them 1",
+                         "a channel gate is C×1×1 (globalavgpool-…-sigmoid) for a C×H×W map")
+    return tuple(max(x, y) for x, y in zip(a, b))
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ CLOSEST: dict[str, str] = {
 OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
     "maxout": ("a maxout unit (the maximum over groups of channels)", None),
     "squeezeexcitation": ("squeeze-and-excitation (channels scaled by a gate computed from the map)",
-                          "netc writes the gate (globalavgpool-fc-relu-fc-sigmoid) but has no channel-wise multiply"),
+                          "write it as a block: residual: globalavgpool-conv(c // r, 1)-relu-conv(c, 1)-sigmoid, "
+                          "shortcut: identity, merge: mul"),
     "stochasticdepth": ("stochastic depth (torchvision's StochasticDepth: residual branches dropped at random)",
                         None),
     "dropblock": ("DropBlock (dropout of square regions)", "netc's dropout zeroes single values"),
