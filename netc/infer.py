@@ -7,13 +7,14 @@ only the first: a layer whose input failed is skipped rather than reported again
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .errors import MAX_ERRORS, Diagnostic, NetcError
 from .ir import Network, Node
 from .layers import KINDS, Shape, ShapeError, numel
-from .layers.base import Misfit
+from .layers.base import Misfit, exact
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -30,8 +31,8 @@ class LayerInfo:
     flops: int
     activations: int  # values in the output
     stored: bool  # a new tensor kept for backward (not a view)
-    receptive_field: int
-    jump: int  # distance in input pixels between neighbouring outputs
+    receptive_field: int | Fraction
+    jump: int | Fraction  # distance in input pixels between neighbouring outputs: 1/2 after a ×2 upsample
     label: str
     warnings: tuple[str, ...] = ()
 
@@ -150,8 +151,8 @@ def infer(network: Network) -> Analysis:
                 data = [i for k, i in enumerate(node.inputs) if k not in node.shape_only] or list(node.inputs)
                 widest = max(data, key=lambda i: info[i].receptive_field)  # a shape-only input sees nothing
                 extent, stride = kind.receptive(node.attrs, in_shapes)
-                rf = info[widest].receptive_field + (extent - 1) * info[widest].jump
-                jump = info[widest].jump * stride
+                rf = exact(info[widest].receptive_field + (extent - 1) * info[widest].jump)
+                jump = exact(info[widest].jump * stride)  # a Fraction after upsampling
             else:
                 rf, jump = 1, 1
         except ShapeError as exc:

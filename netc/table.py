@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .infer import Analysis, LayerInfo
 from .ir import Node
 from .layers import KINDS
+from .layers.base import fmt_step, json_number
 from .memory import MemoryEstimate, human_bytes
 
 FORMATS = ("text", "markdown", "csv", "json")
@@ -24,8 +26,8 @@ class Row:
     activations: int
     macs: int
     flops: int
-    receptive_field: int
-    jump: int
+    receptive_field: int | Fraction
+    jump: int | Fraction
     warnings: tuple[str, ...]
 
 
@@ -80,7 +82,7 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
         "layers": [
             {"name": r.name, "kind": r.kind, "label": r.label, "output_shape": list(r.shape), "params": r.params,
              "weights": r.weights, "biases": r.biases, "activations": r.activations, "macs": r.macs,
-             "flops": r.flops, "receptive_field": r.receptive_field, "jump": r.jump, "warnings": list(r.warnings)}
+             "flops": r.flops, "receptive_field": json_number(r.receptive_field), "jump": json_number(r.jump), "warnings": list(r.warnings)}
             for r in table_rows(analysis, compact)
         ],
         "totals": totals(analysis),
@@ -102,7 +104,7 @@ HEADER = ("name", "layer", "output", "params", "weights", "activations", "MACs",
 
 
 def _cells(r: Row) -> tuple[str, ...]:
-    rf = f"{r.receptive_field}" + (f" /{r.jump}" if r.jump != 1 else "")
+    rf = f"{r.receptive_field}{fmt_step(r.jump)}"
     mark = " !" if r.warnings else ""
     return (r.name, r.label + mark, _shape(r.shape), f"{r.params:,}", f"{r.weights:,}", f"{r.activations:,}",
             f"{r.macs:,}", f"{r.flops:,}", rf)

@@ -137,6 +137,7 @@ POOLING = (
 )
 DENSE_AFTER_MAP = "conv(4, 3, stride=2, padding=0) - FC-16-bn-relu - identity - FC-5 - logsoftmax"
 GLOBAL_POOL = "conv(10, 3)-relu - globalavgpool - fc(7)"
+UPSAMPLING = "conv(4, 3)-upsample - conv(4, 3)-upsample(3, mode=bilinear)-conv(2, 1)"
 MODERN_ACTIVATIONS = "conv(8, 3, groups=1)-relu6 - conv(8, 3, groups=8)-swish - conv(4, 1)-gelu - silu - fc(6)"
 NON_SQUARE = ("conv(4, 3, stride=2, padding=0) - maxpool(3, stride=2) - conv(6, 5, padding=same, dilation=2)"
               " - avgpool(2, padding=1) - fc(3)")
@@ -355,7 +356,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     covered = set()
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
-                       (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10))):
+                       (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
@@ -410,6 +411,46 @@ def brute_force_receptive_field(model: nn.Module, channels: int, size: int) -> t
     next_first, _ = extent(h // 2 + 1, h // 2)
     assert first > 0 and last < size - 1, "the receptive field reaches the border: make the input larger"
     return last - first + 1, next_first - first
+
+
+def test_upsampling_nearest_and_bilinear():
+    analysis = analyze_expression(UPSAMPLING, (3, 5, 7))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 4, 3, padding=1), nn.Upsample(scale_factor=2),                 # 5×7 → 10×14
+        nn.Conv2d(4, 4, 3, padding=1), nn.Upsample(scale_factor=3, mode="bilinear"),  # → 30×42
+        nn.Conv2d(4, 2, 1),
+    ])
+
+
+@pytest.mark.parametrize("mode,scale", [("nearest", 2), ("bilinear", 2), ("nearest", 3), ("bilinear", 4)])
+def test_receptive_field_after_upsampling_has_a_fractional_step(mode, scale):
+    """After a ×s upsample neighbouring outputs are 1/s of an input pixel apart: over s outputs
+    the window moves one pixel. torch: the input rows that reach each of s + 1 neighbouring outputs."""
+    import math
+    from fractions import Fraction
+
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Upsample(scale_factor=scale, mode=mode),
+                          nn.Conv2d(1, 1, 3, padding=1))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.01)
+
+    def rows(row: int) -> tuple[int, int]:
+        x = torch.zeros(1, 1, 24, 24, requires_grad=True)
+        model(x + 1.0)[0, 0, row, 24 * scale // 2].backward()
+        hit = torch.nonzero(x.grad[0, 0].abs().sum(dim=1) > 0).flatten()
+        return int(hit.min()), int(hit.max())
+
+    centre = 24 * scale // 2
+    windows = [rows(centre + k) for k in range(scale + 1)]
+    extent = max(last - first + 1 for first, last in windows)
+    step = Fraction(windows[-1][0] - windows[0][0], scale)
+    analysis = analyze_expression(f"conv(1, 3)-upsample({scale}, mode={mode})-conv(1, 3)", (1, 24, 24))
+    last = analysis[analysis.network.order[-1]]
+    # The field is a span of input pixels, fractional after upsampling (3 + 2 · 1/3 = 11/3): the
+    # most pixels one output reads is that span rounded up.
+    assert (math.ceil(last.receptive_field), last.jump) == (extent, step)
+    assert last.jump == Fraction(1, scale)
 
 
 RF_CASES = [

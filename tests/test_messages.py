@@ -43,7 +43,7 @@ def first_error(network: str, blocks: str = "") -> Diagnostic:
     ("groupnorm", "GroupNorm"), ("layernorm", "LayerNorm"), ("GroupNorm", "GroupNorm"),
     ("instancenorm", "InstanceNorm2d"), ("prelu", "PReLU"), ("hardswish", "Hardswish"),
     ("dropout2d", "Dropout2d"), ("deconv", "ConvTranspose2d"), ("upconv", "ConvTranspose2d"),
-    ("conv_transpose", "ConvTranspose2d"), ("upsample", "Upsample"), ("conv3d", "Conv3d"),
+    ("conv_transpose", "ConvTranspose2d"), ("conv3d", "Conv3d"),
     ("adaptivemaxpool", "AdaptiveMaxPool2d"),
 ])
 def test_a_pytorch_layer_netc_lacks_is_named_as_such(word, torch_class):
@@ -236,7 +236,7 @@ def test_the_tables_entries_name_real_classes_and_real_netc_words():
 SAME_CLASS = [
     ("Conv2d", "3-4", (3, 8, 8)), ("MaxPool2d", "", (3, 8, 8)), ("AvgPool2d", "", (3, 8, 8)),
     ("AdaptiveAvgPool2d", "(2)", (3, 8, 8)), ("BatchNorm2d", "", (3, 8, 8)), ("BatchNorm1d", "", (8,)),
-    ("LocalResponseNorm", "", (3, 8, 8)),
+    ("LocalResponseNorm", "", (3, 8, 8)), ("Upsample", "", (3, 8, 8)),
 ]
 
 

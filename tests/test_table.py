@@ -238,7 +238,8 @@ blocks:
   pre:
     residual: relu-conv(16, 3)-bn-sigmoid-conv(16, 1)
     shortcut: identity
-network: conv(8, 3)-bn-relu - lrn(3) - maxpool(3, stride=2, ceil=true) - two-relu - l2pool(2) - pre
+network: conv(8, 3)-bn-relu - lrn(3) - maxpool(3, stride=2, ceil=true) - two-relu - l2pool(2) - upsample - pre
+  - upsample(2, mode=bilinear) - avgpool(2)
   - avgpool(2) - conv(12, 3, stride=2, padding=0)-softplus - <m> - adaptiveavgpool(2) - flatten - dropout(0.3)
   - fc(48)-lrelu - reshape(3, 4, 4) - flatten - fc(10)-tanh - fc(12)-relu6 - fc(12)-silu - fc(12)-gelu
 heads:
@@ -288,6 +289,16 @@ def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
 
 
 # --- -e and -D --------------------------------------------------------------------------------------
+def test_a_fractional_step_after_upsampling_is_written_exactly():
+    """A ×2 upsample halves the step: JSON writes "1/2" (JSON has no fractions), the text table ×2.
+    The steps are torch's (tests/test_against_torch.py measures them by backpropagation)."""
+    doc = json.loads(table("-e", "conv(4, 3)-upsample-conv(4, 2, padding=0)", "--input", "3x8x8", "--format", "json"))
+    steps = [(layer["receptive_field"], layer["jump"]) for layer in doc["layers"]]
+    assert steps == [(1, 1), (3, 1), (3, "1/2"), ("7/2", "1/2")]
+    text = table("-e", "conv(4, 3)-upsample-conv(4, 2, padding=0)", "--input", "3x8x8")
+    assert "3 ×2" in text and "7/2 ×2" in text
+
+
 def test_expression_on_the_command_line():
     doc = json.loads(table("-e", "conv3-64-relu-maxpool-FC-10", "--input", "3x32x32", "--format", "json"))
     shapes = [layer["output_shape"] for layer in doc["layers"]]

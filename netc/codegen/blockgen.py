@@ -21,6 +21,7 @@ dense layer that needs the spatial size, an unknown kind), one class per concret
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .. import ast
@@ -28,7 +29,7 @@ from ..expand import _validate, bind_attrs
 from ..exprs import evaluate, evaluate_int
 from ..ir import numbered
 from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
-from ..layers.base import NoSymbolicRule
+from ..layers.base import NoSymbolicRule, exact
 from .concrete import _call, constructor_expr, is_alias, with_inplace
 from .model import Container, Element, Group, Handle, Loop, Note
 from .pysrc import Bracketed, Raw, Stmt, comment, literal, strip_parens, where
@@ -240,7 +241,11 @@ class BlockWalk:
     def stride(self, kind, attrs, shapes, node, info, cur: Cur) -> tuple[Any, int | None]:
         try:
             step = kind.receptive(attrs, shapes)[1]
-            stride = None if cur.stride is None else mul(cur.stride, step)
+            if isinstance(step, Fraction) or isinstance(cur.stride, Fraction):  # upsampled: numbers only
+                numeric = isinstance(cur.stride, (int, Fraction)) and isinstance(step, (int, Fraction))
+                stride = exact(cur.stride * step) if numeric else None
+            else:
+                stride = None if cur.stride is None else mul(cur.stride, step)
         except _RULE_FAILURES:  # a rule that needs sizes the class does not know
             stride = None
         try:
@@ -566,6 +571,10 @@ def comment_text(slot: Slot) -> str:
             dims.append(letter)
         elif len(set(outs)) == 1 and isinstance(shape[1 + axis], int):
             dims.append(str(outs[0]))
+        elif isinstance(slot.stride, Fraction) and slot.stride < 1 and (1 / slot.stride).denominator == 1 and all(
+            b is not None and o == b * int(1 / slot.stride) for o, b in zip(outs, bases)
+        ):
+            dims.append(f"{letter}*{int(1 / slot.stride)}")  # upsampled: a step of 1/k is k outputs a pixel
         elif slot.stride is not None and all(
             s[2] and b is not None and o == -(-b // s[2]) for s, o, b in zip(slot.samples, outs, bases)
         ):

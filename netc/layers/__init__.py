@@ -10,10 +10,10 @@ from .elementwise import (
 )
 from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, LocalResponseNorm
-from .pool import AdaptiveAvgPool, Pool
+from .pool import AdaptiveAvgPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
-    Conv(), Pool(), AdaptiveAvgPool(), FullyConnected(), Flatten(), Reshape(),
+    Conv(), Pool(), AdaptiveAvgPool(), Upsample(), FullyConnected(), Flatten(), Reshape(),
     ReLU(), LeakyReLU(), ELU(), ReLU6(), SiLU(), GELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),

@@ -13,6 +13,7 @@ and pass expressions through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, ClassVar
 
 
@@ -24,6 +25,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "input": "#e0e0e0",
     "conv": "#a8d1f0",
     "pool": "#f7c99b",
+    "upsample": "#fbe3c4",
     "fc": "#c5b3e6",
     "activation": "#c9e8b5",
     "norm": "#f5e79e",
@@ -110,6 +112,27 @@ def numel(shape: Shape) -> int:
     for d in shape:
         total *= d
     return total
+
+
+def exact(value: int | Fraction) -> int | Fraction:
+    """A receptive-field size or step as an int when it is whole (a Fraction after upsampling)."""
+    return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
+def fmt_step(jump: int | Fraction) -> str:
+    """The step between neighbouring outputs in input pixels, for tables: `/2` (every second
+    pixel), `×2` (two outputs per pixel, after upsampling), or `/3/2`."""
+    if jump == 1:
+        return ""
+    if jump < 1 and (1 / jump).denominator == 1:
+        return f" ×{int(1 / jump)}"
+    return f" /{jump}"
+
+
+def json_number(value: int | Fraction) -> int | str:
+    """An int, or a fraction as the string "1/2" (JSON has no exact fractions)."""
+    value = exact(value)
+    return value if isinstance(value, int) else str(value)
 
 
 def fmt_shape(shape: Shape) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fractions import Fraction
+
 from .base import (
-    NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, NoSymbolicRule, Saved, ShapeError, fmt_shape, numel, py,
-    py_sum,
+    NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, NoSymbolicRule, Saved, ShapeError, exact, fmt_shape, numel,
+    py, py_sum,
 )
 from .conv import window_output_hw
 
@@ -135,7 +137,7 @@ class Projection(LayerKind):
 
     def resolve(self, attrs, inputs, jumps):
         # The shortcut samples its input on the body's grid: every `jumps[1] / jumps[0]` pixels.
-        return {"body_stride": max(1, jumps[1] // max(jumps[0], 1))} if len(inputs[0]) == 3 else {}
+        return {"body_stride": exact(Fraction(jumps[1]) / jumps[0])} if len(inputs[0]) == 3 else {}
 
     def _plan(self, inputs, attrs=None) -> tuple[bool, int]:
         """Whether a projection is needed, and its stride: the body's sampling step when the
@@ -146,6 +148,11 @@ class Projection(LayerKind):
         if len(x) != 3 or len(target) != 3:
             raise ShapeError(f"cannot project {fmt_shape(x)} onto {fmt_shape(target)}")
         step = (attrs or {}).get("body_stride")
+        if step is not None and not isinstance(step, int):
+            raise ShapeError(
+                f"the body makes its {x[1]}×{x[2]} input larger ({target[1]}×{target[2]}); an automatic shortcut "
+                "only projects or subsamples",
+                "write the shortcut yourself, e.g. `shortcut: upsample-conv(C, 1)`")
         if step is not None:
             got = ((x[1] - 1) // step + 1, (x[2] - 1) // step + 1)
             if got == tuple(target[1:]):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, exact, numel
 from .conv import pad_call, resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
@@ -138,3 +139,35 @@ class AdaptiveAvgPool(LayerKind):
     def constructor(self, attrs, inputs):
         return Constructor("AdaptiveAvgPool2d", (attrs["size"],))
 
+
+
+@dataclass(frozen=True)
+class Upsample(LayerKind):
+    """A map made `scale` times larger: nearest copies each value, bilinear interpolates (as
+    nn.Upsample, align_corners=False). No parameters, no multiply-adds."""
+
+    name = "upsample"
+    category = "upsample"
+    attrs = (Attr("scale", "int", 2, minimum=1), Attr("mode", "choice", "nearest", choices=("nearest", "bilinear")))
+    words = {"upsample": {}, "upsampling": {}}
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "upsample")
+        return (c, h * attrs["scale"], w * attrs["scale"]), []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def receptive(self, attrs, inputs):
+        # Neighbouring outputs are 1/scale of a pixel apart; bilinear reads two input pixels per axis.
+        return (2 if attrs["mode"] == "bilinear" else 1), exact(Fraction(1, attrs["scale"]))
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED  # backward needs only the sizes
+
+    def label(self, attrs):
+        return f"upsample ×{attrs['scale']}" + (" bilinear" if attrs["mode"] == "bilinear" else "")
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("mode", f'"{attrs["mode"]}"'),) if attrs["mode"] != "nearest" else ()  # a choice: no quotes inside
+        return Constructor("Upsample", (), (("scale_factor", attrs["scale"]),) + kwargs)

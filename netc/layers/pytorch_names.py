@@ -59,6 +59,7 @@ NETC_WORD: dict[str, str] = {
     "BatchNorm2d": "bn", "BatchNorm1d": "bn", "LocalResponseNorm": "lrn",
     "Softmax2d": "softmax",  # softmax over the channels at each position: netc's softmax is nn.Softmax(dim=1)
     "Unflatten": "reshape",
+    "Upsample": "upsample",
 }
 
 # Layers netc lacks, and what it has that comes closest, where something honestly does. Say what
@@ -87,7 +88,10 @@ CLOSEST: dict[str, str] = {
     "LPPool2d": "netc's l2pool is nn.LPPool2d with norm 2",
     "ZeroPad2d": _PADS, "ConstantPad2d": _PADS,
     "ReflectionPad2d": _PADS, "ReplicationPad2d": _PADS, "CircularPad2d": _PADS,
-    "Bilinear": "for bilinear upsampling PyTorch has nn.Upsample(mode='bilinear'), which netc does not have yet either",
+    "Bilinear": "for bilinear upsampling netc has upsample(2, mode=bilinear), nn.Upsample(mode='bilinear')",
+    "UpsamplingNearest2d": "netc's upsample(S) is nn.Upsample(scale_factor=S), the same nearest upsampling",
+    "UpsamplingBilinear2d": "netc's upsample(S, mode=bilinear) is nn.Upsample with align_corners=False; "
+                            "UpsamplingBilinear2d aligns the corners",
 }
 
 # Layers people name that PyTorch has no module for: what the word means, and what netc has.
@@ -109,7 +113,7 @@ SPELLINGS: dict[str, str] = {
     "deconv": "ConvTranspose2d", "deconvolution": "ConvTranspose2d", "upconv": "ConvTranspose2d",
     "transposedconv": "ConvTranspose2d", "transposeconv": "ConvTranspose2d", "convtrans": "ConvTranspose2d",
     "tconv": "ConvTranspose2d",
-    "upsampling": "Upsample", "interpolate": "Upsample", "resize": "Upsample", "unpool": "MaxUnpool2d",
+    "interpolate": "Upsample", "resize": "Upsample", "unpool": "MaxUnpool2d",
     "subpixel": "PixelShuffle", "depthtospace": "PixelShuffle", "spacetodepth": "PixelUnshuffle",
     "spatialdropout": "Dropout2d",
     "instnorm": "InstanceNorm2d", "inorm": "InstanceNorm2d",
