@@ -137,6 +137,8 @@ POOLING = (
 )
 DENSE_AFTER_MAP = "conv(4, 3, stride=2, padding=0) - FC-16-bn-relu - identity - FC-5 - logsoftmax"
 GLOBAL_POOL = "conv(10, 3)-relu - globalavgpool - fc(7)"
+TRANSPOSED = ("conv(6, 3)-deconv(4) - deconv(4, 3, stride=2, padding=1, output_padding=1)"
+              " - deconv(6, 3, stride=1, padding=1, groups=2, bias=false) - deconv(2, 4, stride=3, dilation=2)")
 UPSAMPLING = "conv(4, 3)-upsample - conv(4, 3)-upsample(3, mode=bilinear)-conv(2, 1)"
 MODERN_ACTIVATIONS = "conv(8, 3, groups=1)-relu6 - conv(8, 3, groups=8)-swish - conv(4, 1)-gelu - silu - fc(6)"
 NON_SQUARE = ("conv(4, 3, stride=2, padding=0) - maxpool(3, stride=2) - conv(6, 5, padding=same, dilation=2)"
@@ -356,7 +358,8 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     covered = set()
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
-                       (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7))):
+                       (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
+                       (TRANSPOSED, (3, 5, 6))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
@@ -422,6 +425,47 @@ def test_upsampling_nearest_and_bilinear():
     ])
 
 
+def test_transposed_convolutions():
+    analysis = analyze_expression(TRANSPOSED, (3, 5, 6))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 6, 3, padding=1), nn.ConvTranspose2d(6, 4, 2, stride=2),       # 5×6 → 10×12
+        nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1),        # → 20×24
+        nn.ConvTranspose2d(4, 6, 3, padding=1, groups=2, bias=False),              # keeps 20×24
+        nn.ConvTranspose2d(6, 2, 4, stride=3, dilation=2),                         # → 64×76
+    ])
+
+
+@pytest.mark.parametrize("layer,scale", [("deconv(1, 2, stride=2)", 2), ("deconv(1, 3, stride=2, padding=1)", 2),
+                                         ("deconv(1, 4, stride=3)", 3)])
+def test_receptive_field_after_a_transposed_conv_has_a_fractional_step(layer, scale):
+    """A stride-S transposed conv puts outputs 1/S of an input pixel apart, and an output reads
+    inputs over (F − 1)/S pixels; torch's gradients of S + 1 neighbouring outputs show both."""
+    import math
+    from fractions import Fraction
+
+    from netc.codegen import build_module
+
+    analysis = analyze_expression(f"conv(1, 3)-{layer}-conv(1, 3)", (1, 24, 24))
+    model = build_module(analysis)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(0.01)
+    size = analysis[analysis.network.order[-1]].shape[1]
+
+    def rows(row: int) -> tuple[int, int]:
+        x = torch.zeros(1, 1, 24, 24, requires_grad=True)
+        model(x + 1.0)[0, 0, row, size // 2].backward()
+        hit = torch.nonzero(x.grad[0, 0].abs().sum(dim=1) > 0).flatten()
+        return int(hit.min()), int(hit.max())
+
+    windows = [rows(size // 2 + k) for k in range(scale + 1)]
+    last = analysis[analysis.network.order[-1]]
+    assert last.jump == Fraction(1, scale) == Fraction(windows[-1][0] - windows[0][0], scale)
+    # The field is a span of input pixels (the arithmetic of Araujo et al., "Computing receptive
+    # fields", Distill 2019): an output reads that many pixels, rounded down or up by its phase.
+    assert max(b - a + 1 for a, b in windows) in (math.floor(last.receptive_field), math.ceil(last.receptive_field))
+
+
 @pytest.mark.parametrize("mode,scale", [("nearest", 2), ("bilinear", 2), ("nearest", 3), ("bilinear", 4)])
 def test_receptive_field_after_upsampling_has_a_fractional_step(mode, scale):
     """After a ×s upsample neighbouring outputs are 1/s of an input pixel apart: over s outputs
@@ -448,7 +492,7 @@ def test_receptive_field_after_upsampling_has_a_fractional_step(mode, scale):
     analysis = analyze_expression(f"conv(1, 3)-upsample({scale}, mode={mode})-conv(1, 3)", (1, 24, 24))
     last = analysis[analysis.network.order[-1]]
     # The field is a span of input pixels, fractional after upsampling (3 + 2 · 1/3 = 11/3): the
-    # most pixels one output reads is that span rounded up.
+    # most pixels one output reads is that span rounded (here, up).
     assert (math.ceil(last.receptive_field), last.jump) == (extent, step)
     assert last.jump == Fraction(1, scale)
 

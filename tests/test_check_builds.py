@@ -264,6 +264,8 @@ _MAP = st.one_of(  # layers of a feature map
               st.sampled_from(["0", "1", "same", "valid"]), st.sampled_from(["false", "true"])),
     st.builds(lambda k, s: f"l2pool({k}, stride={s})", st.integers(1, 3), st.integers(1, 3)),
     st.builds(lambda n: f"adaptiveavgpool({n})", st.integers(1, 3)),
+    st.builds(lambda f, k, s, p, o: f"deconv({f}, {k}, stride={s}, padding={p}, output_padding={o})",
+              st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2)),
     st.builds(lambda n, m: f"upsample({n}, mode={m})", st.integers(1, 3), st.sampled_from(["nearest", "bilinear"])),
     st.sampled_from(["globalavgpool", "maxpool", "avgpool"]),
     _EITHER,

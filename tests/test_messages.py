@@ -1,7 +1,7 @@
 """Warnings and errors a user wants to read.
 
 - 'did you mean' only for what looks like a slip of the fingers: `groupnorm` is not a misspelt
-  `norm` (LRN), nor `deconv` a misspelt `conv`; a word naming a PyTorch layer netc lacks says so,
+  `norm` (LRN), nor `unpool` a misspelt `pool`; a word naming a PyTorch layer netc lacks says so,
   and PyTorch's name for a layer netc has gets netc's word. The table of PyTorch's names
   (netc/layers/pytorch_names.py) is checked against torch.nn itself, so it cannot drift.
 - No message puts a control character on the terminal raw: spec text reaches messages (a key, a
@@ -42,8 +42,7 @@ def first_error(network: str, blocks: str = "") -> Diagnostic:
 @pytest.mark.parametrize("word, torch_class", [
     ("groupnorm", "GroupNorm"), ("layernorm", "LayerNorm"), ("GroupNorm", "GroupNorm"),
     ("instancenorm", "InstanceNorm2d"), ("prelu", "PReLU"), ("hardswish", "Hardswish"),
-    ("dropout2d", "Dropout2d"), ("deconv", "ConvTranspose2d"), ("upconv", "ConvTranspose2d"),
-    ("conv_transpose", "ConvTranspose2d"), ("conv3d", "Conv3d"),
+    ("dropout2d", "Dropout2d"), ("conv3d", "Conv3d"),
     ("adaptivemaxpool", "AdaptiveMaxPool2d"),
 ])
 def test_a_pytorch_layer_netc_lacks_is_named_as_such(word, torch_class):
@@ -61,8 +60,8 @@ def test_the_hint_for_a_missing_layer_names_what_netc_has_that_comes_closest():
 
 
 def test_nothing_is_offered_where_netc_has_nothing_close():
-    """An upsampling layer has no honest stand-in: neither conv nor any other word is offered."""
-    assert first_error("conv3-8-deconv3-8").hint is None
+    """Unpooling has no honest stand-in: neither pool nor any other word is offered."""
+    assert first_error("conv3-8-unpool").hint is None
     assert first_error("conv3-8-maxout").hint is None
 
 
@@ -99,7 +98,7 @@ CONV_ARGS = [a.name for a in KINDS["conv"].attrs]
 
 
 @pytest.mark.parametrize("word, choices", [
-    ("groupnorm", LAYER_WORDS), ("layernorm", LAYER_WORDS), ("deconv", LAYER_WORDS), ("maxout", LAYER_WORDS),
+    ("groupnorm", LAYER_WORDS), ("layernorm", LAYER_WORDS), ("unpool", LAYER_WORDS), ("maxout", LAYER_WORDS),
     ("hardswish", LAYER_WORDS), ("dropout2d", LAYER_WORDS), ("bnrelu", ["bn", "relu"]),
     ("padding_mode", CONV_ARGS),  # a different argument of PyTorch's, not a misspelt padding
     ("prelu", ["relu"]), ("max", ["maxpool"]),
@@ -236,7 +235,7 @@ def test_the_tables_entries_name_real_classes_and_real_netc_words():
 SAME_CLASS = [
     ("Conv2d", "3-4", (3, 8, 8)), ("MaxPool2d", "", (3, 8, 8)), ("AvgPool2d", "", (3, 8, 8)),
     ("AdaptiveAvgPool2d", "(2)", (3, 8, 8)), ("BatchNorm2d", "", (3, 8, 8)), ("BatchNorm1d", "", (8,)),
-    ("LocalResponseNorm", "", (3, 8, 8)), ("Upsample", "", (3, 8, 8)),
+    ("LocalResponseNorm", "", (3, 8, 8)), ("Upsample", "", (3, 8, 8)), ("ConvTranspose2d", "(4)", (3, 8, 8)),
 ]
 
 

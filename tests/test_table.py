@@ -239,7 +239,7 @@ blocks:
     residual: relu-conv(16, 3)-bn-sigmoid-conv(16, 1)
     shortcut: identity
 network: conv(8, 3)-bn-relu - lrn(3) - maxpool(3, stride=2, ceil=true) - two-relu - l2pool(2) - upsample - pre
-  - upsample(2, mode=bilinear) - avgpool(2)
+  - upsample(2, mode=bilinear) - deconv(16, 3, stride=2, padding=1)-relu - avgpool(2) - avgpool(2)
   - avgpool(2) - conv(12, 3, stride=2, padding=0)-softplus - <m> - adaptiveavgpool(2) - flatten - dropout(0.3)
   - fc(48)-lrelu - reshape(3, 4, 4) - flatten - fc(10)-tanh - fc(12)-relu6 - fc(12)-silu - fc(12)-gelu
 heads:

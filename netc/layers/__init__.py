@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
-from .conv import Conv
+from .conv import Conv, TransposedConv
 from .dense import Flatten, FullyConnected, Reshape
 from .elementwise import (
     ELU, GELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
@@ -13,7 +13,7 @@ from .norm import BatchNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
-    Conv(), Pool(), AdaptiveAvgPool(), Upsample(), FullyConnected(), Flatten(), Reshape(),
+    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), Upsample(), FullyConnected(), Flatten(), Reshape(),
     ReLU(), LeakyReLU(), ELU(), ReLU6(), SiLU(), GELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from ..exprs import Symbol
 from .base import (
-    Attr, Constructor, LayerKind, Misfit, NoSymbolicRule, Saved, Shape, ShapeError, is_spatial, numel, py, py_add, py_mul,
-    py_sub,
+    Attr, Constructor, LayerKind, Misfit, NoSymbolicRule, Saved, Shape, ShapeError, exact, is_spatial, numel, py, py_add,
+    py_mul, py_sub,
 )
 
 PADDING_KINDS = ("valid", "same", "full")
@@ -172,3 +173,77 @@ class Conv(LayerKind):
         if pads[0] == pads[1]:
             return f"{module}({args[0]})"
         return f"{module}({pad_call(args[0], pads)})"
+
+
+@dataclass(frozen=True)
+class TransposedConv(LayerKind):
+    """The transposed convolution (nn.ConvTranspose2d, "deconvolution", "upconv"): a map made
+    larger, (W − 1)·S − 2P + D·(F − 1) + output_padding + 1 on each axis. `deconv(64, 2, stride=2)`
+    doubles the size, as in U-Net's decoder."""
+
+    name = "deconv"
+    category = "conv"
+    attrs = (
+        Attr("filters", "int", minimum=1),
+        Attr("kernel", "int", 2, minimum=1),
+        Attr("stride", "int", 2, minimum=1),
+        Attr("padding", "int", 0, minimum=0),
+        Attr("output_padding", "int", 0, minimum=0),
+        Attr("dilation", "int", 1, minimum=1),
+        Attr("groups", "int", 1, minimum=1),
+        Attr("bias", "bool", True),
+    )
+    words = {"deconv": {}, "upconv": {}, "convtranspose": {}}
+    number_attr = "filters"
+    defaults_key = "deconv"
+    counts_flops = True
+
+    def word_attrs(self, word: str) -> dict[str, Any] | None:
+        match = re.fullmatch(r"deconv([0-9]+)", word)  # deconv2-64, as conv3-64
+        if match:
+            return {"kernel": int(match.group(1))}
+        return super().word_attrs(word)
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "deconv")
+        if c % attrs["groups"] or attrs["filters"] % attrs["groups"]:
+            raise ShapeError(
+                f"groups={attrs['groups']} must divide both input channels ({c}) and filters ({attrs['filters']})")
+        if attrs["output_padding"] >= max(attrs["stride"], attrs["dilation"]):
+            raise ShapeError(f"output_padding {attrs['output_padding']} must be smaller than the stride or the "
+                             f"dilation ({max(attrs['stride'], attrs['dilation'])})",
+                             "output_padding picks among the sizes a stride can give: 0 … stride − 1")
+        extent = effective_kernel(attrs["kernel"], attrs["dilation"])
+
+        def axis(size: int) -> int:
+            return (size - 1) * attrs["stride"] - 2 * attrs["padding"] + extent + attrs["output_padding"]
+
+        return (attrs["filters"], axis(h), axis(w)), []
+
+    def symbolic_shape(self, attrs, inputs):
+        return (attrs["filters"],) + tuple(inputs[0][1:])
+
+    def params(self, attrs, inputs, out):
+        k = attrs["kernel"]
+        return inputs[0][0] * (attrs["filters"] // attrs["groups"]) * k * k, attrs["filters"] if attrs["bias"] else 0
+
+    def macs(self, attrs, inputs, out):
+        # Each input value meets each weight of its group once (torch's flop counter counts it so).
+        k = attrs["kernel"]
+        return numel(inputs[0]) * (attrs["filters"] // attrs["groups"]) * k * k
+
+    def receptive(self, attrs, inputs):
+        # Outputs are 1/S of an input pixel apart, and one reads inputs over (D·(F − 1))/S pixels.
+        extent = effective_kernel(attrs["kernel"], attrs["dilation"])
+        return exact(Fraction(extent - 1, attrs["stride"]) + 1), exact(Fraction(1, attrs["stride"]))
+
+    def label(self, attrs):
+        return f"deconv{attrs['kernel']}-{attrs['filters']}" + (f" ×{attrs['stride']}" if attrs["stride"] != 1 else "")
+
+    def constructor(self, attrs, inputs):
+        kwargs: list[tuple[str, Any]] = [("kernel_size", attrs["kernel"])]
+        for name, default in (("stride", 1), ("padding", 0), ("output_padding", 0), ("groups", 1), ("bias", True),
+                              ("dilation", 1)):
+            if attrs[name] != default:
+                kwargs.append((name, attrs[name]))
+        return Constructor("ConvTranspose2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))

@@ -1,7 +1,7 @@
 """PyTorch's layer names, and the other names people give layers, as plain data.
 
 An unknown layer word is often not a typo but the name of a layer netc does not have
-(`groupnorm`, `deconv`, `prelu`): the message should say so, rather than suggest the netc word it
+(`groupnorm`, `prelu`, `maxout`): the message should say so, rather than suggest the netc word it
 happens to be spelt like (`norm`, which is LRN; `conv`; `relu`). Or it is PyTorch's name for a layer
 netc has under its own word (`conv2d` is `conv`). This module knows those names.
 
@@ -60,6 +60,7 @@ NETC_WORD: dict[str, str] = {
     "Softmax2d": "softmax",  # softmax over the channels at each position: netc's softmax is nn.Softmax(dim=1)
     "Unflatten": "reshape",
     "Upsample": "upsample",
+    "ConvTranspose2d": "deconv",
 }
 
 # Layers netc lacks, and what it has that comes closest, where something honestly does. Say what
@@ -110,7 +111,7 @@ OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
 # convtranspose, zeropad) is understood without being listed. Words of two letters are left out:
 # `gn`, `ln` or `se` is as likely a block the spec forgot to define.
 SPELLINGS: dict[str, str] = {
-    "deconv": "ConvTranspose2d", "deconvolution": "ConvTranspose2d", "upconv": "ConvTranspose2d",
+    "deconvolution": "ConvTranspose2d",
     "transposedconv": "ConvTranspose2d", "transposeconv": "ConvTranspose2d", "convtrans": "ConvTranspose2d",
     "tconv": "ConvTranspose2d",
     "interpolate": "Upsample", "resize": "Upsample", "unpool": "MaxUnpool2d",
