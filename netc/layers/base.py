@@ -12,6 +12,7 @@ and pass expressions through.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
@@ -148,11 +149,33 @@ def py(value: Any) -> str:
     return str(value)
 
 
+def _factor(value: Any) -> str:
+    """An operand of `*` as source: compound expressions in parentheses, so that `3 * (w // 2)`
+    stays what it means (`3 * w // 2` is (3·w)//2 in Python)."""
+    text = py(value)
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*|[0-9.]+", text) or _wrapped(text):
+        return text
+    return f"({text})"
+
+
+def _wrapped(text: str) -> bool:
+    """Whether the whole text is one parenthesised group: `(a + b)`, not `(a) + (b)`."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and k < len(text) - 1:
+            return False
+    return True
+
+
 def py_prod(values: tuple[Any, ...]) -> Any:
     """Product of sizes, folded when all are numbers: a flattened feature count."""
     if all(isinstance(v, int) for v in values):
         return numel(values)
-    return " * ".join(py(v) for v in values)
+    return " * ".join(_factor(v) for v in values)
 
 
 def py_add(a: Any, b: Any) -> Any:
@@ -164,19 +187,13 @@ def py_add(a: Any, b: Any) -> Any:
 def py_sub(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
         return a - b
-    return f"({py(a)} - {py(b)})"
+    return f"({py(a)} - {_factor(b)})"
 
 
 def py_mul(a: Any, b: Any) -> Any:
     if isinstance(a, int) and isinstance(b, int):
         return a * b
-    return f"{py(a)} * {py(b)}"
-
-
-def py_floordiv(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        return a // b
-    return f"{py(a)} // {py(b)}"
+    return f"{_factor(a)} * {_factor(b)}"
 
 
 def py_sum(values: tuple[Any, ...] | list[Any]) -> Any:
