@@ -59,4 +59,4 @@ def render(spec: str, **options):
     return to_digraph(analyze(spec), **options)
 
 
-__all__ = ["NetcError", "UsageError", "analyze", "build", "compile_source", "render"]
+__all__ = ["__version__", "NetcError", "UsageError", "analyze", "build", "compile_source", "render"]

@@ -11,9 +11,9 @@ import argparse
 import re
 import sys
 
-from .version import __version__
 from .errors import Diagnostic, NetcError, UsageError, printable
 from .expand import DEFAULT_MAX_LAYERS
+from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-
 MAX_ERRORS = 20  # errors reported in one run, by every stage; past that, the first ones are what matter
 
 

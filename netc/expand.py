@@ -14,7 +14,7 @@ from typing import Any, Callable
 from . import ast
 from .errors import MAX_ERRORS, Diagnostic, NetcError, closest, did_you_mean
 from .exprs import MAX_INT, Symbol, Value, evaluate, evaluate_int
-from .ir import Network, Node, Scope, numbered
+from .ir import Network, Node, Scope, ScopeKind, numbered
 from .layers import KINDS, LayerKind, known_words, lookup_word
 from .layers.base import REQUIRED as _REQUIRED
 
@@ -142,7 +142,7 @@ class _Expander:
 
     def stage(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         self.step(seq.span)
-        stage = self.new_scope("stage", "stage", scope, "stage", seq.span, cur)
+        stage = self.new_scope(ScopeKind.STAGE, "stage", scope, "stage", seq.span, cur)
         stage.exit = self.seq(seq, cur, env, stage.id)
         return stage.exit
 
@@ -278,7 +278,7 @@ class _Expander:
         args = self.bind(block, call, env)
         inner_env: dict[str, Value] = {**self.program.params, **args}
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
-        instance = self.new_scope("block", block.name, scope, label, call.span, cur, block.name, args)
+        instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
         self.call_stack.append(block.name)
         try:
             out = self.block_body(block, call, cur, inner_env, instance.id)
@@ -293,7 +293,7 @@ class _Expander:
         elif block.form == "parallel":
             ends = []
             for branch in block.branches:
-                sub = self.new_scope("branch", "branch", scope, "branch", branch.span, cur)
+                sub = self.new_scope(ScopeKind.BRANCH, "branch", scope, "branch", branch.span, cur)
                 sub.exit = self.seq(branch, cur, env, sub.id)
                 ends.append(sub.exit)
             out = self.add_node(block.merge, {}, tuple(ends), scope, call.span, call.text)
@@ -306,7 +306,7 @@ class _Expander:
                 short_end = self.add_node("projection", attrs, (cur, body_end), scope, call.span, call.text,
                                           local="shortcut", shape_only=(1,))
             else:
-                sub = self.new_scope("shortcut", "shortcut", scope, "shortcut", block.shortcut.span, cur)
+                sub = self.new_scope(ScopeKind.SHORTCUT, "shortcut", scope, "shortcut", block.shortcut.span, cur)
                 sub.exit = short_end = self.seq(block.shortcut, cur, env, sub.id)
             out = self.add_node(block.merge, {}, (body_end, short_end), scope, call.span, call.text)
         if block.after is not None:
@@ -359,7 +359,7 @@ class _Expander:
                                              "which no mark names", hint))
                     continue
                 origin = self.marks[head.origin]
-            scope = self.new_scope("head", head.name, "", head.name, head.span, origin, exact=True)
+            scope = self.new_scope(ScopeKind.HEAD, head.name, "", head.name, head.span, origin, exact=True)
             scope.exit = self.seq(head.body, origin, env, scope.id)
             outputs.append((head.name, scope.exit))
         if not outputs:

@@ -11,6 +11,7 @@ code generation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -46,12 +47,22 @@ class Node:
         return self.id.rsplit(".", 1)[-1]
 
 
+class ScopeKind(StrEnum):
+    """What a scope is. A StrEnum: it prints as its word, and the JSON and pictures use the word."""
+
+    STAGE = "stage"  # a repetition written [ … ]*M
+    BLOCK = "block"  # one call of a block
+    BRANCH = "branch"  # one branch of a parallel block
+    SHORTCUT = "shortcut"  # a written shortcut of a residual block
+    HEAD = "head"  # a named output
+
+
 @dataclass
 class Scope:
     """A named group of nodes: a stage `[...]`, a block instance, a branch, a shortcut, a head."""
 
     id: str
-    kind: str  # stage | block | branch | shortcut | head
+    kind: ScopeKind
     label: str  # e.g. "bottleneck(128, stride=2)"
     span: SourceSpan
     parent: str  # "" for top level

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .infer import Analysis
+from .ir import ScopeKind
 from .layers import KINDS
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
@@ -54,7 +55,7 @@ def kept_for_backward(analysis: Analysis) -> KeptForBackward:
             if index not in node.shape_only:
                 readers[source] = readers.get(source, 0) + 1
     pinned = {node_id for _, node_id in net.outputs}
-    pinned |= {scope.entry for scope in net.scopes.values() if scope.kind == "head" and scope.entry}
+    pinned |= {scope.entry for scope in net.scopes.values() if scope.kind == ScopeKind.HEAD and scope.entry}
 
     tensor: dict[str, str] = {}  # node id → id of the node that made the tensor it outputs
     in_place: set[str] = set()

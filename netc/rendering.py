@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .errors import Diagnostic, NetcError, UsageError
 from .infer import Analysis
-from .ir import Network, Scope
+from .ir import Network, Scope, ScopeKind
 from .layers import CATEGORY_COLORS, KINDS, fmt_shape
 
 # Output formats by file extension: what `dot -T` is asked for (None: the DOT text itself).
@@ -31,7 +31,8 @@ FONT = "Helvetica"
 WARNING_COLOR = "#d62728"
 SKIP_COLOR = "#3b6ea5"
 CATEGORY_SHAPES = {"merge": "oval"}  # everything else is a rounded box
-SCOPE_FILLS = {"stage": "#f6f6f6", "head": "#f6f6f6", "block": "#edf3fb", "shortcut": "#ffffff", "branch": "#ffffff"}
+SCOPE_FILLS = {ScopeKind.STAGE: "#f6f6f6", ScopeKind.HEAD: "#f6f6f6", ScopeKind.BLOCK: "#edf3fb",
+               ScopeKind.SHORTCUT: "#ffffff", ScopeKind.BRANCH: "#ffffff"}
 
 INSTALL_HINT = ("install Graphviz (https://graphviz.org/download/ — apt install graphviz, brew install graphviz "
                 "or conda install graphviz), or write -o {stem}.dot, which needs no Graphviz")
@@ -191,7 +192,7 @@ def _summary(plan: _Plan, scope: Scope, limit: int = 4) -> str:
     for child in scope.children:
         if child in plan.network.scopes:
             sub = plan.network.scopes[child]
-            words.append(sub.label if sub.kind == "block" else _scope_title(plan, sub))
+            words.append(sub.label if sub.kind == ScopeKind.BLOCK else _scope_title(plan, sub))
         elif not KINDS[plan.network.node(child).kind].foldable:
             words.append(plan.analysis.info[child].label)
     grouped: list[tuple[str, int]] = []
@@ -207,13 +208,13 @@ def _summary(plan: _Plan, scope: Scope, limit: int = 4) -> str:
 
 
 def _scope_title(plan: _Plan, scope: Scope, folded: bool = True) -> str:
-    if scope.kind == "shortcut" and not folded:
+    if scope.kind == ScopeKind.SHORTCUT and not folded:
         return "shortcut"
-    if scope.kind == "block":
+    if scope.kind == ScopeKind.BLOCK:
         return scope.label
-    if scope.kind == "head":
+    if scope.kind == ScopeKind.HEAD:
         return f"head {scope.label}"
-    if scope.kind == "stage":
+    if scope.kind == ScopeKind.STAGE:
         return scope.id.rsplit(".", 1)[-1]
     return _summary(plan, scope)  # branch, shortcut: what they hold
 
@@ -241,7 +242,7 @@ def _folded_label(plan: _Plan, scope: Scope) -> str:
     if count > 1:
         totals[-1] += " each"
     lines = [title]
-    if scope.kind in ("stage", "head"):
+    if scope.kind in (ScopeKind.STAGE, ScopeKind.HEAD):
         lines.append(_small(_text(_summary(plan, scope))))
     lines.append(_small(_text(" · ".join(totals))))
     if scope.exit is not None:
@@ -319,10 +320,10 @@ def _draw_children(graph, plan: _Plan, children) -> None:
             _draw_folded(graph, plan, scope)
             continue
         with graph.subgraph(name=f"cluster_{scope.id}") as sub:
-            if scope.kind == "branch":  # side by side, no frame: the block's frame says enough
+            if scope.kind == ScopeKind.BRANCH:  # side by side, no frame: the block's frame says enough
                 sub.attr(label="", peripheries="0", margin="4")
             else:
-                style = "rounded,dashed" if scope.kind == "shortcut" else "rounded,filled"
+                style = "rounded,dashed" if scope.kind == ScopeKind.SHORTCUT else "rounded,filled"
                 sub.attr(label=_cluster_label(plan, scope), style=style, fillcolor=SCOPE_FILLS.get(scope.kind, "#ffffff"),
                          color="#9a9a9a", fontname=FONT, fontsize="11", labeljust="l", margin="8")
             _draw_children(sub, plan, scope.children)
@@ -336,7 +337,7 @@ def _is_skip(plan: _Plan, src: str, node_id: str) -> bool:
         return True
     for end in (src, node_id):
         scope = network.node(end).scope
-        if scope and network.scopes[scope].kind == "shortcut":
+        if scope and network.scopes[scope].kind == ScopeKind.SHORTCUT:
             return True
     node = network.node(node_id)
     if len(node.inputs) > 1 and node.scope:

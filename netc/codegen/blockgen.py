@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import ast
 from ..expand import _validate, bind_attrs
 from ..exprs import evaluate, evaluate_int
-from ..ir import numbered
+from ..ir import ScopeKind, numbered
 from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
 from ..layers.base import NoSymbolicRule, exact
 from .concrete import _call, constructor_expr, is_alias, with_inplace
@@ -372,7 +372,7 @@ class BlockWalk:
 
     def block_call(self, block: ast.BlockDef, call: ast.Call, cur: Cur, ctx: Ctx) -> Cur:
         scope_id = _qualify(ctx.ir, self._fresh_ir(ctx.ir, block.name))
-        scope = self._scope(scope_id, "block", cur.ir)
+        scope = self._scope(scope_id, ScopeKind.BLOCK, cur.ir)
         if scope.block != block.name:
             raise Mismatch(None, f"{scope_id} is not a '{block.name}'")
         symbols = bind_block_args(block, call, lambda e: translate(e, self.sym_env))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..ir import ScopeKind
 from ..layers import KINDS, Constructor
 from .model import Container, Element, Group, Handle, Note
 from .pysrc import Bracketed, Expr, Item, Raw, comment, literal, where
@@ -117,7 +118,7 @@ class ConcreteEmitter:
         scope = self.net.scopes[scope_id]
         entry = self.handles[scope.entry] if scope.entry is not None else None
         local = scope_id.rsplit(".", 1)[-1]
-        if scope.kind == "block":
+        if scope.kind == ScopeKind.BLOCK:
             ref = self.gen.class_ref(scope_id)
             if ref is not None and entry is not None:
                 out = Handle(tag, pinned=self.gen.pinned(scope.exit))
@@ -126,14 +127,14 @@ class ConcreteEmitter:
                 info = self.gen.analysis[scope.exit]
                 container.add(Element(local, build, _call, [entry], out, note(info.shape, scope.span), dict(ref.paths)))
                 return
-        if scope.kind == "head":
+        if scope.kind == ScopeKind.HEAD:
             local, tag = scope.label, self.gen.head_var(scope.label)
             origin = self.gen.head_origin(scope.label)
             if origin and entry is not None and entry.prefer is None and entry.var is None:
                 entry.prefer = origin
-        elif scope.kind == "branch":
+        elif scope.kind == ScopeKind.BRANCH:
             tag = local
-        elif scope.kind == "shortcut":
+        elif scope.kind == ScopeKind.SHORTCUT:
             local = tag = "shortcut"
         info = self.gen.analysis[scope.exit] if scope.exit else None
         group = Group(local, tag, entry or Handle(), note(info.shape if info else "", scope.span))

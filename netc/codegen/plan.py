@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import ast
-from ..version import __version__
 from ..infer import Analysis
+from ..ir import ScopeKind
+from ..version import __version__
 from .blockgen import BlockWalk, Cur, LocalNames, NotGeneric, comment_text
 from .concrete import ConcreteEmitter, shape_text
 from .model import (
@@ -106,7 +107,7 @@ class Generator:
         self.index = {node_id: i for i, node_id in enumerate(net.order)}
         self.outputs = {node for _, node in net.outputs}
         self.origins = {h.name: h.origin for h in self.program.heads}
-        self.origin_nodes = {s.entry for s in net.scopes.values() if s.kind == "head" and self.origins.get(s.label)}
+        self.origin_nodes = {s.entry for s in net.scopes.values() if s.kind == ScopeKind.HEAD and self.origins.get(s.label)}
         self.refs: dict[str, ClassRef] = {}
         self.class_names: set[str] = set(GLOBALS)
         self.top_name = class_name(self.program.name, self.program.name_span, "the spec's name", self.class_names)
@@ -168,7 +169,7 @@ class Generator:
         instances: dict[str, list[str]] = {}
         for scope_id in order:
             scope = self.network.scopes[scope_id]
-            if scope.kind == "block" and scope.block and self.modulable(scope_id):
+            if scope.kind == ScopeKind.BLOCK and scope.block and self.modulable(scope_id):
                 instances.setdefault(scope.block, []).append(scope_id)
         deps: dict[str, set[str]] = {name: set() for name in instances}
         for name, members in instances.items():
@@ -192,7 +193,7 @@ class Generator:
         for child in self.network.scopes[scope_id].children:
             if child in self.network.scopes:
                 scope = self.network.scopes[child]
-                if scope.kind == "block" and scope.block:
+                if scope.kind == ScopeKind.BLOCK and scope.block:
                     found.add(scope.block)
                 found |= self._inner_blocks(child)
         return found

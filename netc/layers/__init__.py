@@ -6,7 +6,20 @@ from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Sh
 from .conv import Conv, TransposedConv
 from .dense import Flatten, FullyConnected, Reshape
 from .elementwise import (
-    ELU, GELU, Dropout, Identity, Input, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh,
+    ELU,
+    GELU,
+    Dropout,
+    Identity,
+    Input,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
 )
 from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, LocalResponseNorm

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
 
-
 Shape = tuple[int, ...]
 REQUIRED = object()
 

@@ -9,8 +9,21 @@ from typing import Any
 
 from ..exprs import Symbol
 from .base import (
-    Attr, Constructor, LayerKind, Misfit, NoSymbolicRule, Saved, Shape, ShapeError, exact, is_spatial, numel, py, py_add,
-    py_mul, py_sub,
+    Attr,
+    Constructor,
+    LayerKind,
+    Misfit,
+    NoSymbolicRule,
+    Saved,
+    Shape,
+    ShapeError,
+    exact,
+    is_spatial,
+    numel,
+    py,
+    py_add,
+    py_mul,
+    py_sub,
 )
 
 PADDING_KINDS = ("valid", "same", "full")

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
 
-
 KEEPS_OUTPUT = Saved(inputs=(), output=True)
 
 

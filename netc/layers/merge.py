@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from fractions import Fraction
 
 from .base import (
-    NOTHING_SAVED, Attr, Conditional, Constructor, LayerKind, NoSymbolicRule, Saved, ShapeError, exact, fmt_shape, numel,
-    py, py_sum,
+    NOTHING_SAVED,
+    Attr,
+    Conditional,
+    Constructor,
+    LayerKind,
+    NoSymbolicRule,
+    Saved,
+    ShapeError,
+    exact,
+    fmt_shape,
+    numel,
+    py,
+    py_sum,
 )
 from .conv import window_output_hw
 
