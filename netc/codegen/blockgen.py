@@ -31,7 +31,7 @@ from ..ir import ScopeKind, numbered
 from ..layers import KINDS, Conditional, Constructor, ShapeError, lookup_word
 from ..layers.base import NoSymbolicRule, exact
 from .concrete import _call, constructor_expr, is_alias, with_inplace
-from .model import Container, Element, Group, Handle, Loop, Note
+from .elements import Container, Element, Group, Handle, Loop, Note
 from .pysrc import Bracketed, Raw, Stmt, comment, literal, strip_parens, where
 from .symbolic import ATOM, SPATIAL, Code, NeedsSpatial, as_int, mul, names_of, translate
 

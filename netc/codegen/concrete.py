@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import ScopeKind
 from ..layers import KINDS, Constructor
-from .model import Container, Element, Group, Handle, Note
+from .elements import Container, Element, Group, Handle, Note
 from .pysrc import Bracketed, Expr, Item, Raw, comment, literal, where
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from ..ir import ScopeKind
 from ..version import __version__
 from .blockgen import BlockWalk, Cur, LocalNames, NotGeneric, comment_text
 from .concrete import ConcreteEmitter, shape_text
-from .model import (
+from .elements import (
     RESERVED_LOCALS,
     Container,
     Element,
