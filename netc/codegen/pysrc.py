@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..layers.base import is_parenthesised
+
 LINE = 88
 INDENT = "    "
 
@@ -70,13 +72,7 @@ def is_identifier(name: str) -> bool:
 
 def strip_parens(src: str) -> str:
     """`(a + b)` → `a + b` where the outer parentheses enclose everything (safe as an argument)."""
-    while src.startswith("(") and src.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(src):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0 and i < len(src) - 1:
-                return src
+    while is_parenthesised(src):
         src = src[1:-1]
     return src
 

@@ -152,12 +152,12 @@ def _factor(value: Any) -> str:
     """An operand of `*` as source: compound expressions in parentheses, so that `3 * (w // 2)`
     stays what it means (`3 * w // 2` is (3·w)//2 in Python)."""
     text = py(value)
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*|[0-9.]+", text) or _wrapped(text):
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*|[0-9.]+", text) or is_parenthesised(text):
         return text
     return f"({text})"
 
 
-def _wrapped(text: str) -> bool:
+def is_parenthesised(text: str) -> bool:
     """Whether the whole text is one parenthesised group: `(a + b)`, not `(a) + (b)`."""
     if not (text.startswith("(") and text.endswith(")")):
         return False
