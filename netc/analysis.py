@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .annotated import Analysis
 from .ast import Program
 from .expand import DEFAULT_MAX_LAYERS, expand
-from .infer import Analysis, infer
+from .infer import infer
 from .program import load_program, program_from_expression
 
 

@@ -1,109 +1,19 @@
 """Network → Analysis: shapes, parameters, MACs/FLOPs, activations and receptive fields per layer.
 
 Shapes flow in graph order through each kind's shape rule. Every error found is reported, not
-only the first: a layer whose input failed is skipped rather than reported again.
+only the first: a layer whose input failed is skipped rather than reported again. The result
+types, Analysis and LayerInfo, are in netc/annotated.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from fractions import Fraction
-from functools import cached_property
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
+from .annotated import Analysis, LayerInfo
 from .errors import MAX_ERRORS, Diagnostic, NetcError
 from .ir import Network, Node
-from .layers import KINDS, Shape, ShapeError, numel
+from .layers import KINDS, ShapeError, numel
 from .layers.base import Misfit, exact
-
-if TYPE_CHECKING:
-    import networkx as nx
-
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    shape: Shape
-    inputs: tuple[Shape, ...]
-    weights: int
-    biases: int
-    macs: int
-    flops: int
-    activations: int  # values in the output
-    stored: bool  # a new tensor kept for backward (not a view)
-    receptive_field: int | Fraction
-    jump: int | Fraction  # distance in input pixels between neighbouring outputs: 1/2 after a ×2 upsample
-    label: str
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def params(self) -> int:
-        return self.weights + self.biases
-
-
-@dataclass(frozen=True)
-class Analysis:
-    network: Network
-    info: dict[str, LayerInfo]
-    warnings: tuple[Diagnostic, ...] = field(default=())  # input really lost: the notes' "doesn't fit"
-    remarks: tuple[Diagnostic, ...] = field(default=())  # windows that leave only padding unread (--pedantic)
-
-    def __getitem__(self, node_id: str) -> LayerInfo:
-        return self.info[node_id]
-
-    def rows(self) -> list[tuple[Node, LayerInfo]]:
-        return [(self.network.node(n), self.info[n]) for n in self.network.order]
-
-    @property
-    def params(self) -> int:
-        return sum(i.params for i in self.info.values())
-
-    @property
-    def weights(self) -> int:
-        return sum(i.weights for i in self.info.values())
-
-    @property
-    def biases(self) -> int:
-        return sum(i.biases for i in self.info.values())
-
-    @property
-    def macs(self) -> int:
-        return sum(i.macs for i in self.info.values())
-
-    @property
-    def flops(self) -> int:
-        return sum(i.flops for i in self.info.values())
-
-    @property
-    def activations(self) -> int:
-        """Values in the outputs, one volume per layer as the lecture notes count them: the input
-        and every conv/pool/fc/merge output; activations, BN and dropout are folded into their layer,
-        and a view (an identity shortcut, a reshape) is no new volume."""
-        return sum(i.activations for n, i in self.info.items()
-                   if i.stored and not KINDS[self.network.node(n).kind].foldable)
-
-    @cached_property
-    def graph(self) -> nx.DiGraph:
-        """The analysed network as a networkx DiGraph, for users' own graph work: one graph node per
-        layer (keyed by its name) with `kind`, `attrs`, `scope`, `shape`, `params`, `weights`, `biases`,
-        `macs`, `flops`, `label` and `span`; one edge per input with `index` (its position) and
-        `shape_only` (read for its shape only, as the automatic projection reads its body). Built on
-        first access, so only its users import networkx."""
-        import networkx as nx
-
-        graph = nx.DiGraph(name=self.network.name)
-        for node_id in self.network.order:
-            node, info = self.network.node(node_id), self.info[node_id]
-            graph.add_node(node_id, kind=node.kind, attrs=dict(node.attrs), scope=node.scope, shape=info.shape,
-                           params=info.params, weights=info.weights, biases=info.biases, macs=info.macs,
-                           flops=info.flops, label=info.label, span=node.span)
-            for index, source in enumerate(node.inputs):
-                graph.add_edge(source, node_id, index=index, shape_only=index in node.shape_only)
-        return graph
-
-    def output_shapes(self) -> dict[str, Shape]:
-        return {name: self.info[node_id].shape for name, node_id in self.network.outputs}
-
 
 
 def _context(network: Network, node: Node) -> str:
@@ -211,3 +121,7 @@ def _misfit_diagnostics(network: Network, misfits: dict[str, Misfit]) -> tuple[l
             message += "; another layer reads them, so the network loses no input"
         remarks.append(Diagnostic("warning", message, node.span, node=node_id))
     return warnings, remarks
+
+
+# Analysis and LayerInfo live in netc/annotated.py; netc/codegen still imports Analysis from here.
+__all__ = ["Analysis", "LayerInfo", "infer"]

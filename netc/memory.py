@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .infer import Analysis
+from .annotated import Analysis
 from .ir import ScopeKind
 from .layers import KINDS
 

@@ -1,13 +1,13 @@
 """What netc.analyze returns: the analysis, shown in Jupyter as its picture.
 
-The display hook lives here, beside the façade, so that the analysis result (netc/infer.py) knows
+The display hook lives here, beside the façade, so that the analysis result (netc/annotated.py) knows
 nothing of rendering."""
 
 from __future__ import annotations
 
 from dataclasses import fields
 
-from .infer import Analysis
+from .annotated import Analysis
 
 
 class NotebookAnalysis(Analysis):

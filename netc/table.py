@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .infer import Analysis, LayerInfo
+from .annotated import Analysis, LayerInfo
 from .ir import Node
 from .layers import KINDS
 from .layers.base import fmt_step, json_number
