@@ -54,7 +54,7 @@ def build(spec: str, *, max_params: int | None = None, **params):
 
 def render(spec: str, **options):
     """The network as a graphviz.Digraph (options: depth, rankdir, roll)."""
-    from .rendering import to_digraph
+    from .drawing import to_digraph
 
     return to_digraph(analyze(spec), **options)
 

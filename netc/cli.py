@@ -195,7 +195,7 @@ def _run(args) -> int:
 
         _emit(generate_source(analysis), args.output)
     elif args.command == "render":
-        from .rendering import render_to_path
+        from .drawing import render_to_path
 
         render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
     return 0

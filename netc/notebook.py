@@ -19,6 +19,6 @@ class NotebookAnalysis(Analysis):
 
     def _repr_svg_(self) -> str | None:
         """The picture, or None (Jupyter's plain repr) without Graphviz."""
-        from .rendering import svg_or_none
+        from .drawing import svg_or_none
 
         return svg_or_none(self)

@@ -23,7 +23,7 @@ import netc
 
 from netc.analysis import analyze_expression, analyze_file
 from netc.errors import NetcError, UsageError
-from netc.rendering import render_to_path, to_digraph
+from netc.drawing import render_to_path, to_digraph
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_DOT = shutil.which("dot") is not None
@@ -434,7 +434,7 @@ def test_api_render_returns_a_digraph(tmp_path):
 
     path = tmp_path / "inc.yaml"
     path.write_text(INCEPTION)
-    import netc.rendering  # the drawing module's name must not shadow the function netc.render
+    import netc.drawing  # the drawing package's name must not shadow the function netc.render
 
     graph = netc.render(str(path), depth=0, rankdir="LR")
     assert isinstance(graph, graphviz.Digraph)
@@ -501,7 +501,7 @@ def test_cli_unknown_format_is_a_usage_error(tmp_path):
 
 
 def test_render_never_imports_torch(tmp_path):
-    code = ("import sys, netc; from netc.rendering import to_digraph; "
+    code = ("import sys, netc; from netc.drawing import to_digraph; "
             "to_digraph(netc.analyze('specs/googlenet.yaml'), depth=1).source; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
