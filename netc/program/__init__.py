@@ -1,0 +1,18 @@
+"""YAML tree → Program: check the spec's keys and types, parse every DSL string.
+
+    build.py        the top level and the ways in: build_program, load_program, program_from_expression
+    values.py       input:, params: and defaults:
+    blocks.py       blocks: (sequence, parallel and residual blocks)
+    heads.py        heads:
+    dsl.py          the DSL strings, wherever they stand
+    checks.py       the shared checks: types, keys, identifiers (check_identifier), finite numbers
+    diagnostics.py  Diagnostics, which collects every part's errors so that one run reports them all
+"""
+
+from __future__ import annotations
+
+from .build import build_program, load_program, program_from_expression
+from .checks import check_identifier
+from .diagnostics import Diagnostics
+
+__all__ = ["Diagnostics", "build_program", "check_identifier", "load_program", "program_from_expression"]

@@ -1,0 +1,39 @@
+"""`heads:` entries → ast.HeadDef: named extra outputs, each a DSL body and where it branches off."""
+
+from __future__ import annotations
+
+from .. import ast
+from ..errors import NetcError
+from ..spec import YNode
+from .checks import check_identifier, check_keys, expect, key_index
+from .diagnostics import Diagnostics
+from .dsl import parse_dsl_node
+
+
+def read_heads(node: YNode | None, errors: Diagnostics | None = None) -> tuple[ast.HeadDef, ...]:
+    if node is None:
+        return ()
+    expect(node, dict, "heads")
+    errors = errors or Diagnostics()
+    heads = [errors.run(_head, node, name, body, errors) for name, body in node.value.items()]
+    errors.check()
+    return tuple(heads)
+
+
+def _head(node: YNode, name: str, body: YNode, errors: Diagnostics) -> ast.HeadDef:
+    span = node.source.span_at(key_index(node, name), len(name))
+    check_identifier(name, span, "head name")
+    origin, origin_span = None, None
+    if isinstance(body.value, dict):
+        check_keys(body, ("from", "body"), f"head '{name}'")
+        if "body" not in body.value:
+            raise NetcError.at(body.span, f"head '{name}' needs a body")
+        if "from" in body.value:
+            expect(body.value["from"], str, "from")
+            origin, origin_span = body.value["from"].value.strip(), body.value["from"].span
+            if origin.startswith("<") and origin.endswith(">"):
+                origin = origin[1:-1].strip()
+        seq = parse_dsl_node(body.value["body"], f"head '{name}'", errors)
+    else:
+        seq = parse_dsl_node(body, f"head '{name}'", errors)
+    return ast.HeadDef(name, origin, origin_span, seq, span)

@@ -1,0 +1,130 @@
+"""The spec's values: `input:` (the input shape), `params:` (named numbers) and `defaults:`
+(attribute values per layer kind)."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import NetcError, SourceSpan, did_you_mean
+from ..layers import KINDS
+from ..spec import YNode
+from .checks import IDENTIFIER, check_identifier, describe, expect, finite, key_index
+from .diagnostics import Diagnostics
+
+
+def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) -> tuple[int, ...]:
+    """[C, H, W] or [F], "3x224x224"; a list item may name a param (`input: [3, S, S]`)."""
+    value = node.value
+    if isinstance(value, list):
+        value = [_input_param(item, params or {}) for item in value]
+    if isinstance(value, str):
+        parts = re.split(r"\s*[x×,]\s*", value.strip().lower())
+        if not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):
+            raise NetcError.at(node.span, f"input must be a list like [3, 224, 224] or 3x224x224, got {value!r}")
+        dims = [int(p) for p in parts]
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item.value, bool) or not isinstance(item.value, int):
+                hint = None
+                if isinstance(item.value, str) and item.value.strip().isdecimal():
+                    hint = f"remove the quotes: {item.value.strip()} is a number, '{item.value}' is text"
+                elif isinstance(item.value, float) and item.value.is_integer():
+                    hint = f"write {int(item.value)}, without the decimal point"
+                raise NetcError.at(item.span, f"input sizes must be whole numbers, got {describe(item.value)}", hint)
+        dims = [item.value for item in value]
+    else:
+        raise NetcError.at(node.span, f"input must be a list [C, H, W] or [F], got {describe(value)}")
+    if len(dims) not in (1, 3):
+        hint = (f"give the channels first: [3, {dims[0]}, {dims[1]}] for a colour image, [1, {dims[0]}, {dims[1]}] "
+                "for a grey one" if len(dims) == 2 else None)
+        raise NetcError.at(node.span, f"input must have 3 sizes [C, H, W] or 1 [F], got {len(dims)}", hint)
+    for d in dims:
+        if d <= 0 or d > 1_000_000:
+            raise NetcError.at(node.span, f"input sizes must be between 1 and 1,000,000, got {d}")
+    return tuple(dims)
+
+
+def _input_param(item: YNode, params: dict[str, int | float]) -> YNode:
+    """An input size written as a param's name, replaced by the param's value (its place kept)."""
+    if not isinstance(item.value, str) or not IDENTIFIER.match(item.value.strip()):
+        return item
+    name = item.value.strip()
+    if name not in params:
+        if name.isdecimal():
+            return item
+        raise NetcError.at(item.span, f"input size '{name}' is not a param", did_you_mean(name, list(params))
+                           or "declare it under params:, or write the number")
+    return YNode(params[name], item.start, item.end, item.source)
+
+
+def read_params(node: YNode | None) -> tuple[dict, dict]:
+    if node is None:
+        return {}, {}
+    expect(node, dict, "params")
+    values, spans = {}, {}
+    errors = Diagnostics()
+    for key, item in node.value.items():
+        values[key], spans[key] = errors.run(_param, key, item, node, default=(None, item.span))
+    errors.check()
+    return values, spans
+
+
+def _param(key: str, item: YNode, node: YNode) -> tuple[int | float, SourceSpan]:
+    check_identifier(key, node.source.span_at(key_index(node, key), len(key)), "param")
+    if isinstance(item.value, bool) or not isinstance(item.value, (int, float)):
+        hint = None
+        if isinstance(item.value, str) and re.fullmatch(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+", item.value.strip()):
+            hint = f"YAML reads {item.value} as a string; write it with a dot: {_yaml_float(item.value)}"
+        raise NetcError.at(item.span, f"param '{key}' must be a number, got {describe(item.value)}", hint)
+    finite(item, f"param '{key}'")
+    return item.value, item.span
+
+
+def _yaml_float(text: str) -> str:
+    mantissa, exponent = re.split(r"[eE]", text.strip(), maxsplit=1)
+    return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+
+
+def read_defaults(node: YNode | None) -> tuple[dict, dict]:
+    if node is None:
+        return {}, {}
+    expect(node, dict, "defaults")
+    sections = sorted({k.defaults_key for k in KINDS.values() if k.defaults_key} | set(KINDS))
+    values: dict[str, dict] = {}
+    spans: dict[tuple[str, str], SourceSpan] = {}
+    errors = Diagnostics()
+    for section, body in node.value.items():
+        errors.run(_defaults_section, node, section, body, sections, values, spans)
+    errors.check()
+    return values, spans
+
+
+def _defaults_section(node: YNode, section: str, body: YNode, sections: list[str], values: dict, spans: dict) -> None:
+    key = section.lower()
+    if key not in sections:
+        span = node.source.span_at(key_index(node, section), len(section))
+        raise NetcError.at(span, f"unknown defaults section '{section}'", did_you_mean(key, sections))
+    expect(body, dict, f"defaults.{section}")
+    kind = KINDS.get(key) or next(k for k in KINDS.values() if k.defaults_key == key)
+    names = [a.name for a in kind.attrs]
+    values[key] = {}
+    errors = Diagnostics()
+    for attr, item in body.value.items():
+        if attr.lower() not in names:
+            span = body.source.span_at(key_index(body, attr), len(attr))
+            listing = ", ".join(names) if names else "no attributes"
+            errors.add(NetcError.at(span, f"{key} has no attribute '{attr}' (it takes {listing})",
+                                    did_you_mean(attr, names)))
+            continue
+        value = errors.run(_scalar_value, item, f"defaults.{section}.{attr}")
+        if value is not None:
+            values[key][attr.lower()] = value
+            spans[(key, attr.lower())] = item.span
+    errors.check()
+
+
+def _scalar_value(node: YNode, what: str) -> int | float | str | bool:
+    if isinstance(node.value, (dict, list)) or node.value is None:
+        raise NetcError.at(node.span, f"{what} must be a number or a word, got {describe(node.value)}")
+    finite(node, what)
+    return node.value
