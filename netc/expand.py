@@ -7,16 +7,15 @@ shapes are `infer`'s business.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Any, Callable
+from typing import Any
 
 from . import ast
+from .attributes import bind_attrs, validate_attr
 from .errors import MAX_ERRORS, Diagnostic, NetcError, closest, did_you_mean
-from .exprs import MAX_INT, Symbol, Value, evaluate, evaluate_int
+from .exprs import Symbol, Value, evaluate, evaluate_int
 from .ir import Network, Node, Scope, ScopeKind, numbered
 from .layers import KINDS, LayerKind, known_words, lookup_word
-from .layers.base import REQUIRED as _REQUIRED
 
 DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
@@ -53,15 +52,16 @@ class _Expander:
         self.inert_memo: dict[int, bool] = {}
         self.min_depth = 0
         self.mark_spans: dict[str, Any] = {}
+        self.naming: dict[str, str] = {}  # a loop scope (templates only) → the scope that names its nodes
 
     # --- naming and bookkeeping ---------------------------------------------------------------
     def _fresh(self, scope: str, base: str) -> str:
-        counts = self.counters.setdefault(scope, {})
+        counts = self.counters.setdefault(self.naming.get(scope, scope), {})
         counts[base] = counts.get(base, 0) + 1
         return numbered(base, counts[base])
 
-    @staticmethod
-    def _qualify(scope: str, local: str) -> str:
+    def _qualify(self, scope: str, local: str) -> str:
+        scope = self.naming.get(scope, scope)
         return f"{scope}.{local}" if scope else local
 
     def _attach(self, scope: str, child: str) -> None:
@@ -95,6 +95,15 @@ class _Expander:
         self._attach(parent, scope.id)
         return scope
 
+    # --- the domain: what an argument expression is -------------------------------------------
+    # Here a number (the whole network is expanded); netc/templates.py expands a block once with
+    # its arguments as expressions instead.
+    def value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
+        return evaluate(expr, env)
+
+    def attr_value(self, kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Any]) -> Any:
+        return validate_attr(kind, attr, value, span, call, env)
+
     # --- sequences ------------------------------------------------------------------------------
     def seq(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         for item in seq.items:
@@ -126,19 +135,23 @@ class _Expander:
         if isinstance(item, ast.Call):
             return self.call(item, cur, env, scope)
         if isinstance(item, ast.Mark):
-            if item.name in self.marks:
-                again = self.mark_spans[item.name] == item.span
-                raise NetcError.at(item.span, f"mark <{item.name}> is placed twice",
-                                   "a mark names one point: one inside a repetition, or in a block called more "
-                                   "than once, is placed each time" if again else "give each mark its own name")
-            self.marks[item.name] = cur
-            self.mark_spans[item.name] = item.span
-            return cur
+            return self.mark(item, cur)
         if isinstance(item, ast.Seq):
             if item.stage:
                 return self.stage(item, cur, env, scope)
             return self.seq(item, cur, env, scope)
         return self.repeat(item, cur, env, scope)
+
+    def mark(self, item: ast.Mark, cur: str) -> str:
+        """A named point: the tensor after the items before it (heads start from marks)."""
+        if item.name in self.marks:
+            again = self.mark_spans[item.name] == item.span
+            raise NetcError.at(item.span, f"mark <{item.name}> is placed twice",
+                               "a mark names one point: one inside a repetition, or in a block called more "
+                               "than once, is placed each time" if again else "give each mark its own name")
+        self.marks[item.name] = cur
+        self.mark_spans[item.name] = item.span
+        return cur
 
     def stage(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         self.step(seq.span)
@@ -257,9 +270,9 @@ class _Expander:
         return f"did you mean '{match}'?{why}"
 
     def resolve_attrs(self, kind: LayerKind, fixed: dict[str, Any], call: ast.Call, env: dict[str, Value]) -> dict[str, Any]:
-        attrs, spans = bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: evaluate(expr, env))
+        attrs, spans = bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: self.value(expr, env))
         for attr in kind.attrs:
-            attrs[attr.name] = _validate(kind, attr, attrs[attr.name], spans.get(attr.name, call.span), call, env)
+            attrs[attr.name] = self.attr_value(kind, attr, attrs[attr.name], spans.get(attr.name, call.span), call, env)
         return attrs
 
     # --- blocks ---------------------------------------------------------------------------------
@@ -281,13 +294,14 @@ class _Expander:
         instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
         self.call_stack.append(block.name)
         try:
-            out = self.block_body(block, call, cur, inner_env, instance.id)
+            out = self.block_body(block, call.span, call.text, cur, inner_env, instance.id)
         finally:
             self.call_stack.pop()
         instance.exit = out
         return out
 
-    def block_body(self, block: ast.BlockDef, call: ast.Call, cur: str, env: dict[str, Value], scope: str) -> str:
+    def block_body(self, block: ast.BlockDef, span, text: str, cur: str, env: dict[str, Value], scope: str) -> str:
+        """The nodes of one use of a block; its merge and shortcut nodes carry the call's place (`span`, `text`)."""
         if block.form == "sequence":
             out = self.seq(block.body, cur, env, scope)
         elif block.form == "parallel":
@@ -296,19 +310,19 @@ class _Expander:
                 sub = self.new_scope(ScopeKind.BRANCH, "branch", scope, "branch", branch.span, cur)
                 sub.exit = self.seq(branch, cur, env, sub.id)
                 ends.append(sub.exit)
-            out = self.add_node(block.merge, {}, tuple(ends), scope, call.span, call.text)
+            out = self.add_node(block.merge, {}, tuple(ends), scope, span, text)
         else:
             body_end = self.seq(block.body, cur, env, scope)
             if block.shortcut == "identity":
                 short_end = cur
             elif block.shortcut in ("auto", "zeropad"):
                 attrs = {"bn": _uses_batchnorm(block.body, self.program.blocks), "zeropad": block.shortcut == "zeropad"}
-                short_end = self.add_node("projection", attrs, (cur, body_end), scope, call.span, call.text,
+                short_end = self.add_node("projection", attrs, (cur, body_end), scope, span, text,
                                           local="shortcut", shape_only=(1,))
             else:
                 sub = self.new_scope(ScopeKind.SHORTCUT, "shortcut", scope, "shortcut", block.shortcut.span, cur)
                 sub.exit = short_end = self.seq(block.shortcut, cur, env, sub.id)
-            out = self.add_node(block.merge, {}, (body_end, short_end), scope, call.span, call.text)
+            out = self.add_node(block.merge, {}, (body_end, short_end), scope, span, text)
         if block.after is not None:
             out = self.seq(block.after, out, env, scope)
         return out
@@ -322,7 +336,7 @@ class _Expander:
             )
         bound: dict[str, Value] = {}
         for param, expr in zip(block.params, call.args):
-            bound[param.name] = evaluate(expr, env)
+            bound[param.name] = self.value(expr, env)
         lowered = {n.lower(): n for n in names}
         for name, expr, span in call.kwargs:
             real = lowered.get(name)
@@ -332,7 +346,7 @@ class _Expander:
                                    did_you_mean(name, names))
             if real in bound:
                 raise NetcError.at(span, f"argument '{real}' of block '{block.name}' given twice")
-            bound[real] = evaluate(expr, env)
+            bound[real] = self.value(expr, env)
         for param in block.params:
             if param.name not in bound:
                 if param.default is None:
@@ -416,43 +430,6 @@ class _Expander:
         bind_attrs(kind, fixed, call, self.program.defaults, lambda expr: None)
 
 
-def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults: dict[str, dict[str, Any]],
-               value_of: Callable[[ast.Expr], Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Attributes of one layer call, in order of precedence: the kind's defaults, the spec's
-    `defaults:`, what the word fixes (conv3 → kernel 3), the bound number (conv3-64), then
-    positional and named arguments. `value_of` turns an argument expression into a value: a
-    number when expanding, Python source when generating a block class. Returns the attributes
-    and the span of each argument that set one."""
-    names = [a.name for a in kind.attrs]
-    attrs: dict[str, Any] = {a.name: a.default for a in kind.attrs}
-    attrs.update(defaults.get(kind.defaults_key or "", {}))
-    attrs.update(defaults.get(kind.name, {}))
-    attrs.update(fixed)
-    spans: dict[str, Any] = {}
-    if call.number is not None:
-        if kind.number_attr is None:
-            free = [a.name for a in kind.attrs if a.name not in fixed]
-            hint = f"for {free[0]} {call.number}, write {call.word}({call.number})" if free else None
-            raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)", hint)
-        attrs[kind.number_attr] = call.number
-    free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
-    if len(call.args) > len(free):
-        extra = call.args[len(free)]
-        listing = ", ".join(free) if free else "none"
-        raise NetcError.at(extra.span, f"'{call.text}' takes at most {len(free)} positional argument(s) ({listing}); got {len(call.args)}")
-    for name, expr in zip(free, call.args):
-        attrs[name] = value_of(expr)
-        spans[name] = expr.span
-    for name, expr, name_span in call.kwargs:
-        if name not in names:
-            hint = did_you_mean(name, names)
-            listing = ", ".join(names) if names else "no arguments"
-            raise NetcError.at(name_span, f"'{call.text}' has no argument '{name}' (it takes {listing})", hint)
-        attrs[name] = value_of(expr)
-        spans[name] = expr.span
-    return attrs, spans
-
-
 def _parts(block: ast.BlockDef) -> list[ast.Seq]:
     """The DSL sequences a block is written with."""
     parts = [block.body, *block.branches, block.after]
@@ -509,63 +486,6 @@ def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef], seen: frozens
         if found is not None and found[0].batch_norm:
             return True
     return False
-
-
-def _validate(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Value]) -> Any:
-    what = f"{kind.name} {attr.name}"
-    if value is None and attr.default is None:
-        return None
-    if value is None or value is _REQUIRED:
-        raise NetcError.at(
-            call.span, f"'{call.text}' needs a value for '{attr.name}'",
-            f"write it as an argument, or set defaults: {{{kind.defaults_key or kind.name}: {{{attr.name}: …}}}}",
-        )
-    if isinstance(value, Symbol) and attr.type in ("int", "float"):
-        names = [k for k in env]
-        raise NetcError.at(span, f"undefined variable '{value}' for {what}", did_you_mean(value.name, names))
-    if attr.type == "int":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise NetcError.at(span, f"{what} must be a whole number, got {value!r}")
-    elif attr.type == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise NetcError.at(span, f"{what} must be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise NetcError.at(span, f"{what} must be a finite number, got {value}")
-    elif attr.type == "bool":
-        if isinstance(value, Symbol) and value.name.lower() in ("true", "false"):
-            value = value.name.lower() == "true"
-        elif isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        elif isinstance(value, int) and value in (0, 1):
-            value = bool(value)
-        if not isinstance(value, bool):
-            raise NetcError.at(span, f"{what} must be true or false, got {value!r}")
-    elif attr.type == "padding":
-        if isinstance(value, str) and not isinstance(value, Symbol):
-            value = Symbol(value.lower())
-        if isinstance(value, Symbol):
-            if value.name.lower() not in ("valid", "same", "full"):
-                raise NetcError.at(span, f"{what} must be valid, same, full or a whole number, got '{value}'",
-                                   did_you_mean(value.name, ["valid", "same", "full"]))
-            return Symbol(value.name.lower())
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise NetcError.at(span, f"{what} must be valid, same, full or a whole number ≥ 0, got {value!r}")
-    elif attr.type == "choice":
-        name = value.name if isinstance(value, Symbol) else value
-        if not isinstance(name, str) or name.lower() not in attr.choices:
-            raise NetcError.at(span, f"{what} must be one of {', '.join(attr.choices)}, got {value!r}",
-                               did_you_mean(str(name), list(attr.choices)))
-        return name.lower()
-    if attr.minimum is not None and isinstance(value, (int, float)) and value < attr.minimum:
-        raise NetcError.at(span, f"{what} must be at least {attr.minimum:g}, got {value}")
-    if isinstance(value, int) and value > MAX_INT:
-        raise NetcError.at(span, f"{what} is too large")
-    return value
 
 
 def expand(program: ast.Program, max_layers: int = DEFAULT_MAX_LAYERS) -> Network:

@@ -55,6 +55,7 @@ class ScopeKind(StrEnum):
     BRANCH = "branch"  # one branch of a parallel block
     SHORTCUT = "shortcut"  # a written shortcut of a residual block
     HEAD = "head"  # a named output
+    LOOP = "loop"  # in a block template only: a repeat counted by an argument, its body expanded once
 
 
 @dataclass
@@ -71,6 +72,8 @@ class Scope:
     entry: str | None = None  # node feeding the scope
     exit: str | None = None  # node whose output is the scope's output
     children: list[str] = field(default_factory=list)  # node ids and scope ids, in order
+    count: Any = None  # a loop's repeat count: an expression over the block's arguments
+    index: Any = None  # a loop's index variable (netc.symbolic.Var), None when the repeat has no @index
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from netc import NetcError
 from netc.analysis import analyze_file
 from netc.codegen import build_module, generate, generate_source, load_generated
-from netc.codegen.blockgen import Mismatch
+from netc.templates import TemplateMismatch as Mismatch
 from netc.codegen.names import MODULE_ATTRIBUTES, pascal_case
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")

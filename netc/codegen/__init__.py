@@ -3,7 +3,7 @@
     generate_source(analysis) -> str             the module source (imports only torch)
     build_module(analysis) -> torch.nn.Module    executes exactly that source and instantiates it
 
-The file holds one class per block variant (`Bottleneck`, `Inception`, see blockgen), then the
+The file holds one class per block variant (`Bottleneck`, `Inception`, see variants.py), then the
 network class named after the spec (`name: ResNet50` → `class ResNet50`), and `Model`, an alias of
 it. See README, "Generated code".
 """
@@ -16,7 +16,7 @@ import types
 from ..errors import NetcError
 from ..infer import Analysis
 from ..memory import human_bytes
-from .plan import Generated, generate
+from .module_file import Generated, generate
 
 
 def generate_source(analysis: Analysis) -> str:

@@ -5,17 +5,18 @@ rule, parameter count, MACs/FLOPs, receptive-field step, its PyTorch emitter and
 category. Every backend asks the kind; none branches on kind names.
 
 Shapes are tuples: (C, H, W) for feature maps, (F,) for vectors; the batch axis is implicit.
-Emitters may be handed symbolic values (Python expression strings such as "width * 4") by the
-code generator for block classes, so they build arguments with `py_*` helpers that fold numbers
-and pass expressions through.
+Emitters may be handed symbolic sizes (netc/symbolic.py: `width * 4` as an expression over a
+block's arguments) by the code generator for block classes, so they build arguments with `py_*`
+helpers that fold numbers and build expressions otherwise.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
+
+from ..symbolic import Bin, Sym, binary
 
 Shape = tuple[int, ...]
 REQUIRED = object()
@@ -96,9 +97,10 @@ class Constructor:
 
 @dataclass(frozen=True)
 class Conditional:
-    """A module chosen when the block is built: `identity if condition else module`."""
+    """A module chosen when the block is built: `identity` when each pair in `equal` is equal
+    (the sizes may be expressions over the block's arguments), else `module`."""
 
-    condition: str
+    equal: tuple[tuple[Any, Any], ...]
     identity: Constructor
     module: Constructor
 
@@ -140,21 +142,13 @@ def fmt_shape(shape: Shape) -> str:
 
 
 def py(value: Any) -> str:
-    """Python source for a value: a number, bool, or an expression string passed through."""
+    """Python source for a value: a number, a bool, or a size expression (netc/symbolic.py), a sum
+    parenthesised as a whole so that it can be embedded in larger text."""
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, float):
         return repr(value)
     return str(value)
-
-
-def _factor(value: Any) -> str:
-    """An operand of `*` as source: compound expressions in parentheses, so that `3 * (w // 2)`
-    stays what it means (`3 * w // 2` is (3·w)//2 in Python)."""
-    text = py(value)
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*|[0-9.]+", text) or is_parenthesised(text):
-        return text
-    return f"({text})"
 
 
 def is_parenthesised(text: str) -> bool:
@@ -170,36 +164,41 @@ def is_parenthesised(text: str) -> bool:
     return True
 
 
-def py_prod(values: tuple[Any, ...]) -> Any:
-    """Product of sizes, folded when all are numbers: a flattened feature count."""
-    if all(isinstance(v, int) for v in values):
-        return numel(values)
-    return " * ".join(_factor(v) for v in values)
+# Size arithmetic for shape rules and emitters: numbers fold; a block argument (a Sym) makes an
+# expression that prints with the parentheses Python's precedence needs (3 * (w // 2)).
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        binary(op, 1 if isinstance(a, Sym) else a, 1 if isinstance(b, Sym) else b)  # refuses SPATIAL and words
+        return Bin(op, a, b)
+    return binary(op, a, b)
 
 
 def py_add(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        return a + b
-    return f"({py(a)} + {py(b)})"
+    return _arith("+", a, b)
 
 
 def py_sub(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        return a - b
-    return f"({py(a)} - {_factor(b)})"
+    return _arith("-", a, b)
 
 
 def py_mul(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    return f"{_factor(a)} * {_factor(b)}"
+    return _arith("*", a, b)
+
+
+def py_prod(values: tuple[Any, ...]) -> Any:
+    """Product of sizes: a flattened feature count."""
+    total: Any = values[0] if values else 1
+    for value in values[1:]:
+        total = py_mul(total, value)
+    return total
 
 
 def py_sum(values: tuple[Any, ...] | list[Any]) -> Any:
-    """Sum of sizes, folded when all are numbers: concatenated channels."""
-    if all(isinstance(v, int) for v in values):
-        return sum(values)
-    return "(" + " + ".join(py(v) for v in values) + ")"
+    """Sum of sizes: concatenated channels."""
+    total: Any = values[0]
+    for value in values[1:]:
+        total = py_add(total, value)
+    return total
 
 
 @dataclass(frozen=True)
@@ -221,6 +220,9 @@ class LayerKind:
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
     # (dropout in eval mode). Views (stores_output False) are never overwritten either.
     overwritable: ClassVar[bool] = True
+    # What forward names the output when it is a path of its own beside the main chain (the
+    # automatic shortcut: `shortcut = self.shortcut(x)`); "" for the chain's running variable.
+    output_variable: ClassVar[str] = ""
 
     # --- the DSL ------------------------------------------------------------------------------
     def word_attrs(self, word: str) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ from .base import (
     exact,
     fmt_shape,
     numel,
-    py,
     py_sum,
 )
 from .conv import window_output_hw
@@ -144,10 +143,14 @@ class Projection(LayerKind):
     attrs = (Attr("bn", "bool", False), Attr("zeropad", "bool", False))
     counts_flops = True
     overwritable = False  # the identity shortcut is its input
+    output_variable = "shortcut"
 
     def resolve(self, attrs, inputs, jumps):
-        # The shortcut samples its input on the body's grid: every `jumps[1] / jumps[0]` pixels.
-        return {"body_stride": exact(Fraction(jumps[1]) / jumps[0])} if len(inputs[0]) == 3 else {}
+        # The shortcut samples its input on the body's grid: every `jumps[1] / jumps[0]` pixels. In a
+        # block class the steps count from the block input (jumps[0] is 1) and may be expressions.
+        if len(inputs[0]) != 3:
+            return {}
+        return {"body_stride": jumps[1] if jumps[0] == 1 else exact(Fraction(jumps[1]) / jumps[0])}
 
     def _plan(self, inputs, attrs=None) -> tuple[bool, int]:
         """Whether a projection is needed, and its stride: the body's sampling step when the
@@ -221,6 +224,8 @@ class Projection(LayerKind):
         return numel(out) * inputs[0][0] if project and not attrs.get("zeropad") else 0
 
     def receptive(self, attrs, inputs):
+        if not all(isinstance(d, int) for shape in inputs for d in shape):  # a block class: its body's step
+            return 1, attrs["body_stride"]
         return 1, self._plan(inputs, attrs)[1]
 
     def label(self, attrs):
@@ -229,21 +234,21 @@ class Projection(LayerKind):
     def constructor(self, attrs, inputs):
         if attrs.get("zeropad"):
             return None  # a plain expression in forward
-        if isinstance(inputs[0][0], int) and isinstance(inputs[1][0], int) and "stride" not in attrs:
+        in_class = not all(isinstance(d, int) for shape in inputs for d in shape)
+        if in_class:  # a generic block class: decided when the module is built, from its arguments
+            stride = attrs["body_stride"]
+        else:
             project, stride = self._plan(inputs, attrs)
             if not project:
                 return None
-        else:  # a block class: decided when the module is built, from its arguments
-            stride = attrs["stride"]
         conv = Constructor(
             "Conv2d",
             (inputs[0][0], inputs[1][0]),
             (("kernel_size", 1),) + ((("stride", stride),) if stride != 1 else ()) + ((("bias", False),) if attrs["bn"] else ()),
         )
         module = Constructor("Sequential", (conv, Constructor("BatchNorm2d", (inputs[1][0],)))) if attrs["bn"] else conv
-        if "stride" in attrs:
-            keep = f"{py(inputs[0][0])} == {py(inputs[1][0])} and {py(stride)} == 1"
-            return Conditional(keep, Constructor("Identity"), module)
+        if in_class:
+            return Conditional(((inputs[0][0], inputs[1][0]), (stride, 1)), Constructor("Identity"), module)
         return module
 
     def forward(self, attrs, module, args, inputs):

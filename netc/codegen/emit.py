@@ -1,0 +1,491 @@
+"""The one emitter: the elements of one generated class, from an IR fragment.
+
+Every class is written from IR alone: the network class from the network, a block's per-use class
+from that instance's part of the network, a generic block class from the block's template
+(netc/templates.py). Each node becomes an element, asking its kind for the module (`constructor`)
+and the forward expression (`forward`); a node whose forward is its input becomes nothing. Scopes
+become groups — stages, branches, shortcuts, heads: an nn.Sequential when they are simple chains —
+a block instance with a class of its own becomes one instance of that class, and a template's loop
+(a repeat counted by an argument) becomes a for loop in __init__.
+
+Sizes come from the analysis (`ClassSource.template` is None: every size is a number) or, in a
+generic class, from the kinds' symbolic shape rules applied as the emitter goes, starting from
+`in_channels` channels and an unknown height and width; every instance's numbers are gathered for
+the comments, and the class is checked against each instance's analysis as it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ..infer import Analysis
+from ..ir import Network, ScopeKind
+from ..layers import KINDS, Conditional, Constructor, ShapeError
+from ..layers.base import LayerKind, NoSymbolicRule, exact
+from ..symbolic import SPATIAL, NeedsSpatial, Sym, Var, as_int, binary, names_of, substitute, value_at
+from ..templates import NotGeneric
+from .comments import Slot, last_value
+from .elements import Container, Element, Group, Handle, Loop, Note
+from .pysrc import Bracketed, Expr, Item, Raw, Stmt, comment, literal, where
+
+
+@dataclass
+class ClassRef:
+    """How a block instance is written where it is used: `Name(args…)`, and its module paths."""
+
+    class_name: str
+    call_items: Callable[[Any, dict[str, Any]], list[Item]]  # (input channels, arguments) → constructor items
+    paths: dict[str, str]  # the instance's IR nodes → module path inside it
+    generic: bool = False
+    static: frozenset[str] = frozenset()  # arguments the class fixes
+    static_in: bool = True  # the class fixes its input channels
+
+
+@dataclass
+class ClassSource:
+    """What one class is written from: a fragment of IR and, for a generic class, one instance."""
+
+    network: Network  # the IR the fragment's nodes live in: the analysed network, or a block template
+    children: Sequence[str]  # the fragment: node and scope ids, in order
+    entry: str | None  # the node whose output is the class input
+    refs: dict[str, ClassRef]  # block instances (of the analysed network) written as classes
+    analysis: Analysis
+    pinned: frozenset[str] = frozenset()  # outputs and head starts: variables of forward
+    heads: dict[str, str | None] = field(default_factory=dict)  # head → the mark it starts from
+    template: Network | None = None  # set for a generic class: `network` is then the template
+    instance: str | None = None  # the block instance checked against (generic class)
+    found: dict[str, list[str]] = field(default_factory=dict)  # template id → the instance's ids (templates.correspond)
+    env: dict[str, Any] = field(default_factory=dict)  # the instance's values of the template's variables
+    locals_taken: set[str] = field(default_factory=set)  # names __init__ already uses (parameters)
+    slots: list[Slot] | None = None  # comments of a generic class, filled with this instance's numbers
+
+
+@dataclass
+class Sized:
+    """What a generic class knows of a tensor: its shape and its stride since the block input,
+    as expressions; None where unknown."""
+
+    shape: tuple[Any, ...]
+    stride: Any = 1
+
+
+def constructor_expr(value: Any) -> Expr:
+    if isinstance(value, Constructor):
+        items = [Item(constructor_expr(a)) for a in value.args]
+        items += [Item(constructor_expr(v), k) for k, v in value.kwargs]
+        return Bracketed(f"nn.{value.cls}(", ")", items)
+    return Raw(literal(value))
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "[B, " + ", ".join(str(d) for d in shape) + "]"
+
+
+def note(shape_or_text: Any, span: Any) -> Note:
+    text = shape_or_text if isinstance(shape_or_text, str) else shape_text(shape_or_text)
+    return Note(comment(f"{text}  {where(span)}"))
+
+
+def _call(module: str | None, args: list[str]) -> str:
+    return f"{module}({args[0]})"
+
+
+def _hands_on(kind: LayerKind, attrs: dict[str, Any], build: Any, in_shapes: list[Any]) -> bool:
+    """Whether forward hands its first input on unchanged (identity, a shortcut that keeps the shape)."""
+    if build is not None:
+        return False
+    args = ["\0a"] + ["\0b"] * (len(in_shapes) - 1)
+    return kind.forward(attrs, None, args, in_shapes) == "\0a"
+
+
+def _not_generic(kind: LayerKind, exc: Exception) -> NotGeneric:
+    if isinstance(exc, NeedsSpatial):
+        return NotGeneric(None, f"{kind.name} needs the input's height and width")
+    return NotGeneric(None, str(exc))
+
+
+class Emitter:
+    """Elements for the IR nodes and scopes of one class."""
+
+    def __init__(self, source: ClassSource, x: Handle, recording: bool = True):
+        self.src = source
+        self.net = source.network
+        self.generic = source.template is not None
+        self.recording = recording and source.slots is not None
+        self.handles: dict[str, Handle] = {}
+        self.sized: dict[str, Sized] = {}
+        self.taken = set(source.locals_taken)
+        self.renamed: dict[str, Any] = {}  # a loop index → the variable __init__ names it (when renamed)
+        readers: dict[str, set[str]] = {}
+        for node in self.net.nodes():
+            for source_id in node.data_inputs:
+                readers.setdefault(source_id, set()).add(node.id)
+        self.readers = readers
+        if source.entry is not None:
+            self.handles[source.entry] = x
+            if self.generic:
+                self.sized[source.entry] = Sized(tuple(self.net.node(source.entry).attrs["shape"]))
+
+    # --- facts -------------------------------------------------------------------------------------
+    def info(self, ir_id: str, repetition: int = 0):
+        """The analysis of the analysed node an IR node stands for (itself outside templates)."""
+        return self.src.analysis[self.instance_id(ir_id, repetition)]
+
+    def instance_id(self, ir_id: str, repetition: int = 0) -> str:
+        return self.src.found[ir_id][repetition] if self.generic else ir_id
+
+    def shared(self, node_id: str) -> bool:
+        return len(self.readers.get(node_id, ())) > 1 or node_id in self.src.pinned
+
+    def nodes_in(self, scope_id: str) -> list[str]:
+        found = []
+        for child in self.net.scopes[scope_id].children:
+            found.extend(self.nodes_in(child) if child in self.net.scopes else [child])
+        return found
+
+    # --- the fragment ------------------------------------------------------------------------------
+    def children(self, children: Sequence[str], container: Container, tag: str) -> None:
+        for child in children:
+            if child in self.net.scopes:
+                self.scope(child, container, tag)
+            else:
+                self.node(child, container, tag)
+
+    def node(self, node_id: str, container: Container, tag: str) -> None:
+        node = self.net.node(node_id)
+        if node_id in self.handles:
+            return
+        if not node.inputs:  # the network input is forward's argument
+            self.handles[node_id] = Handle(tag, pinned=True)
+            return
+        kind = KINDS[node.kind]
+        inputs = [self.handles[i] for i in node.inputs]
+        attrs = {k: substitute(v, self.renamed) for k, v in node.attrs.items()} if self.renamed else dict(node.attrs)
+        if self.generic:
+            in_shapes = [self.sized[i].shape for i in node.inputs]
+            attrs.update(self.resolve(node_id, kind, attrs, in_shapes))
+        else:
+            in_shapes = list(self.src.analysis[node_id].inputs)
+        build, alternative = self.module(node_id, kind, attrs, in_shapes)
+        if self.generic:
+            shape = self.symbolic_shape(node_id, kind, attrs, in_shapes)
+            self.sized[node_id] = Sized(shape, self.stride(node_id, kind, attrs, in_shapes))
+        try:
+            passes_on = _hands_on(kind, attrs, build, in_shapes)
+        except (NeedsSpatial, NoSymbolicRule) as exc:
+            raise _not_generic(kind, exc) from None
+        if passes_on:
+            self.handles[node_id] = inputs[0]
+            return
+        data = [h for i, h in enumerate(inputs) if i not in node.shape_only]
+        inplace = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_inplace(attrs)
+        if inplace:
+            build = Constructor(build.cls, build.args, tuple(build.kwargs) + (("inplace", True),))
+        info = self.info(node_id)
+        out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.stored and not inplace and not self.shared(node_id),
+                     pinned=node_id in self.src.pinned)
+        self.handles[node_id] = out
+        name = node.local_name
+        fattrs, fshapes, stored = self.forward_values(name, attrs, in_shapes)
+
+        def forward(module, args, attrs=fattrs, shapes=fshapes, kind=kind):
+            return kind.forward(attrs, module, args, shapes)
+
+        try:
+            text = forward("\0m" if build is not None else None, [f"\0{i}" for i in range(len(inputs))])
+        except (NeedsSpatial, NoSymbolicRule) as exc:
+            raise _not_generic(kind, exc) from None
+        stored = [(n, v) for n, v in stored if f"self.{n}" in text]
+        paths = {self.instance_id(node_id): ""} if build is not None else {}
+        expr = constructor_expr(build) if build is not None else None
+        element = Element(name, expr, forward, inputs, out, self.note(node_id, node.span), paths,
+                          shape_only=tuple(node.shape_only), alternative=alternative, stored=stored)
+        element.source = node_id  # type: ignore[attr-defined]
+        container.add(element)
+
+    def module(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]):
+        """The node's module, and the alternative a generic class chooses in __init__ (`if … else`)."""
+        try:
+            build = kind.constructor(attrs, in_shapes)
+        except (NeedsSpatial, NoSymbolicRule) as exc:
+            raise _not_generic(kind, exc) from None
+        if not isinstance(build, Conditional):
+            return build, None
+        if not self.generic:
+            raise AssertionError(f"netc: {kind.name} chose its module when every size is known")
+        pairs = tuple((a, b) for a, b in build.equal if a != b)
+        try:
+            same = [value_at(a, self.src.env) == value_at(b, self.src.env) for a, b in pairs]
+        except KeyError:
+            names = frozenset().union(*(names_of(a) | names_of(b) for a, b in pairs))
+            raise NotGeneric(names, f"{kind.name} chooses its module from sizes the class does not know") from None
+        instance = self.src.analysis.network.node(self.instance_id(node_id))
+        info = self.info(node_id)
+        if all(same) != kind.passes_input(instance.attrs, list(info.inputs)):
+            raise NotGeneric(None, f"{kind.name} chooses otherwise than the analysis for {instance.id}")
+        if all(not isinstance(v, Sym) for pair in pairs for v in pair):  # decided now
+            return (build.identity if all(same) else build.module), None
+        condition = " and ".join(f"{literal(a) if not isinstance(a, Sym) else str(a)} == "
+                                 f"{literal(b) if not isinstance(b, Sym) else str(b)}" for a, b in pairs)
+        return build.identity, (condition, constructor_expr(build.module))
+
+    # --- a generic class: sizes as expressions ------------------------------------------------------
+    def resolve(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]) -> dict[str, Any]:
+        """What the kind decides from its inputs (the automatic shortcut's stride), from the strides
+        since the block input; checked against the instance's analysis."""
+        node = self.net.node(node_id)
+        jumps = [self.sized[i].stride for i in node.inputs]
+        if type(kind).resolve is LayerKind.resolve:
+            return {}
+        if any(j is None for j in jumps):
+            raise NotGeneric(None, f"the steps into {kind.name} are not known from the arguments")
+        resolved = kind.resolve(attrs, in_shapes, jumps)
+        instance = self.src.analysis.network.node(self.instance_id(node_id))
+        for key, value in resolved.items():
+            if value_at(value, self.src.env) != instance.attrs.get(key):
+                raise NotGeneric(None, f"{kind.name} {key} differs from the analysis for {instance.id}")
+        return resolved
+
+    def symbolic_shape(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]):
+        concrete = all(isinstance(d, int) for s in in_shapes for d in s) and not any(
+            isinstance(v, Sym) for v in attrs.values())
+        try:
+            if concrete:
+                shape = tuple(kind.infer(attrs, [tuple(s) for s in in_shapes])[0])
+            else:
+                shape = tuple(kind.symbolic_shape(attrs, in_shapes))
+        except (NoSymbolicRule, NeedsSpatial) as exc:
+            raise _not_generic(kind, exc) from None
+        if len(shape) != len(self.info(node_id).shape):
+            raise NotGeneric(None, f"the rank of {node_id} differs from the analysis")
+        return shape
+
+    def stride(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]) -> Any:
+        """The stride product since the block input, as an expression; None when unknown."""
+        node = self.net.node(node_id)
+        strides = [self.sized[i].stride for k, i in enumerate(node.inputs) if k not in node.shape_only]
+        if len(strides) > 1:  # a merge: its inputs share one grid
+            return strides[0] if len({str(s) for s in strides}) == 1 else None
+        try:
+            step = kind.receptive(attrs, in_shapes)[1]
+        except (NeedsSpatial, NoSymbolicRule, TypeError):  # a rule over sizes the class does not know (Fraction of an expression)
+            return None
+        before = strides[0]
+        if before is None:
+            return None
+        if isinstance(step, Fraction) or isinstance(before, Fraction):  # upsampled: numbers only
+            numeric = not isinstance(before, Sym) and not isinstance(step, Sym)
+            return exact(before * step) if numeric else None
+        return binary("*", before, step)
+
+    def forward_values(self, name: str, attrs: dict[str, Any], shapes: list[Any]):
+        """Attributes and shapes for a kind's forward: an argument-dependent value (a zero-pad
+        shortcut's stride) is kept on the module in __init__ and read back as `self.<name>`."""
+        stored: list[tuple[str, Any]] = []
+
+        def keep(key: str, value: Any) -> Any:
+            if not isinstance(value, Sym):
+                return value
+            attr = f"{name}_{key}"
+            stored.append((attr, value))
+            return Var(f"self.{attr}", attr, value.names, value.is_int)
+
+        fattrs = {k: keep(k, v) for k, v in attrs.items()}
+        fshapes = [tuple(keep(f"channels{i}" if j == 0 else f"size{i}_{j}", d) for j, d in enumerate(shape))
+                   for i, shape in enumerate(shapes)]
+        return fattrs, fshapes, stored
+
+    # --- comments ------------------------------------------------------------------------------------
+    def note(self, ir_id: str, span: Any, shape: Any = None, stride: Any = "unset") -> Note:
+        if not self.generic:
+            return note(self.src.analysis[ir_id].shape, span)
+        sized = self.sized[ir_id]
+        result = Note()
+        if self.recording:
+            entry = self.src.analysis[self.src.analysis.network.scopes[self.src.instance].entry]
+            info = self.info(ir_id)
+            ratio = exact(Fraction(info.jump) / entry.jump)
+            self.src.slots.append(Slot(result, sized.shape if shape is None else shape,
+                                       sized.stride if stride == "unset" else stride, span,
+                                       [(tuple(entry.shape[1:]), tuple(info.shape[1:]), ratio)]))
+        return result
+
+    # --- scopes --------------------------------------------------------------------------------------
+    def scope(self, scope_id: str, container: Container, tag: str) -> None:
+        scope = self.net.scopes[scope_id]
+        entry = self.handles[scope.entry] if scope.entry is not None else None
+        local = scope_id.rsplit(".", 1)[-1]
+        if scope.kind == ScopeKind.LOOP:
+            self.loop(scope_id, container, tag)
+            return
+        if scope.kind == ScopeKind.BLOCK:
+            ref = self.src.refs.get(self.instance_id(scope_id))
+            if ref is not None and entry is not None:
+                self.block_instance(scope_id, ref, entry, container, tag)
+                return
+            if self.generic:
+                raise NotGeneric(None, f"block '{scope.block}' inside it is written per use")
+        if scope.kind == ScopeKind.HEAD:
+            local, tag = scope.label, self.head_var(scope.label)
+            origin = self.src.heads.get(scope.label)
+            if origin and entry is not None and entry.prefer is None and entry.var is None:
+                entry.prefer = origin
+        elif scope.kind == ScopeKind.BRANCH:
+            tag = local
+        elif scope.kind == ScopeKind.SHORTCUT:
+            local = tag = "shortcut"
+        group = Group(local, tag, entry or Handle(), Note())
+        self.children(scope.children, group, tag)
+        if scope.exit:
+            group.note = self.note(scope.exit, scope.span)
+        elif not self.generic:
+            group.note = note("", scope.span)
+        self.pin_escapes(scope.children)
+        exit_ = self.handles.get(scope.exit, entry) if scope.exit else entry
+        for element in group.finish(exit_):
+            container.add(element)
+
+    @staticmethod
+    def head_var(head: str) -> str:
+        from .elements import RESERVED_LOCALS
+
+        return head if head not in RESERVED_LOCALS else f"{head}_"
+
+    def block_instance(self, scope_id: str, ref: ClassRef, entry: Handle, container: Container, tag: str) -> None:
+        scope = self.net.scopes[scope_id]
+        out = Handle(tag, pinned=scope.exit in self.src.pinned)
+        if not self.generic:
+            self.handles[scope.exit] = out
+            info = self.src.analysis[scope.exit]
+            build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(self.src.analysis[scope.entry].shape[0],
+                                                                      scope.args))
+            container.add(Element(scope_id.rsplit(".", 1)[-1], build, _call, [entry], out,
+                                  note(info.shape, scope.span), dict(ref.paths)))
+            return
+        if not ref.generic:
+            raise NotGeneric(None, f"block '{scope.block}' inside it is written per use")
+        channels = self.sized[scope.entry].shape[0]
+        for name in ref.static:
+            if isinstance(scope.args[name], Sym):
+                raise NotGeneric(scope.args[name].names, f"argument '{name}' of '{scope.block}' must be known")
+        if ref.static_in and isinstance(channels, Sym):
+            raise NotGeneric(channels.names, f"the input channels of '{scope.block}' must be known")
+        # The inner class's sizes, from a walk written nowhere; its strides count from its own input.
+        inner = Emitter(self.src, Handle(), recording=False)
+        inner.handles, inner.sized, inner.taken = dict(self.handles), dict(self.sized), set(self.taken)
+        outer_stride = self.sized[scope.entry].stride
+        inner.sized[scope.entry] = Sized(self.sized[scope.entry].shape, 1)
+        inner.renamed = self.renamed
+        inner.children(scope.children, Container(), "")
+        end = inner.sized[scope.exit]
+        stride = None if outer_stride is None or end.stride is None else (
+            exact(outer_stride * end.stride) if not isinstance(outer_stride, Sym) and not isinstance(end.stride, Sym)
+            else binary("*", outer_stride, end.stride))
+        self.sized[scope.exit] = Sized(end.shape, stride)
+        self.handles[scope.exit] = out
+        build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(channels, scope.args))
+        element = Element(scope_id.rsplit(".", 1)[-1], build, _call, [entry], out, self.note(scope.exit, scope.span),
+                          dict(ref.paths))
+        element.source = scope_id  # type: ignore[attr-defined]
+        container.add(element)
+
+    def pin_escapes(self, children: Sequence[str]) -> None:
+        """A child's output read by anything but the child after it cannot hide in an nn.Sequential."""
+        for child, after in zip(children, list(children[1:]) + [None]):
+            out = self.net.scopes[child].exit if child in self.net.scopes else child
+            handle = self.handles.get(out)
+            if handle is None or after is None:
+                continue
+            inside = set(self.nodes_in(after)) if after in self.net.scopes else {after}
+            if not self.readers.get(out, set()) <= inside:
+                handle.pinned = True
+
+    # --- a loop: a repeat counted by an argument ------------------------------------------------------
+    def loop(self, loop_id: str, container: Container, tag: str) -> None:
+        loop = self.net.scopes[loop_id]
+        count = loop.count
+        before = self.sized[loop.entry]
+        names = names_of(count) | names_of(before.shape[0])
+        repetitions = len(self.src.found.get(loop.exit, [])) if loop.exit in self.src.found else 0
+        if value_at(count, self.src.env) == 0 or repetitions == 0:
+            raise NotGeneric(count.names, "a repeat that runs 0 times shows no body")
+        list_var, channel_var = self.fresh_local("layers"), self.fresh_local("channels")
+        index = self.fresh_local(loop.index.text) if loop.index is not None else "_"
+        header = f"for {index} in range({as_int(count).source() if isinstance(count, Sym) else count})"
+        name = container.fresh("repeat")
+        entry = self.handles[loop.entry]
+        body = Loop(name, entry, Note(), header, list_var, channel_var, before.shape[0])
+        channel = Var(channel_var, f"@{loop_id}.channels", names)
+        # The body is written once, from the loop's running tensor: `channel_var` channels, stride 1.
+        self.handles[loop.entry] = Handle()
+        self.sized[loop.entry] = Sized((channel,) + tuple(SPATIAL for _ in before.shape[1:]), 1)
+        if loop.index is not None and index != loop.index.text:
+            self.renamed[loop.index.key] = Var(index, loop.index.key, loop.index.names)
+        start = self.handles[loop.entry]
+        self.children(loop.children, body, tag)
+        self.handles[loop.entry], self.sized[loop.entry] = entry, before
+        previous = start
+        for element in body.elements:
+            if not element.plain or element.data_inputs() != [previous]:
+                raise NotGeneric(names, "a repeat body that is not a chain of single modules")
+            previous = element.out
+        end = self.sized[loop.exit]
+        if len(end.shape) != len(before.shape):
+            raise NotGeneric(names, "a repeat body that changes the rank")
+        for k in range(repetitions):
+            for j, element in enumerate(body.elements):
+                position = k * len(body.elements) + j
+                for node_id, path in self.paths_of(element, k).items():
+                    body.paths[node_id] = f"{position}.{path}" if path else str(position)
+        if end.shape[0] != channel:
+            body.body_tail.append(Stmt(Raw(literal(end.shape[0])), channel_var))
+            self.src.env[channel.key] = self.info(loop.exit, repetitions - 1).shape[0]  # for choices made after it
+        channels = channel if body.body_tail else before.shape[0]
+        shape = (channels,) + tuple(SPATIAL for _ in before.shape[1:])
+        stride = before.stride if end.stride == 1 else None
+        self.sized[loop.exit] = Sized(shape, stride)
+        out = Handle(tag)
+        self.handles[loop.exit] = out
+        index_var = self.renamed.get(loop.index.key, loop.index) if loop.index is not None else None
+        label = (last_value(end.shape[0], index_var, count, channel.key),
+                 ) + shape[1:] if body.body_tail else shape
+        body.note = self.loop_note(loop, label, stride, repetitions)
+        container.add(body.finish(out))
+
+    def loop_note(self, loop, label: tuple[Any, ...], stride: Any, repetitions: int) -> Note:
+        result = Note()
+        if self.recording:
+            entry = self.src.analysis[self.src.analysis.network.scopes[self.src.instance].entry]
+            info = self.info(loop.exit, repetitions - 1)
+            ratio = exact(Fraction(info.jump) / entry.jump)
+            self.src.slots.append(Slot(result, label, stride, loop.span,
+                                       [(tuple(entry.shape[1:]), tuple(info.shape[1:]), ratio)]))
+        return result
+
+    def paths_of(self, element: Element, repetition: int) -> dict[str, str]:
+        """An element's module paths for one repetition of its loop."""
+        source = getattr(element, "source", None)
+        if source is None:
+            return {}
+        if source in self.net.scopes:  # a block instance: its own class's paths
+            ref = self.src.refs[self.instance_id(source, repetition)]
+            return dict(ref.paths)
+        return {self.instance_id(source, repetition): ""} if element.build is not None else {}
+
+    def fresh_local(self, base: str) -> str:
+        from .names import local
+
+        if base in ("layers", "channels"):
+            text, n = base, 2
+            while text in self.taken:
+                text = f"{base}{n}"
+                n += 1
+            self.taken.add(text)
+            return text
+        return local(base, self.taken)
+
+
+__all__ = ["ClassRef", "ClassSource", "Emitter", "ShapeError", "constructor_expr", "note", "shape_text"]
