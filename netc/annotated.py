@@ -25,7 +25,7 @@ class LayerInfo:
     macs: int
     flops: int
     activations: int  # values in the output
-    stored: bool  # a new tensor kept for backward (not a view)
+    new_tensor: bool  # the output is a new tensor (False for a view of the input, or the input itself)
     receptive_field: int | Fraction
     jump: int | Fraction  # distance in input pixels between neighbouring outputs: 1/2 after a ×2 upsample
     label: str
@@ -75,7 +75,7 @@ class Analysis:
         and every conv/pool/fc/merge output; activations, BN and dropout are folded into their layer,
         and a view (an identity shortcut, a reshape) is no new volume."""
         return sum(i.activations for n, i in self.info.items()
-                   if i.stored and not KINDS[self.network.node(n).kind].foldable)
+                   if i.new_tensor and not KINDS[self.network.node(n).kind].foldable)
 
     @cached_property
     def graph(self) -> nx.DiGraph:

@@ -15,7 +15,7 @@ from .attributes import bind_attrs, validate_attr
 from .errors import MAX_ERRORS, Diagnostic, NetcError, closest, did_you_mean
 from .exprs import Symbol, Value, evaluate, evaluate_int
 from .ir import Network, Node, Scope, ScopeKind, numbered
-from .layers import KINDS, LayerKind, known_words, lookup_word
+from .layers import INPUT_KIND, KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
 
 DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
@@ -317,7 +317,7 @@ class _Expander:
                 short_end = cur
             elif block.shortcut in ("auto", "zeropad"):
                 attrs = {"bn": _uses_batchnorm(block.body, self.program.blocks), "zeropad": block.shortcut == "zeropad"}
-                short_end = self.add_node("projection", attrs, (cur, body_end), scope, span, text,
+                short_end = self.add_node(SHORTCUT_KIND, attrs, (cur, body_end), scope, span, text,
                                           local="shortcut", shape_only=(1,))
             else:
                 sub = self.new_scope(ScopeKind.SHORTCUT, "shortcut", scope, "shortcut", block.shortcut.span, cur)
@@ -358,7 +358,7 @@ class _Expander:
     def network(self) -> Network:
         program = self.program
         env: dict[str, Value] = dict(program.params)
-        start = self.add_node("input", {"shape": program.input_shape}, (), "", program.input_span, "input", local="input")
+        start = self.add_node(INPUT_KIND, {"shape": program.input_shape}, (), "", program.input_span, "input", local="input")
         end = self.seq(program.network, start, env, "")
         outputs: list[tuple[str, str]] = []
         for head in program.heads:

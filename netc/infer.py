@@ -18,7 +18,7 @@ from .layers.base import Misfit, exact
 
 def _context(network: Network, node: Node) -> str:
     ancestors = network.ancestors(node.id)
-    pools = sum(1 for a in ancestors if KINDS[network.node(a).kind].category == "pool")
+    pools = sum(1 for a in ancestors if KINDS[network.node(a).kind].pools)
     where = node.id
     return f" at {where}" + (f" after {pools} pool{'s' if pools != 1 else ''}" if pools else "")
 
@@ -56,9 +56,9 @@ def infer(network: Network) -> Analysis:
                                      "(2^63 − 1)", "make the layer smaller")
             macs = kind.macs(node.attrs, in_shapes, shape)
             flops = kind.flops(node.attrs, in_shapes, shape)
-            stored = kind.stores_output(node.attrs, in_shapes)
+            new_tensor = kind.makes_new_tensor(node.attrs, in_shapes)
             if node.inputs:
-                data = [i for k, i in enumerate(node.inputs) if k not in node.shape_only] or list(node.inputs)
+                data = node.data_inputs or node.inputs
                 widest = max(data, key=lambda i: info[i].receptive_field)  # a shape-only input sees nothing
                 extent, stride = kind.receptive(node.attrs, in_shapes)
                 rf = exact(info[widest].receptive_field + (extent - 1) * info[widest].jump)
@@ -74,7 +74,7 @@ def infer(network: Network) -> Analysis:
             misfits[node_id] = note
         info[node_id] = LayerInfo(
             shape=tuple(shape), inputs=tuple(in_shapes), weights=weights, biases=biases, macs=macs, flops=flops,
-            activations=numel(shape), stored=stored, receptive_field=rf, jump=jump,
+            activations=numel(shape), new_tensor=new_tensor, receptive_field=rf, jump=jump,
             label=kind.label(node.attrs),
         )
     if resolved:

@@ -51,9 +51,8 @@ def kept_for_backward(analysis: Analysis) -> KeptForBackward:
     net, info = analysis.network, analysis.info
     readers: dict[str, int] = {}
     for node in net.nodes():
-        for index, source in enumerate(node.inputs):
-            if index not in node.shape_only:
-                readers[source] = readers.get(source, 0) + 1
+        for source in node.data_inputs:
+            readers[source] = readers.get(source, 0) + 1
     pinned = {node_id for _, node_id in net.outputs}
     pinned |= {scope.entry for scope in net.scopes.values() if scope.kind == ScopeKind.HEAD and scope.entry}
 
@@ -63,10 +62,10 @@ def kept_for_backward(analysis: Analysis) -> KeptForBackward:
     hidden = indices = per_batch = 0
     for node in net.nodes():
         kind = KINDS[node.kind]
-        data = [source for index, source in enumerate(node.inputs) if index not in node.shape_only]
-        if not info[node.id].stored:  # a view of its input, or the input itself
+        data = node.data_inputs
+        if not info[node.id].new_tensor:  # a view of its input, or the input itself
             tensor[node.id] = tensor[node.inputs[0]]
-        elif len(data) == 1 and kind.runs_inplace(node.attrs) and _overwritable(data[0], node, net, info, readers, pinned, in_place):
+        elif len(data) == 1 and kind.runs_in_place(node.attrs) and _overwritable(data[0], node, net, info, readers, pinned, in_place):
             tensor[node.id] = tensor[data[0]]
             in_place.add(node.id)
         else:
@@ -87,7 +86,7 @@ def _overwritable(source: str, reader, net, info, readers, pinned, in_place) -> 
     tensor's only reader is this layer, it is nobody's output, its kind's backward does not read
     it, and it was made in the same scope (a block class never overwrites its input)."""
     chain = [source]
-    while not info[chain[-1]].stored:
+    while not info[chain[-1]].new_tensor:
         chain.append(net.node(chain[-1]).inputs[0])
     owner = net.node(chain[-1])
     return (

@@ -46,7 +46,7 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
         if KINDS[node.kind].passes_input(node.attrs, list(info.inputs)):
             continue  # an identity shortcut: no layer, no tensor, no numbers
         row = _row(node, info)
-        if compact and node.kind != "input" and (KINDS[node.kind].foldable or not info.stored):
+        if compact and node.inputs and (KINDS[node.kind].foldable or not info.new_tensor):
             if rows and node.inputs and node.inputs[0] == last:  # it continues the last row's layer
                 prev = rows[-1]
                 rows[-1] = Row(prev.name, prev.kind, prev.label, prev.shape if info.shape == prev.shape else info.shape,
@@ -55,7 +55,7 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
                                row.receptive_field, row.jump, prev.warnings + row.warnings)
                 last = node.id
                 continue
-            if not info.stored and not info.params and not info.macs:
+            if not info.new_tensor and not info.params and not info.macs:
                 continue  # a view off to the side: an identity shortcut
         rows.append(row)
         last = node.id

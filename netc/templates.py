@@ -23,7 +23,7 @@ from .errors import NetcError
 from .expand import DEFAULT_MAX_LAYERS, _Expander
 from .exprs import Value
 from .ir import Network, ScopeKind
-from .layers import LayerKind
+from .layers import INPUT_KIND, LayerKind
 from .symbolic import SPATIAL, Sym, Var, as_int, translate, value_at
 
 TEMPLATE_INPUT = "input"  # the template's input node: the block's entry
@@ -87,7 +87,7 @@ def expand_template(network: Network, block: ast.BlockDef, values: dict[str, Any
     expander = _TemplateExpander(program, DEFAULT_MAX_LAYERS)
     env: dict[str, Any] = {**program.params, **values}
     shape = (in_channels,) + (SPATIAL,) * (rank - 1)
-    start = expander.add_node("input", {"shape": shape}, (), "", block.span, "input", local=TEMPLATE_INPUT)
+    start = expander.add_node(INPUT_KIND, {"shape": shape}, (), "", block.span, "input", local=TEMPLATE_INPUT)
     expander.call_stack.append(block.name)
     try:
         end = expander.block_body(block, block.span, block.name, start, env, "")

@@ -262,7 +262,7 @@ def test_residual_skip_edges_projection_and_identity(tmp_path):
     network = analysis.network
     dot = dot_of(analysis)
     shortcuts = [n for n in network.order if network.node(n).shape_only]
-    identity = [n for n in shortcuts if analysis[n].params == 0 and not analysis[n].stored]
+    identity = [n for n in shortcuts if analysis[n].params == 0 and not analysis[n].new_tensor]
     projections = [n for n in shortcuts if n not in identity]
     assert len(identity) == 5 and len(projections) == 1
     # identity shortcuts are not nodes; they are plain skip edges from the block input into the add

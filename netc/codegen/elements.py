@@ -57,7 +57,7 @@ class Element:
     shape_only: tuple[int, ...] = ()  # input positions read for their shape only
     prelude: list[Any] = field(default_factory=list)  # __init__ statements before the attribute
     alternative: tuple[str, Expr] | None = None  # (condition, module): `module if not condition`
-    stored: list[tuple[str, Any]] = field(default_factory=list)  # values forward reads as self.<name>
+    module_values: list[tuple[str, Any]] = field(default_factory=list)  # values forward reads as self.<name>
 
     def data_inputs(self) -> list[Handle]:
         return [h for i, h in enumerate(self.inputs) if i not in self.shape_only]
@@ -65,7 +65,7 @@ class Element:
     @property
     def plain(self) -> bool:
         """A single-input module called as `module(x)`: can stand in an nn.Sequential."""
-        if self.build is None or self.prelude or self.alternative is not None or self.stored or len(self.data_inputs()) != 1:
+        if self.build is None or self.prelude or self.alternative is not None or self.module_values or len(self.data_inputs()) != 1:
             return False
         return self.forward("\0m", ["\0a"]) == "\0m(\0a)"
 
@@ -170,7 +170,7 @@ def module_paths(elements: list[Element]) -> dict[str, str]:
 def init_statements(elements: list[Element]) -> list[Any]:
     body: list[Any] = []
     for element in elements:
-        for name, value in element.stored:
+        for name, value in element.module_values:
             body.append(Stmt(Raw(pysrc.literal(value)), f"self.{name}"))
         if element.build is None:
             continue

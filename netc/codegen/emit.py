@@ -181,15 +181,15 @@ class Emitter:
             self.handles[node_id] = inputs[0]
             return
         data = [h for i, h in enumerate(inputs) if i not in node.shape_only]
-        inplace = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_inplace(attrs)
-        if inplace:
+        in_place = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_in_place(attrs)
+        if in_place:
             build = Constructor(build.cls, build.args, tuple(build.kwargs) + (("inplace", True),))
         info = self.info(node_id)
-        out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.stored and not inplace and not self.shared(node_id),
+        out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.new_tensor and not in_place and not self.shared(node_id),
                      pinned=node_id in self.src.pinned)
         self.handles[node_id] = out
         name = node.local_name
-        fattrs, fshapes, stored = self.forward_values(name, attrs, in_shapes)
+        fattrs, fshapes, module_values = self.forward_values(name, attrs, in_shapes)
 
         def forward(module, args, attrs=fattrs, shapes=fshapes, kind=kind):
             return kind.forward(attrs, module, args, shapes)
@@ -198,11 +198,11 @@ class Emitter:
             text = forward("\0m" if build is not None else None, [f"\0{i}" for i in range(len(inputs))])
         except (NeedsSpatial, NoSymbolicRule) as exc:
             raise _not_generic(kind, exc) from None
-        stored = [(n, v) for n, v in stored if f"self.{n}" in text]
+        module_values = [(n, v) for n, v in module_values if f"self.{n}" in text]
         paths = {self.instance_id(node_id): ""} if build is not None else {}
         expr = constructor_expr(build) if build is not None else None
         element = Element(name, expr, forward, inputs, out, self.note(node_id, node.span), paths,
-                          shape_only=tuple(node.shape_only), alternative=alternative, stored=stored)
+                          shape_only=tuple(node.shape_only), alternative=alternative, module_values=module_values)
         element.source = node_id  # type: ignore[attr-defined]
         container.add(element)
 
@@ -266,7 +266,7 @@ class Emitter:
     def stride(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]) -> Any:
         """The stride product since the block input, as an expression; None when unknown."""
         node = self.net.node(node_id)
-        strides = [self.sized[i].stride for k, i in enumerate(node.inputs) if k not in node.shape_only]
+        strides = [self.sized[i].stride for i in node.data_inputs]
         if len(strides) > 1:  # a merge: its inputs share one grid
             return strides[0] if len({str(s) for s in strides}) == 1 else None
         try:
@@ -284,19 +284,19 @@ class Emitter:
     def forward_values(self, name: str, attrs: dict[str, Any], shapes: list[Any]):
         """Attributes and shapes for a kind's forward: an argument-dependent value (a zero-pad
         shortcut's stride) is kept on the module in __init__ and read back as `self.<name>`."""
-        stored: list[tuple[str, Any]] = []
+        kept: list[tuple[str, Any]] = []
 
         def keep(key: str, value: Any) -> Any:
             if not isinstance(value, Sym):
                 return value
             attr = f"{name}_{key}"
-            stored.append((attr, value))
+            kept.append((attr, value))
             return Var(f"self.{attr}", attr, value.names, value.is_int)
 
         fattrs = {k: keep(k, v) for k, v in attrs.items()}
         fshapes = [tuple(keep(f"channels{i}" if j == 0 else f"size{i}_{j}", d) for j, d in enumerate(shape))
                    for i, shape in enumerate(shapes)]
-        return fattrs, fshapes, stored
+        return fattrs, fshapes, kept
 
     # --- comments ------------------------------------------------------------------------------------
     def note(self, ir_id: str, span: Any, shape: Any = None, stride: Any = "unset") -> Note:

@@ -90,7 +90,7 @@ def render_class(name: str, container: Container, x: Handle, outputs: list[tuple
                  params: list[Item], extra: list[Any], as_dict: bool = False) -> tuple[list[Any], dict[str, str]]:
     """A class's statements, and its IR nodes' module paths."""
     elements: list[Element] = container.elements
-    taken: set[str] = {name for element in elements for name, _ in element.stored}
+    taken: set[str] = {name for element in elements for name, _ in element.module_values}
     for element in elements:
         if element.build is not None:
             element.name = attribute(element.name, taken)

@@ -34,6 +34,11 @@ _ALL: tuple[LayerKind, ...] = (
 
 KINDS: dict[str, LayerKind] = {kind.name: kind for kind in _ALL}
 
+# The two kinds the expander makes without a DSL word: the network's (or a template's) input, and
+# the automatic shortcut of a residual block (`shortcut: auto | zeropad`).
+INPUT_KIND = Input.name
+SHORTCUT_KIND = Projection.name
+
 
 def lookup_word(word: str) -> tuple[LayerKind, dict] | None:
     """The kind a DSL word names and the attributes the word fixes (conv3 → kernel 3)."""
@@ -50,6 +55,6 @@ def known_words() -> list[str]:
 
 
 __all__ = [
-    "CATEGORY_COLORS", "KINDS", "Attr", "Conditional", "Constructor", "LayerKind", "Shape", "ShapeError",
-    "fmt_shape", "known_words", "lookup_word", "numel",
+    "CATEGORY_COLORS", "INPUT_KIND", "KINDS", "SHORTCUT_KIND", "Attr", "Conditional", "Constructor", "LayerKind",
+    "Shape", "ShapeError", "fmt_shape", "known_words", "lookup_word", "numel",
 ]

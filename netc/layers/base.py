@@ -218,11 +218,16 @@ class LayerKind:
     batch_norm: ClassVar[bool] = False  # normalises over the batch: a residual body with one gets a projection with one
     # An in-place activation may overwrite this kind's output when nothing else reads it: False where
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
-    # (dropout in eval mode). Views (stores_output False) are never overwritten either.
+    # (dropout in eval mode). Views (makes_new_tensor False) are never overwritten either.
     overwritable: ClassVar[bool] = True
     # What forward names the output when it is a path of its own beside the main chain (the
     # automatic shortcut: `shortcut = self.shortcut(x)`); "" for the chain's running variable.
     output_variable: ClassVar[str] = ""
+
+    @property
+    def pools(self) -> bool:
+        """A pooling layer (messages count them: "at conv5 after 2 pools")."""
+        return self.category == "pool"
 
     # --- the DSL ------------------------------------------------------------------------------
     def word_attrs(self, word: str) -> dict[str, Any] | None:
@@ -264,7 +269,7 @@ class LayerKind:
         automatic shortcut that is the identity). The table lists no row for it."""
         return False
 
-    def stores_output(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
+    def makes_new_tensor(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
         """Whether the output is a new tensor kept for backward (False for views like flatten)."""
         return True
 
@@ -282,7 +287,7 @@ class LayerKind:
         """The forward expression, given the module attribute and the input variable names."""
         return f"{module}({args[0]})"
 
-    def runs_inplace(self, attrs: dict[str, Any]) -> bool:
+    def runs_in_place(self, attrs: dict[str, Any]) -> bool:
         """Whether the module may be built with inplace=True where its input is not needed again."""
         return False
 

@@ -53,7 +53,7 @@ class Flatten(LayerKind):
     foldable = True
     words = {"flatten": {}}
 
-    def stores_output(self, attrs, inputs):
+    def makes_new_tensor(self, attrs, inputs):
         return False
 
     def saved(self, attrs, inputs, out):
@@ -89,7 +89,7 @@ class Reshape(LayerKind):
                              f"({numel(shape):,} values)")
         return shape, []
 
-    def stores_output(self, attrs, inputs):
+    def makes_new_tensor(self, attrs, inputs):
         return False
 
     def saved(self, attrs, inputs, out):

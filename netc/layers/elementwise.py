@@ -15,19 +15,19 @@ class Activation(LayerKind):
     category = "activation"
     foldable = True
     module: ClassVar[str] = ""
-    inplace_ok: ClassVar[bool] = False  # may run in place when its input is not needed again
+    in_place: ClassVar[bool] = False  # may run in place when its input is not needed again
 
     def constructor(self, attrs, inputs):
         return Constructor(self.module, tuple(attrs[a.name] for a in self.attrs))
 
-    def runs_inplace(self, attrs):
+    def runs_in_place(self, attrs):
         # In place, backward reads the output: PyTorch refuses that for a negative slope or alpha.
-        return self.inplace_ok and all(isinstance(attrs[a.name], (int, float)) and attrs[a.name] >= 0 for a in self.attrs)
+        return self.in_place and all(isinstance(attrs[a.name], (int, float)) and attrs[a.name] >= 0 for a in self.attrs)
 
 
 @dataclass(frozen=True)
 class ReLU(Activation):
-    name, module, inplace_ok = "relu", "ReLU", True
+    name, module, in_place = "relu", "ReLU", True
     overwritable = False  # backward reads the output
     words = {"relu": {}}
 
@@ -37,7 +37,7 @@ class ReLU(Activation):
 
 @dataclass(frozen=True)
 class LeakyReLU(Activation):
-    name, module, inplace_ok = "leakyrelu", "LeakyReLU", True
+    name, module, in_place = "leakyrelu", "LeakyReLU", True
     attrs = (Attr("slope", "float", 0.01),)
     words = {"leakyrelu": {}, "lrelu": {}}
 
@@ -47,7 +47,7 @@ class LeakyReLU(Activation):
 
 @dataclass(frozen=True)
 class ELU(Activation):
-    name, module, inplace_ok = "elu", "ELU", True
+    name, module, in_place = "elu", "ELU", True
     attrs = (Attr("alpha", "float", 1.0),)
     words = {"elu": {}}
 
@@ -157,7 +157,7 @@ class Identity(LayerKind):
     foldable = True
     words = {"identity": {}}
 
-    def stores_output(self, attrs, inputs):
+    def makes_new_tensor(self, attrs, inputs):
         return False
 
     def saved(self, attrs, inputs, out):

@@ -199,7 +199,7 @@ class Projection(LayerKind):
     def symbolic_shape(self, attrs, inputs):
         return inputs[1]
 
-    def stores_output(self, attrs, inputs):
+    def makes_new_tensor(self, attrs, inputs):
         return self._plan(inputs, attrs)[0]
 
     def passes_input(self, attrs, inputs):
