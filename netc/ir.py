@@ -3,9 +3,10 @@
 Nodes are keyed by their hierarchical name (`stage3.bottleneck2.conv1`) in `Network.node_map`;
 each `Node` lists its inputs in order, so the edges are implicit; `Network.users` answers who
 reads a node and `Node.data_inputs` which inputs are read for their values. The IR knows nothing
-of networkx: the public graph view is `Analysis.graph` (netc/infer.py), built only when asked for.
-Scopes record the block structure (stages, block instances, branches, heads) for rendering and
-code generation.
+of networkx (the public graph view is `Analysis.graph`, netc/annotated.py, built only when asked
+for) and keeps no AST: what the back ends need of the spec is `NetworkSource`. Scopes record the
+block structure (stages, block instances, branches, heads, and in block templates the loops of
+repeats counted by an argument) for rendering and code generation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from .ast import Program
 from .errors import Diagnostic, SourceSpan
 
 
@@ -77,6 +77,28 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class BlockSignature:
+    """A block as its users see it: name, parameters with their defaults, form, and place."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...]  # (name, default) in order; default None: required
+    form: str  # sequence | parallel | residual
+    span: SourceSpan
+
+
+@dataclass(frozen=True)
+class NetworkSource:
+    """What the back ends need of the spec a network came from (the IR keeps no AST)."""
+
+    path: str
+    name_span: SourceSpan
+    body_span: SourceSpan | None  # the `network:` body, where whole-network messages point
+    params: dict[str, Any]  # the spec's params, after -D
+    blocks: dict[str, BlockSignature]
+    heads: tuple[tuple[str, str | None], ...] = ()  # (head, the mark it starts from or None)
+
+
+@dataclass(frozen=True)
 class Network:
     name: str
     input_shape: tuple[int, ...]
@@ -85,8 +107,11 @@ class Network:
     outputs: tuple[tuple[str, str], ...]  # (output name, node id)
     scopes: dict[str, Scope]
     top: tuple[str, ...]  # top-level children: node ids and scope ids, in order
-    program: Program
+    source: NetworkSource
     warnings: tuple[Diagnostic, ...] = ()  # found while expanding (a block never used)
+    # The expander's templates of this network's blocks (netc/templates.py), for generic classes;
+    # None for a template itself.
+    templates: Any = field(default=None, compare=False, repr=False)
 
     def node(self, node_id: str) -> Node:
         return self.node_map[node_id]

@@ -20,9 +20,9 @@ from typing import Any
 from . import ast
 from .attributes import validate_attr
 from .errors import NetcError
-from .expand import DEFAULT_MAX_LAYERS, _Expander
+from .expander import DEFAULT_MAX_LAYERS, Expander
 from .exprs import Value
-from .ir import Network, ScopeKind
+from .ir import Network, NetworkSource, ScopeKind
 from .layers import INPUT_KIND, LayerKind
 from .symbolic import SPATIAL, Sym, Var, as_int, translate, value_at
 
@@ -41,7 +41,7 @@ class TemplateMismatch(AssertionError):
     """A template evaluated at an instance's arguments is not that instance: a bug in netc."""
 
 
-class _TemplateExpander(_Expander):
+class _TemplateExpander(Expander):
     """The expander in the symbolic domain: argument expressions become `Sym` trees."""
 
     def value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
@@ -79,11 +79,22 @@ class _TemplateExpander(_Expander):
         return loop.exit
 
 
-def expand_template(network: Network, block: ast.BlockDef, values: dict[str, Any], in_channels: Any,
+class BlockTemplates:
+    """The templates of one program's blocks: what a network offers its code generator
+    (`Network.templates`), so that only the expander reads the AST."""
+
+    def __init__(self, program: ast.Program):
+        self._program = program
+
+    def expand(self, block: str, values: dict[str, Any], in_channels: Any, rank: int) -> Network:
+        """Block `block` expanded once with `values` for its arguments (numbers for the arguments
+        fixed for the class, `Var`s for the others) and `in_channels` input channels, for inputs of
+        `rank` dimensions. Raises NotGeneric."""
+        return expand_template(self._program, self._program.blocks[block], values, in_channels, rank)
+
+
+def expand_template(program: ast.Program, block: ast.BlockDef, values: dict[str, Any], in_channels: Any,
                     rank: int) -> Network:
-    """`block` expanded once with `values` for its arguments (numbers for the arguments fixed for
-    the class, `Var`s for the others) and `in_channels` input channels. Raises NotGeneric."""
-    program = network.program
     expander = _TemplateExpander(program, DEFAULT_MAX_LAYERS)
     env: dict[str, Any] = {**program.params, **values}
     shape = (in_channels,) + (SPATIAL,) * (rank - 1)
@@ -94,15 +105,16 @@ def expand_template(network: Network, block: ast.BlockDef, values: dict[str, Any
     except RecursionError:
         raise NotGeneric(None, "nested too deeply") from None
     top = tuple(child for child in expander.top if child != TEMPLATE_INPUT)
+    source = NetworkSource(program.path, block.span, block.span, dict(program.params), {})
     return Network(block.name, shape, expander.nodes, tuple(expander.order), (("output", end),),
-                   expander.scopes, top, program)
+                   expander.scopes, top, source)
 
 
 def correspond(template: Network, network: Network, instance_id: str) -> dict[str, list[str]]:
     """For each template node and scope, the instance's nodes and scopes it stands for, in order
     (a loop's body stands for one per repetition). Raises TemplateMismatch where they differ."""
     instance = network.scopes[instance_id]
-    env: dict[str, Any] = {**network.program.params, **instance.args}
+    env: dict[str, Any] = {**network.source.params, **instance.args}
     found: dict[str, list[str]] = {TEMPLATE_INPUT: [instance.entry]}
     bound: dict[str, str] = {TEMPLATE_INPUT: instance.entry}  # template node → the instance node it is now
     _Matcher(template, network, found, bound).children(template.top, list(instance.children), 0, env, instance_id)

@@ -373,10 +373,10 @@ def test_unusable_grammar_cache_falls_back_cleanly(tmp_path, setup):
 def test_a_kinds_declared_arity_is_enforced_when_a_node_is_made():
     """LayerKind.inputs is checked at expansion: the automatic projection reads exactly two
     tensors (the block input and its body's output), the input layer none."""
-    from netc.expand import _Expander
+    from netc.expander import Expander
     from netc.program import program_from_expression
 
-    expander = _Expander(program_from_expression("relu", (3, 8, 8)), 100)
+    expander = Expander(program_from_expression("relu", (3, 8, 8)), 100)
     span = expander.program.network.span
     start = expander.add_node("input", {"shape": (3, 8, 8)}, (), "", span, "input", local="input")
     with pytest.raises(NetcError) as caught:

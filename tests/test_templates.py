@@ -18,7 +18,7 @@ from test_codegen import CASES, SMALL
 from netc.analysis import analyze_file
 from netc.ir import ScopeKind
 from netc.symbolic import Sym, Var
-from netc.templates import TemplateMismatch, correspond, expand_template
+from netc.templates import TemplateMismatch, correspond
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,14 +36,12 @@ def _template(analysis, scope_id: str):
     """The template with every numeric argument symbolic (words fixed, as the code generator does)."""
     net = analysis.network
     scope = net.scopes[scope_id]
-    block = net.program.blocks[scope.block]
     values = {}
-    for p in block.params:
-        value = scope.args[p.name]
+    for name, value in scope.args.items():
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        values[p.name] = Var(p.name, p.name, frozenset({p.name}), isinstance(value, int)) if numeric else value
+        values[name] = Var(name, name, frozenset({name}), isinstance(value, int)) if numeric else value
     channels = Var("in_channels", "in_channels", frozenset({"in_channels"}))
-    return expand_template(net, block, values, channels, len(analysis[scope.entry].shape))
+    return net.templates.expand(scope.block, values, channels, len(analysis[scope.entry].shape))
 
 
 def _instances(analysis):

@@ -43,9 +43,7 @@ def build_module(analysis: Analysis, max_params: int | None = None):
     Refuses (NetcError, nothing allocated) a network with more than `max_params` parameters."""
     limit = MAX_BUILD_PARAMS if max_params is None else max_params
     if analysis.params > limit:
-        program = analysis.network.program
-        span = program.network.span if program.network is not None else None
-        raise NetcError.at(span, f"the network has {analysis.params:,} parameters ({human_bytes(4 * analysis.params)} "
+        raise NetcError.at(analysis.network.source.body_span, f"the network has {analysis.params:,} parameters ({human_bytes(4 * analysis.params)} "
                            f"at float32), more than netc.build's limit of {limit:,}",
                            "pass max_params=N to netc.build to build it anyway")
     generated = generate(analysis)

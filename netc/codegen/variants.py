@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import ast
 from ..infer import Analysis
-from ..ir import Network, ScopeKind
+from ..ir import BlockSignature, Network, ScopeKind
 from ..symbolic import Sym, Var
-from ..templates import TEMPLATE_INPUT, NotGeneric, correspond, expand_template
+from ..templates import TEMPLATE_INPUT, NotGeneric, correspond
 from .comments import comment_text
 from .elements import Container, Element, Handle, class_block, forward_statements, init_statements, module_paths
 from .emit import ClassRef, ClassSource, Emitter
@@ -37,7 +36,7 @@ class Param:
 
 @dataclass
 class Variant:
-    block: ast.BlockDef
+    block: BlockSignature
     generic: bool
     static: frozenset[str]
     static_in: bool
@@ -105,7 +104,7 @@ class ClassPlanner:
     def __init__(self, analysis: Analysis, class_names: set[str], pinned: frozenset[str]):
         self.analysis = analysis
         self.network: Network = analysis.network
-        self.program = self.network.program
+        self.spec = self.network.source
         self.class_names = class_names
         self.pinned = pinned
         self.readers: dict[str, set[str]] = {}
@@ -179,17 +178,17 @@ class ClassPlanner:
             planned.append(name)  # marks it; a block never calls itself (the expander checks)
             for inner in sorted(deps[name] - {name}, key=list(instances).index):
                 visit(inner)
-            self.plan_block(self.program.blocks[name], sorted(instances[name], key=self._position))
+            self.plan_block(self.spec.blocks[name], sorted(instances[name], key=self._position))
 
         for name in instances:
             visit(name)
 
-    def plan_block(self, block: ast.BlockDef, instances: list[str]) -> None:
-        names = {p.name for p in block.params}
+    def plan_block(self, block: BlockSignature, instances: list[str]) -> None:
+        names = {name for name, _ in block.params}
         args = [self.network.scopes[s].args for s in instances]
         static = {
-            p.name for p in block.params
-            if any(not _numeric(a[p.name]) for a in args) or (p.default is not None and not _numeric(p.default))
+            name for name, default in block.params
+            if any(not _numeric(a[name]) for a in args) or (default is not None and not _numeric(default))
         }
         static_in = False
         variants = None
@@ -216,11 +215,11 @@ class ClassPlanner:
         for variant in variants:
             self.finish_variant(variant)
 
-    def _variant_key(self, block: ast.BlockDef, scope_id: str, static: frozenset[str], static_in: bool):
+    def _variant_key(self, block: BlockSignature, scope_id: str, static: frozenset[str], static_in: bool):
         scope = self.network.scopes[scope_id]
         shape = self.analysis[scope.entry].shape
         return (
-            tuple((p.name, scope.args[p.name]) for p in block.params if p.name in static),
+            tuple((name, scope.args[name]) for name, _ in block.params if name in static),
             shape[0] if static_in else None,
             len(shape),
         )
@@ -234,20 +233,20 @@ class ClassPlanner:
             variant = Variant(block, True, static, static_in, instances=members)
             taken = set(self.class_names)
             values: dict[str, Any] = dict(key[0])
-            for p in block.params:
-                if p.name in static:
+            for name, default in block.params:
+                if name in static:
                     continue
-                given = [self.network.scopes[s].args[p.name] for s in members]
-                is_int = all(isinstance(v, int) for v in given) and (p.default is None or isinstance(p.default, int))
-                param = Param(p.name, local(p.name, taken), "int" if is_int else "float", p.default)
+                given = [self.network.scopes[s].args[name] for s in members]
+                is_int = all(isinstance(v, int) for v in given) and (default is None or isinstance(default, int))
+                param = Param(name, local(name, taken), "int" if is_int else "float", default)
                 variant.params.append(param)
-                values[p.name] = Var(param.py, p.name, frozenset({p.name}), is_int)
+                values[name] = Var(param.py, name, frozenset({name}), is_int)
             channels = key[1] if static_in else Var("in_channels", "in_channels", frozenset({"in_channels"}))
-            template = expand_template(self.network, block, values, channels, key[2])
+            template = self.network.templates.expand(block.name, values, channels, key[2])
             written = [self.write_generic(variant, template, scope_id, taken) for scope_id in members]
             texts = [w[2] for w in written]
             if any(t != texts[0] for t in texts):
-                raise NotGeneric(frozenset(p.name for p in block.params) | {"in_channels"},
+                raise NotGeneric(frozenset(name for name, _ in block.params) | {"in_channels"},
                                  f"instances of '{block.name}' give different code")
             first_slots = written[0][1]
             for other in written[1:]:
@@ -265,7 +264,7 @@ class ClassPlanner:
         """The class as one instance checks it: (paths, comment slots, text without comments, what
         render_class takes)."""
         scope = self.network.scopes[scope_id]
-        env = {**self.program.params, **scope.args, "in_channels": self.analysis[scope.entry].shape[0]}
+        env = {**self.spec.params, **scope.args, "in_channels": self.analysis[scope.entry].shape[0]}
         source = ClassSource(template, template.top, TEMPLATE_INPUT, self.refs, self.analysis, template=template,
                              instance=scope_id, found=correspond(template, self.network, scope_id), env=env,
                              locals_taken=taken, slots=[])
@@ -312,13 +311,13 @@ class ClassPlanner:
     def finish_variant(self, variant: Variant) -> None:
         """Name the class in its statements (names are given after planning) and register refs."""
         block = variant.block
-        signature = ", ".join([p.name for p in block.params])
+        signature = ", ".join(name for name, _ in block.params)
         called = f"{block.name}({signature})" if block.params else block.name
         reason = self.reasons.get(block.name)
         how = "generic" if variant.generic else f"one class per use: {reason}"
         if variant.generic and variant.static:
             first = self.network.scopes[variant.instances[0]].args
-            fixed = ", ".join(f"{p.name}={_show(first[p.name])}" for p in block.params if p.name in variant.static)
+            fixed = ", ".join(f"{name}={_show(first[name])}" for name, _ in block.params if name in variant.static)
             how = f"for {fixed}"
         header = [Comment(comment(f"{called}: a {block.form} block ({how}), {where(block.span)}"))]
         cls = variant.statements[-1]
