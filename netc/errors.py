@@ -106,6 +106,44 @@ class NetcError(Exception):
         return "\n".join(d.render() for d in self.diagnostics)
 
 
+class Diagnostics:
+    """The one error accumulator: errors collected over the independent parts of a spec (each
+    top-level key, network line and block; each expanded item; each layer's shape), so that one run
+    reports them all, as a compiler does, each once. A stage stops collecting at MAX_ERRORS."""
+
+    def __init__(self, parent: Diagnostics | None = None) -> None:
+        self.found: list[Diagnostic] = []
+        self._seen: set[Diagnostic] = set()  # so that adding stays linear in the errors found
+        self.root = parent.root if parent is not None else self  # keeps the spec-wide DSL budget
+        self.dsl_chars = 0
+
+    def add(self, exc: NetcError | Diagnostic) -> None:
+        for diagnostic in exc.diagnostics if isinstance(exc, NetcError) else [exc]:
+            if diagnostic not in self._seen:
+                self._seen.add(diagnostic)
+                self.found.append(diagnostic)
+
+    @property
+    def full(self) -> bool:
+        return len(self.found) >= MAX_ERRORS
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def run(self, fn, *args, default=None):
+        """fn(*args), or `default` when it raises a NetcError (recorded)."""
+        try:
+            return fn(*args)
+        except NetcError as exc:
+            self.add(exc)
+            return default
+
+    def check(self) -> None:
+        """Raise what was found, if anything."""
+        if self.found:
+            raise NetcError(self.found[:MAX_ERRORS])
+
+
 class UsageError(Exception):
     """A mistake on the command line rather than in the spec (exit 2)."""
 

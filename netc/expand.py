@@ -44,8 +44,7 @@ class _NetworkExpander(Expander):
         if not outputs:
             outputs.append(("output", end))
         warnings = self.unused_blocks()
-        if self.errors:
-            raise NetcError(self.errors)
+        self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), network_source(program), tuple(warnings),
                        templates=BlockTemplates(program))
@@ -133,13 +132,13 @@ def expand(program: ast.Program, max_layers: int = DEFAULT_MAX_LAYERS) -> Networ
     try:
         return expander.network()
     except LimitError as exc:  # a limit stops expansion: report it after what was found before it
-        found = list(expander.errors)
+        found = list(expander.errors.found)
         found += [d for d in exc.diagnostics if d not in found]
         raise NetcError(found[:MAX_ERRORS]) from None
     except RecursionError:
         deep = Diagnostic("error", "the network is nested too deeply to expand (blocks within blocks within …)",
                           program.network.span)
-        raise NetcError(expander.errors[: MAX_ERRORS - 1] + [deep]) from None
+        raise NetcError(expander.errors.found[: MAX_ERRORS - 1] + [deep]) from None
 
 
 __all__ = ["DEFAULT_MAX_LAYERS", "KINDS", "expand"]

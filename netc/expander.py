@@ -15,7 +15,7 @@ from typing import Any
 
 from . import ast
 from .attributes import bind_attrs, validate_attr
-from .errors import MAX_ERRORS, Diagnostic, NetcError, closest, did_you_mean
+from .errors import MAX_ERRORS, Diagnostic, Diagnostics, NetcError, closest, did_you_mean
 from .exprs import Symbol, Value, evaluate, evaluate_int
 from .ir import Node, Scope, ScopeKind, numbered
 from .layers import KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
@@ -46,7 +46,7 @@ class Expander:
         self.call_stack: list[str] = []
         # Independent errors are collected, as a compiler does: a failed item is left out and
         # expansion goes on from the item before it. Each error is reported once.
-        self.errors: list[Diagnostic] = []
+        self.errors = Diagnostics()
         self.error_events = 0  # errors met, repeats included: a repetition stops at its first
         self.steps = 0
         self.max_steps = STEPS_PER_LAYER * max_layers + 10_000
@@ -120,11 +120,9 @@ class Expander:
 
     def record(self, exc: NetcError) -> None:
         self.error_events += 1
-        for diagnostic in exc.diagnostics:
-            if diagnostic not in self.errors:
-                self.errors.append(diagnostic)
-        if len(self.errors) >= MAX_ERRORS:
-            raise LimitError(self.errors[:MAX_ERRORS])
+        self.errors.add(exc)
+        if self.errors.full:
+            raise LimitError(self.errors.found[:MAX_ERRORS])
 
     def step(self, span) -> None:
         """Count a call, a stage, a repeat or one repetition: what makes expansion work. Layers are limited

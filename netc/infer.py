@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .annotated import Analysis, LayerInfo
-from .errors import MAX_ERRORS, Diagnostic, NetcError
+from .errors import Diagnostic, Diagnostics, NetcError
 from .ir import Network, Node
 from .layers import KINDS, ShapeError, numel
 from .layers.base import Misfit, exact
@@ -32,7 +32,7 @@ def infer(network: Network) -> Analysis:
     Attributes a kind decides from its inputs (`LayerKind.resolve`, the automatic projection's
     stride) are added to the node: the analysis holds the network with them."""
     info: dict[str, LayerInfo] = {}
-    errors: list[Diagnostic] = []
+    errors = Diagnostics()
     misfits: dict[str, Misfit] = {}
     resolved: dict[str, Node] = {}
     for node_id in network.order:
@@ -66,8 +66,8 @@ def infer(network: Network) -> Analysis:
             else:
                 rf, jump = 1, 1
         except ShapeError as exc:
-            errors.append(Diagnostic("error", f"{exc}{_context(network, node)}", node.span, exc.hint))
-            if len(errors) >= MAX_ERRORS:
+            errors.add(Diagnostic("error", f"{exc}{_context(network, node)}", node.span, exc.hint))
+            if errors.full:
                 break
             continue
         for note in notes:
@@ -84,7 +84,7 @@ def infer(network: Network) -> Analysis:
         info[diagnostic.node] = replace(info[diagnostic.node], warnings=(misfits[diagnostic.node].message,))
     warnings = list(network.warnings) + warnings
     if errors:
-        raise NetcError(errors + warnings)
+        raise NetcError(errors.found + warnings)
     return Analysis(network, info, tuple(warnings), tuple(remarks))
 
 

@@ -6,13 +6,13 @@
     heads.py        heads:
     dsl.py          the DSL strings, wherever they stand
     checks.py       the shared checks: types, keys, identifiers (check_identifier), finite numbers
-    diagnostics.py  Diagnostics, which collects every part's errors so that one run reports them all
+Errors are collected with netc.errors.Diagnostics, the accumulator every stage uses.
 """
 
 from __future__ import annotations
 
+from ..errors import Diagnostics
 from .build import build_program, load_program, program_from_expression
 from .checks import check_identifier
-from .diagnostics import Diagnostics
 
 __all__ = ["Diagnostics", "build_program", "check_identifier", "load_program", "program_from_expression"]

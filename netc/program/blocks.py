@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 from .. import ast
-from ..errors import NetcError, SourceSpan, did_you_mean
+from ..errors import Diagnostics, NetcError, SourceSpan, did_you_mean
 from ..layers import KINDS, lookup_word
 from ..spec import YNode
 from .checks import check_identifier, check_keys, expect, finite, key_index
-from .diagnostics import Diagnostics
 from .dsl import parse_dsl_items, parse_dsl_node
 
 BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "merge", "after")

@@ -8,13 +8,12 @@ import re
 from dataclasses import replace
 
 from .. import ast
-from ..errors import NetcError, SourceSpan, UsageError, did_you_mean
+from ..errors import Diagnostics, NetcError, SourceSpan, UsageError, did_you_mean
 from ..parse import parse_dsl
 from ..source import DslText
 from ..spec import YNode, load_yaml, read_spec_text
 from .blocks import read_block
 from .checks import check_keys, describe, expect, key_index
-from .diagnostics import Diagnostics
 from .dsl import parse_dsl_node
 from .heads import read_heads
 from .values import read_defaults, read_input_shape, read_params

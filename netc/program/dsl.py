@@ -4,11 +4,10 @@ error reported, the spec-wide budget of DSL text enforced."""
 from __future__ import annotations
 
 from .. import ast
-from ..errors import Diagnostic, NetcError
+from ..errors import Diagnostic, Diagnostics, NetcError
 from ..parse import parse_dsl
 from ..spec import YNode
 from .checks import FLOW_COMMA_HINT, expect, split_at_comma
-from .diagnostics import Diagnostics
 
 MAX_DSL_CHARS = 200_000  # of DSL text in one spec: parsing costs ≈7 µs a character
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from .. import ast
-from ..errors import NetcError
+from ..errors import Diagnostics, NetcError
 from ..spec import YNode
 from .checks import check_identifier, check_keys, expect, key_index
-from .diagnostics import Diagnostics
 from .dsl import parse_dsl_node
 
 

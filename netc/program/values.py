@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from ..errors import NetcError, SourceSpan, did_you_mean
+from ..errors import Diagnostics, NetcError, SourceSpan, did_you_mean
 from ..layers import KINDS
 from ..spec import YNode
 from .checks import IDENTIFIER, check_identifier, describe, expect, finite, key_index
-from .diagnostics import Diagnostics
 
 
 def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) -> tuple[int, ...]:
