@@ -116,7 +116,7 @@ class Group(Container):
                 for node, path in element.paths.items():
                     paths[node] = _join(str(index), path)
             build = Bracketed("nn.Sequential(", ")", sequential_items(self.elements))
-            return [Element(self.name, build, _call, [self.entry], exit_, self.note, paths)]
+            return [Element(self.name, build, call_module, [self.entry], exit_, self.note, paths)]
         for element in self.elements:
             element.name = f"{self.name}_{element.name}"
         return self.elements
@@ -144,10 +144,11 @@ class Loop(Container):
             Block(self.header, body + self.body_tail),
         ]
         build = Raw(f"nn.Sequential(*{self.list_var})")
-        return Element(self.name, build, _call, [self.entry], exit_, self.note, dict(self.paths), prelude=prelude)
+        return Element(self.name, build, call_module, [self.entry], exit_, self.note, dict(self.paths), prelude=prelude)
 
 
-def _call(module: str | None, args: list[str]) -> str:
+def call_module(module: str | None, args: list[str]) -> str:
+    """The forward expression of a module called on its input: `self.conv1(x)`."""
     return f"{module}({args[0]})"
 
 

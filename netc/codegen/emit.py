@@ -16,95 +16,20 @@ the comments, and the class is checked against each instance's analysis as it is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from ..infer import Analysis
-from ..ir import Network, ScopeKind
-from ..layers import KINDS, Conditional, Constructor, ShapeError
+from ..ir import ScopeKind
+from ..layers import KINDS, Conditional, Constructor
 from ..layers.base import LayerKind, NoSymbolicRule, exact
 from ..symbolic import SPATIAL, NeedsSpatial, Sym, Var, as_int, binary, names_of, substitute, value_at
 from ..templates import NotGeneric
+from .class_source import ClassRef, ClassSource, Sized, constructor_expr, hands_input_on, not_generic, note
 from .comments import Slot, last_value
-from .elements import Container, Element, Group, Handle, Loop, Note
-from .pysrc import Bracketed, Expr, Item, Raw, Stmt, comment, literal, where
-
-
-@dataclass
-class ClassRef:
-    """How a block instance is written where it is used: `Name(args…)`, and its module paths."""
-
-    class_name: str
-    call_items: Callable[[Any, dict[str, Any]], list[Item]]  # (input channels, arguments) → constructor items
-    paths: dict[str, str]  # the instance's IR nodes → module path inside it
-    generic: bool = False
-    static: frozenset[str] = frozenset()  # arguments the class fixes
-    static_in: bool = True  # the class fixes its input channels
-
-
-@dataclass
-class ClassSource:
-    """What one class is written from: a fragment of IR and, for a generic class, one instance."""
-
-    network: Network  # the IR the fragment's nodes live in: the analysed network, or a block template
-    children: Sequence[str]  # the fragment: node and scope ids, in order
-    entry: str | None  # the node whose output is the class input
-    refs: dict[str, ClassRef]  # block instances (of the analysed network) written as classes
-    analysis: Analysis
-    pinned: frozenset[str] = frozenset()  # outputs and head starts: variables of forward
-    heads: dict[str, str | None] = field(default_factory=dict)  # head → the mark it starts from
-    template: Network | None = None  # set for a generic class: `network` is then the template
-    instance: str | None = None  # the block instance checked against (generic class)
-    found: dict[str, list[str]] = field(default_factory=dict)  # template id → the instance's ids (templates.correspond)
-    env: dict[str, Any] = field(default_factory=dict)  # the instance's values of the template's variables
-    locals_taken: set[str] = field(default_factory=set)  # names __init__ already uses (parameters)
-    slots: list[Slot] | None = None  # comments of a generic class, filled with this instance's numbers
-
-
-@dataclass
-class Sized:
-    """What a generic class knows of a tensor: its shape and its stride since the block input,
-    as expressions; None where unknown."""
-
-    shape: tuple[Any, ...]
-    stride: Any = 1
-
-
-def constructor_expr(value: Any) -> Expr:
-    if isinstance(value, Constructor):
-        items = [Item(constructor_expr(a)) for a in value.args]
-        items += [Item(constructor_expr(v), k) for k, v in value.kwargs]
-        return Bracketed(f"nn.{value.cls}(", ")", items)
-    return Raw(literal(value))
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "[B, " + ", ".join(str(d) for d in shape) + "]"
-
-
-def note(shape_or_text: Any, span: Any) -> Note:
-    text = shape_or_text if isinstance(shape_or_text, str) else shape_text(shape_or_text)
-    return Note(comment(f"{text}  {where(span)}"))
-
-
-def _call(module: str | None, args: list[str]) -> str:
-    return f"{module}({args[0]})"
-
-
-def _hands_on(kind: LayerKind, attrs: dict[str, Any], build: Any, in_shapes: list[Any]) -> bool:
-    """Whether forward hands its first input on unchanged (identity, a shortcut that keeps the shape)."""
-    if build is not None:
-        return False
-    args = ["\0a"] + ["\0b"] * (len(in_shapes) - 1)
-    return kind.forward(attrs, None, args, in_shapes) == "\0a"
-
-
-def _not_generic(kind: LayerKind, exc: Exception) -> NotGeneric:
-    if isinstance(exc, NeedsSpatial):
-        return NotGeneric(None, f"{kind.name} needs the input's height and width")
-    return NotGeneric(None, str(exc))
+from .elements import Container, Element, Group, Handle, Loop, Note, call_module
+from .names import init_local
+from .pysrc import Bracketed, Raw, Stmt, literal
 
 
 class Emitter:
@@ -174,9 +99,9 @@ class Emitter:
             shape = self.symbolic_shape(node_id, kind, attrs, in_shapes)
             self.sized[node_id] = Sized(shape, self.stride(node_id, kind, attrs, in_shapes))
         try:
-            passes_on = _hands_on(kind, attrs, build, in_shapes)
+            passes_on = hands_input_on(kind, attrs, build, in_shapes)
         except (NeedsSpatial, NoSymbolicRule) as exc:
-            raise _not_generic(kind, exc) from None
+            raise not_generic(kind, exc) from None
         if passes_on:
             self.handles[node_id] = inputs[0]
             return
@@ -197,7 +122,7 @@ class Emitter:
         try:
             text = forward("\0m" if build is not None else None, [f"\0{i}" for i in range(len(inputs))])
         except (NeedsSpatial, NoSymbolicRule) as exc:
-            raise _not_generic(kind, exc) from None
+            raise not_generic(kind, exc) from None
         module_values = [(n, v) for n, v in module_values if f"self.{n}" in text]
         paths = {self.instance_id(node_id): ""} if build is not None else {}
         expr = constructor_expr(build) if build is not None else None
@@ -211,7 +136,7 @@ class Emitter:
         try:
             build = kind.constructor(attrs, in_shapes)
         except (NeedsSpatial, NoSymbolicRule) as exc:
-            raise _not_generic(kind, exc) from None
+            raise not_generic(kind, exc) from None
         if not isinstance(build, Conditional):
             return build, None
         if not self.generic:
@@ -258,7 +183,7 @@ class Emitter:
             else:
                 shape = tuple(kind.symbolic_shape(attrs, in_shapes))
         except (NoSymbolicRule, NeedsSpatial) as exc:
-            raise _not_generic(kind, exc) from None
+            raise not_generic(kind, exc) from None
         if len(shape) != len(self.info(node_id).shape):
             raise NotGeneric(None, f"the rank of {node_id} differs from the analysis")
         return shape
@@ -362,7 +287,7 @@ class Emitter:
             info = self.src.analysis[scope.exit]
             build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(self.src.analysis[scope.entry].shape[0],
                                                                       scope.args))
-            container.add(Element(scope_id.rsplit(".", 1)[-1], build, _call, [entry], out,
+            container.add(Element(scope_id.rsplit(".", 1)[-1], build, call_module, [entry], out,
                                   note(info.shape, scope.span), dict(ref.paths)))
             return
         if not ref.generic:
@@ -387,7 +312,7 @@ class Emitter:
         self.sized[scope.exit] = Sized(end.shape, stride)
         self.handles[scope.exit] = out
         build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(channels, scope.args))
-        element = Element(scope_id.rsplit(".", 1)[-1], build, _call, [entry], out, self.note(scope.exit, scope.span),
+        element = Element(scope_id.rsplit(".", 1)[-1], build, call_module, [entry], out, self.note(scope.exit, scope.span),
                           dict(ref.paths))
         element.source = scope_id  # type: ignore[attr-defined]
         container.add(element)
@@ -476,16 +401,7 @@ class Emitter:
         return {self.instance_id(source, repetition): ""} if element.build is not None else {}
 
     def fresh_local(self, base: str) -> str:
-        from .names import local
-
-        if base in ("layers", "channels"):
-            text, n = base, 2
-            while text in self.taken:
-                text = f"{base}{n}"
-                n += 1
-            self.taken.add(text)
-            return text
-        return local(base, self.taken)
+        return init_local(base, self.taken)
 
 
-__all__ = ["ClassRef", "ClassSource", "Emitter", "ShapeError", "constructor_expr", "note", "shape_text"]
+__all__ = ["Emitter"]

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from ..infer import Analysis
 from ..ir import ScopeKind
 from ..version import __version__
+from .class_source import ClassSource, shape_text
 from .elements import Container, Handle
-from .emit import ClassSource, Emitter, shape_text
+from .emit import Emitter
 from .names import GLOBALS, class_name
 from .pysrc import comment, render, spec_label, where
 from .variants import ClassPlanner, render_class

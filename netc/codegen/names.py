@@ -82,3 +82,10 @@ def local(name: str, taken: set[str]) -> str:
         text = f"{text}_"
     taken.add(text)
     return text
+
+
+def init_local(base: str, taken: set[str]) -> str:
+    """A local of __init__ for a loop: `layers`, `channels` (then layers2, …), or a loop index."""
+    if base in ("layers", "channels"):
+        return _claim(base, taken)
+    return local(base, taken)

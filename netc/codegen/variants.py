@@ -19,9 +19,10 @@ from ..infer import Analysis
 from ..ir import BlockSignature, Network, ScopeKind
 from ..symbolic import Sym, Var
 from ..templates import TEMPLATE_INPUT, NotGeneric, correspond
+from .class_source import ClassRef, ClassSource
 from .comments import comment_text
 from .elements import Container, Element, Handle, class_block, forward_statements, init_statements, module_paths
-from .emit import ClassRef, ClassSource, Emitter
+from .emit import Emitter
 from .names import attribute, class_name, local
 from .pysrc import Comment, Item, Raw, Stmt, comment, literal, render, where
 
