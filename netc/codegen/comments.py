@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ..symbolic import Bin, Sym, keys_of, substitute
+from ..symbolic import ATOM, Bin, Sym, keys_of, substitute
 from .elements import Note
 from .pysrc import comment, where
 
@@ -37,6 +37,13 @@ def last_value(value: Any, index: Sym | None, count: Any, channel_key: str) -> A
     return substitute(value, {index.key: Bin("-", count, 1)})
 
 
+def _upsampled_by(stride: Any) -> Sym | None:
+    """s for a step of 1 / s (after upsampling by an argument), else None."""
+    if isinstance(stride, Bin) and stride.op == "/" and stride.left == 1 and isinstance(stride.right, Sym):
+        return stride.right
+    return None
+
+
 def _source(value: Any) -> str:
     return value.source() if isinstance(value, Sym) else str(value)
 
@@ -59,6 +66,11 @@ def comment_text(slot: Slot) -> str:
             b is not None and o == b * int(1 / slot.stride) for o, b in zip(outs, bases)
         ):
             dims.append(f"{letter}*{int(1 / slot.stride)}")  # upsampled: a step of 1/k is k outputs a pixel
+        elif _upsampled_by(slot.stride) is not None and all(
+            s[2] and b is not None and o == b / s[2] for s, o, b in zip(slot.samples, outs, bases)
+        ):
+            factor = _upsampled_by(slot.stride)
+            dims.append(f"{letter}*{factor.source() if factor.prec == ATOM else f'({factor.source()})'}")
         elif slot.stride is not None and all(
             s[2] and b is not None and o == -(-b // s[2]) for s, o, b in zip(slot.samples, outs, bases)
         ):

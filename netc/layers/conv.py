@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..exprs import Symbol
+from ..symbolic import Bin
 from .base import (
     Attr,
     Constructor,
@@ -23,6 +24,7 @@ from .base import (
     py,
     py_add,
     py_mul,
+    py_reciprocal,
     py_sub,
 )
 
@@ -247,8 +249,10 @@ class TransposedConv(LayerKind):
 
     def receptive(self, attrs, inputs):
         # Outputs are 1/S of an input pixel apart, and one reads inputs over (D·(F − 1))/S pixels.
-        extent = effective_kernel(attrs["kernel"], attrs["dilation"])
-        return exact(Fraction(extent - 1, attrs["stride"]) + 1), exact(Fraction(1, attrs["stride"]))
+        extent, stride = effective_kernel(attrs["kernel"], attrs["dilation"]), attrs["stride"]
+        if isinstance(extent, int) and isinstance(stride, int):
+            return exact(Fraction(extent - 1, stride) + 1), py_reciprocal(stride)
+        return py_add(Bin("/", py_sub(extent, 1), stride), 1), py_reciprocal(stride)
 
     def label(self, attrs):
         return f"deconv{attrs['kernel']}-{attrs['filters']}" + (f" ×{attrs['stride']}" if attrs["stride"] != 1 else "")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, exact, numel
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel, py_reciprocal
 from .conv import pad_call, resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
@@ -160,7 +159,7 @@ class Upsample(LayerKind):
 
     def receptive(self, attrs, inputs):
         # Neighbouring outputs are 1/scale of a pixel apart; bilinear reads two input pixels per axis.
-        return (2 if attrs["mode"] == "bilinear" else 1), exact(Fraction(1, attrs["scale"]))
+        return (2 if attrs["mode"] == "bilinear" else 1), py_reciprocal(attrs["scale"])
 
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED  # backward needs only the sizes
