@@ -129,17 +129,27 @@ class Bin(Sym):
         return binary(self.op, substitute(self.left, replace), substitute(self.right, replace))
 
 
+class _OneOperand(Sym):
+    operand: Any
+
+    @property
+    def names(self) -> frozenset[str]:  # type: ignore[override]
+        return names_of(self.operand)
+
+    def rebuilt(self, operand: Any) -> Any:
+        raise NotImplementedError
+
+    def substitute(self, replace: dict[str, Any]) -> Any:
+        return self.rebuilt(substitute(self.operand, replace))
+
+
 @dataclass(frozen=True, eq=True)
-class Neg(Sym):
+class Neg(_OneOperand):
     operand: Any
 
     @property
     def prec(self) -> int:  # type: ignore[override]
         return UNARY
-
-    @property
-    def names(self) -> frozenset[str]:  # type: ignore[override]
-        return names_of(self.operand)
 
     @property
     def is_int(self) -> bool:  # type: ignore[override]
@@ -151,13 +161,12 @@ class Neg(Sym):
     def evaluate(self, env: dict[str, Any]) -> Any:
         return -value_at(self.operand, env)
 
-    def substitute(self, replace: dict[str, Any]) -> Any:
-        value = substitute(self.operand, replace)
-        return Neg(value) if isinstance(value, Sym) else -value
+    def rebuilt(self, operand: Any) -> Any:
+        return Neg(operand) if isinstance(operand, Sym) else -operand
 
 
 @dataclass(frozen=True, eq=True)
-class IntOf(Sym):
+class IntOf(_OneOperand):
     """`int(x)`: an integer attribute written from an expression that may be a float."""
 
     operand: Any
@@ -166,19 +175,14 @@ class IntOf(Sym):
     def prec(self) -> int:  # type: ignore[override]
         return ATOM
 
-    @property
-    def names(self) -> frozenset[str]:  # type: ignore[override]
-        return names_of(self.operand)
-
     def source(self) -> str:
         return f"int({_operand(self.operand, 0)})"
 
     def evaluate(self, env: dict[str, Any]) -> Any:
         return int(value_at(self.operand, env))
 
-    def substitute(self, replace: dict[str, Any]) -> Any:
-        value = substitute(self.operand, replace)
-        return IntOf(value) if isinstance(value, Sym) else int(value)
+    def rebuilt(self, operand: Any) -> Any:
+        return IntOf(operand) if isinstance(operand, Sym) else int(operand)
 
 
 def _operand(value: Any, limit: int) -> str:
@@ -208,7 +212,7 @@ def keys_of(value: Any) -> frozenset[str]:
         return frozenset({value.key})
     if isinstance(value, Bin):
         return keys_of(value.left) | keys_of(value.right)
-    if isinstance(value, (Neg, IntOf)):
+    if isinstance(value, _OneOperand):
         return keys_of(value.operand)
     return frozenset()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layers.base import is_parenthesised
-from ..symbolic import Sym
+from ..symbolic import Sym, number_source
 
 LINE = 88
 INDENT = "    "
@@ -80,17 +80,11 @@ def strip_parens(src: str) -> str:
 
 def literal(value: Any) -> str:
     """Python source for a constructor argument value: numbers, bools, size expressions, code text."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, Sym):
         return value.source()
     if isinstance(value, str):
         return strip_parens(str(value))
-    raise TypeError(f"cannot write {value!r} as Python source")
+    return number_source(value)
 
 
 # --- expressions ----------------------------------------------------------------------------------
