@@ -142,6 +142,21 @@ class Network:
                 stack.extend(self.node_map[current].inputs)
         return seen
 
+    def is_scope(self, child: str) -> bool:
+        """Whether a scope's child (or a top-level one) is a scope; otherwise it is a node."""
+        return child in self.scopes
+
+    def nodes_in(self, scope_id: str) -> list[str]:
+        """Every node inside a scope, nested scopes included, in order."""
+        found: list[str] = []
+        for child in self.scopes[scope_id].children:
+            found.extend(self.nodes_in(child) if child in self.scopes else [child])
+        return found
+
+    def output_of(self, child: str) -> str | None:
+        """The node whose output a child hands on: a scope's exit, or the node itself."""
+        return self.scopes[child].exit if child in self.scopes else child
+
     def scope_chain(self, node_id: str) -> list[Scope]:
         """Enclosing scopes of a node, outermost first."""
         chain = []

@@ -48,13 +48,6 @@ def _instances(analysis):
     return [s for s, scope in analysis.network.scopes.items() if scope.kind == ScopeKind.BLOCK]
 
 
-def _nodes_in(net, scope_id):
-    out = []
-    for child in net.scopes[scope_id].children:
-        out.extend(_nodes_in(net, child) if child in net.scopes else [child])
-    return out
-
-
 @pytest.mark.parametrize("case,params", CASES, ids=[c + ("-" + str(p) if p else "") for c, p in CASES])
 def test_every_template_is_each_of_its_instances(case, params, tmp_path):
     analysis = _analysis(case, params, tmp_path)
@@ -63,7 +56,7 @@ def test_every_template_is_each_of_its_instances(case, params, tmp_path):
         template = _template(analysis, scope_id)
         found = correspond(template, net, scope_id)
         matched = [i for tid, ids in found.items() if tid in template.node_map and tid != "input" for i in ids]
-        assert sorted(matched) == sorted(_nodes_in(net, scope_id)), scope_id  # every node, once
+        assert sorted(matched) == sorted(net.nodes_in(scope_id)), scope_id  # every node, once
 
 
 def _spec(tmp_path: Path, text: str):
@@ -89,10 +82,10 @@ def test_a_repeat_counted_by_an_argument_is_one_loop_whose_body_stands_for_every
     for scope_id, count in zip(_instances(analysis), (1, 3, 2)):
         template = _template(analysis, scope_id)
         loops = [s for s in template.scopes.values() if s.kind == ScopeKind.LOOP]
-        assert len(loops) == 1 and len(_nodes_in(template, loops[0].id)) == 2  # conv and relu, once
+        assert len(loops) == 1 and len(template.nodes_in(loops[0].id)) == 2  # conv and relu, once
         assert isinstance(loops[0].count, Sym) and loops[0].count.evaluate({"n": count}) == count
         found = correspond(template, net, scope_id)
-        conv = next(n for n in _nodes_in(template, loops[0].id) if template.node(n).kind == "conv")
+        conv = next(n for n in template.nodes_in(loops[0].id) if template.node(n).kind == "conv")
         filters = [net.node(i).attrs["filters"] for i in found[conv]]
         first = 8 if scope_id != "grow3" else 16
         assert filters == [first + 4 * i for i in range(count)]  # the index is the loop's, repetition by repetition

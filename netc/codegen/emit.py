@@ -65,16 +65,10 @@ class Emitter:
     def shared(self, node_id: str) -> bool:
         return len(self.readers.get(node_id, ())) > 1 or node_id in self.src.pinned
 
-    def nodes_in(self, scope_id: str) -> list[str]:
-        found = []
-        for child in self.net.scopes[scope_id].children:
-            found.extend(self.nodes_in(child) if child in self.net.scopes else [child])
-        return found
-
     # --- the fragment ------------------------------------------------------------------------------
     def children(self, children: Sequence[str], container: Container, tag: str) -> None:
         for child in children:
-            if child in self.net.scopes:
+            if self.net.is_scope(child):
                 self.scope(child, container, tag)
             else:
                 self.node(child, container, tag)
@@ -320,11 +314,11 @@ class Emitter:
     def pin_escapes(self, children: Sequence[str]) -> None:
         """A child's output read by anything but the child after it cannot hide in an nn.Sequential."""
         for child, after in zip(children, list(children[1:]) + [None]):
-            out = self.net.scopes[child].exit if child in self.net.scopes else child
+            out = self.net.output_of(child)
             handle = self.handles.get(out)
             if handle is None or after is None:
                 continue
-            inside = set(self.nodes_in(after)) if after in self.net.scopes else {after}
+            inside = set(self.net.nodes_in(after)) if self.net.is_scope(after) else {after}
             if not self.readers.get(out, set()) <= inside:
                 handle.pinned = True
 
@@ -395,7 +389,7 @@ class Emitter:
         source = getattr(element, "source", None)
         if source is None:
             return {}
-        if source in self.net.scopes:  # a block instance: its own class's paths
+        if self.net.is_scope(source):  # a block instance: its own class's paths
             ref = self.src.refs[self.instance_id(source, repetition)]
             return dict(ref.paths)
         return {self.instance_id(source, repetition): ""} if element.build is not None else {}

@@ -118,16 +118,10 @@ class ClassPlanner:
         self.reasons: dict[str, NotGeneric] = {}  # why a block is not one generic class
 
     # --- scopes ------------------------------------------------------------------------------------
-    def nodes_in(self, scope_id: str) -> list[str]:
-        found = []
-        for child in self.network.scopes[scope_id].children:
-            found.extend(self.nodes_in(child) if child in self.network.scopes else [child])
-        return found
-
     def modulable(self, scope_id: str) -> bool:
         """Whether a block instance can be one module: nothing outside reads its inner tensors."""
         scope = self.network.scopes[scope_id]
-        inside = set(self.nodes_in(scope_id))
+        inside = set(self.network.nodes_in(scope_id))
         if scope.exit not in inside:
             return False
         for node_id in inside:
@@ -141,14 +135,14 @@ class ClassPlanner:
 
     def _post_order(self, children, out: list[str]) -> None:
         for child in children:
-            if child in self.network.scopes:
+            if self.network.is_scope(child):
                 self._post_order(self.network.scopes[child].children, out)
                 out.append(child)
 
     def _inner_blocks(self, scope_id: str) -> set[str]:
         found = set()
         for child in self.network.scopes[scope_id].children:
-            if child in self.network.scopes:
+            if self.network.is_scope(child):
                 scope = self.network.scopes[child]
                 if scope.kind == ScopeKind.BLOCK and scope.block:
                     found.add(scope.block)
