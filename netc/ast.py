@@ -48,14 +48,36 @@ class Call:
     kwargs: tuple[tuple[str, Expr, SourceSpan], ...]
     span: SourceSpan
     text: str  # as written, for messages and labels
+    points: tuple[Point, ...] = ()  # earlier points it reads besides the running tensor: concat(<skip>)
+
+
+@dataclass(frozen=True)
+class Point:
+    """`<name>`, `<name[i]>` or `<down2.skip>`: a named point, placed by a mark or read by a layer."""
+
+    name: str  # the mark's name, qualified by a block instance's scope name when written so (down2.skip)
+    index: Expr | None
+    span: SourceSpan
+    text: str  # as written, without the angle brackets
+
+    @property
+    def base(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def owner(self) -> str | None:
+        """The block instance written before the name (`down2` in down2.skip), or None."""
+        return self.name.rsplit(".", 1)[0] if "." in self.name else None
 
 
 @dataclass(frozen=True)
 class Mark:
-    """`<name>`: a named point in the network that heads can branch from."""
+    """`<name>` (or `<name[i]>`): a named point in the network that heads branch from and later
+    layers read (`concat(<name>)`)."""
 
     name: str
     span: SourceSpan
+    index: Expr | None = None
 
 
 @dataclass(frozen=True)

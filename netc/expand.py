@@ -29,15 +29,12 @@ class _NetworkExpander(Expander):
         for head in program.heads:
             origin = end
             if head.origin is not None:
-                if head.origin not in self.marks:
-                    hint = did_you_mean(head.origin, list(self.marks))
-                    if hint is None:
-                        hint = (f"the marks are {', '.join(f'<{m}>' for m in self.marks)}" if self.marks else
-                                f"put a mark in the network where the head starts: … - <{head.origin}> - …")
-                    self.record(NetcError.at(head.origin_span, f"head '{head.name}' starts from <{head.origin}>, "
-                                             "which no mark names", hint))
+                try:
+                    origin = self.points.find(head.origin, None, [""], head.origin_span,
+                                              f"head '{head.name}' starts from", before=False)
+                except NetcError as exc:
+                    self.record(exc)
                     continue
-                origin = self.marks[head.origin]
             scope = self.new_scope(ScopeKind.HEAD, head.name, "", head.name, head.span, origin, exact=True)
             scope.exit = self.seq(head.body, origin, env, scope.id)
             outputs.append((head.name, scope.exit))
@@ -47,7 +44,7 @@ class _NetworkExpander(Expander):
         self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), network_source(program), tuple(warnings),
-                       templates=BlockTemplates(program))
+                       self.points.variables, templates=BlockTemplates(program))
 
     # --- blocks the network never calls ---------------------------------------------------------
     def unused_blocks(self) -> list[Diagnostic]:

@@ -19,6 +19,7 @@ from .errors import MAX_ERRORS, Diagnostic, Diagnostics, NetcError, closest, did
 from .exprs import Symbol, Value, evaluate, evaluate_int
 from .ir import Node, Scope, ScopeKind, numbered
 from .layers import KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
+from .points import PointTable, written_marks
 
 DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
@@ -41,7 +42,8 @@ class Expander:
         self.order: list[str] = []
         self.scopes: dict[str, Scope] = {}
         self.top: list[str] = []
-        self.marks: dict[str, str] = {}
+        self.points = PointTable(written_marks(program))
+        self.owners: list[str] = [""]  # the block instances being expanded, outermost first ("" the top level)
         self.counters: dict[str, dict[str, int]] = {}
         self.call_stack: list[str] = []
         # Independent errors are collected, as a compiler does: a failed item is left out and
@@ -54,7 +56,6 @@ class Expander:
         self.min_block_memo: dict[str, int] = {}
         self.inert_memo: dict[int, bool] = {}
         self.min_depth = 0
-        self.mark_spans: dict[str, Any] = {}
         self.naming: dict[str, str] = {}  # a loop scope (templates only) → the scope that names its nodes
 
     # --- naming and bookkeeping ---------------------------------------------------------------
@@ -136,23 +137,25 @@ class Expander:
         if isinstance(item, ast.Call):
             return self.call(item, cur, env, scope)
         if isinstance(item, ast.Mark):
-            return self.mark(item, cur)
+            return self.mark(item, cur, env)
         if isinstance(item, ast.Seq):
             if item.stage:
                 return self.stage(item, cur, env, scope)
             return self.seq(item, cur, env, scope)
         return self.repeat(item, cur, env, scope)
 
-    def mark(self, item: ast.Mark, cur: str) -> str:
-        """A named point: the tensor after the items before it (heads start from marks)."""
-        if item.name in self.marks:
-            again = self.mark_spans[item.name] == item.span
-            raise NetcError.at(item.span, f"mark <{item.name}> is placed twice",
-                               "a mark names one point: one inside a repetition, or in a block called more "
-                               "than once, is placed each time" if again else "give each mark its own name")
-        self.marks[item.name] = cur
-        self.mark_spans[item.name] = item.span
+    def mark(self, item: ast.Mark, cur: str, env: dict[str, Value]) -> str:
+        """A named point: the tensor after the items before it (netc/points.py)."""
+        index = None if item.index is None else self.index_value(item.index, env)
+        self.points.place(item.name, index, cur, self.owners[-1], item.span)
         return cur
+
+    def index_value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
+        return evaluate_int(expr, env, "a point's index")
+
+    def read_point(self, point: ast.Point, env: dict[str, Value], what: str = "reads") -> str:
+        index = None if point.index is None else self.index_value(point.index, env)
+        return self.points.find(point.name, index, self.owners, point.span, what)
 
     def stage(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         self.step(seq.span)
@@ -243,7 +246,8 @@ class Expander:
             raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
         kind, fixed = found
         attrs = self.resolve_attrs(kind, fixed, call, env)
-        return self.add_node(kind.name, attrs, (cur,), scope, call.span, call.text)
+        inputs = (cur,) + tuple(self.read_point(point, env, f"'{call.text}' reads") for point in call.points)
+        return self.add_node(kind.name, attrs, inputs, scope, call.span, call.text)
 
     def suggest(self, call: ast.Call) -> str | None:
         """'did you mean …?' for an unknown word that looks like a slip (covn3-64 → conv3-64, maxpol →
@@ -285,6 +289,10 @@ class Expander:
             raise NetcError.at(call.span, f"blocks nested more than {MAX_BLOCK_DEPTH} deep")
         if call.number is not None:
             raise NetcError.at(call.span, f"block '{block.name}' takes no -N number; pass arguments in ( )")
+        if call.points:
+            raise NetcError.at(call.points[0].span, f"block '{block.name}' reads no points; a layer inside it can",
+                               "read the point in the block's body, or merge after the block: "
+                               f"{block.name}(…)-concat(<{call.points[0].base}>)")
         least = self.min_layers(call)
         if len(self.order) + least > self.max_layers:
             raise limit_error(call.span, f"block '{block.name}' expands to at least {least:,} layers here, "
@@ -294,10 +302,12 @@ class Expander:
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
         instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
         self.call_stack.append(block.name)
+        self.owners.append(instance.id)
         try:
             out = self.block_body(block, call.span, call.text, cur, inner_env, instance.id)
         finally:
             self.call_stack.pop()
+            self.owners.pop()
         instance.exit = out
         return out
 

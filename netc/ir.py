@@ -109,6 +109,7 @@ class Network:
     top: tuple[str, ...]  # top-level children: node ids and scope ids, in order
     source: NetworkSource
     warnings: tuple[Diagnostic, ...] = ()  # found while expanding (a block never used)
+    points: dict[str, str] = field(default_factory=dict)  # node id → the mark placed after it (skip2 for <skip[2]>)
     # The expander's templates of this network's blocks (netc/templates.py), for generic classes;
     # None for a template itself.
     templates: Any = field(default=None, compare=False, repr=False)

@@ -167,7 +167,21 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def mark(self, meta, children):
-        return ast.Mark(self._name(children[0], "mark"), self._span(meta))
+        point = children[0]
+        if point.owner is not None:
+            raise NetcError.at(point.span, f"a mark names a point here: write <{point.base}>, without '{point.owner}.'",
+                               "a qualified name (block.point) reads a point a block placed")
+        return ast.Mark(point.name, self._span(meta), point.index)
+
+    @v_args(meta=True)
+    def point(self, meta, children):
+        names = [self._name(c, "mark") for c in children if isinstance(c, Token)]
+        index = next((c for c in children if not isinstance(c, Token)), None)
+        name = ".".join(names)
+        return ast.Point(name, index, self._span(meta), name if index is None else f"{name}[…]")
+
+    def point_arg(self, children):
+        return children[0]
 
     @v_args(meta=True)
     def call(self, meta, children):
@@ -178,9 +192,12 @@ class _ToAst(Transformer):
         word, number = _split_word(str(word_tok))
         args: list[ast.Expr] = []
         kwargs: list[tuple[str, ast.Expr, object]] = []
+        points: list[ast.Point] = []
         if len(children) > 1:
             for arg in children[1]:
-                if isinstance(arg, tuple):
+                if isinstance(arg, ast.Point):
+                    points.append(arg)
+                elif isinstance(arg, tuple):
                     if any(k == arg[0] for k, _, _ in kwargs):
                         raise NetcError.at(arg[2], f"argument '{arg[0]}' given twice")
                     kwargs.append(arg)
@@ -188,7 +205,7 @@ class _ToAst(Transformer):
                     if kwargs:
                         raise NetcError.at(arg.span, "a positional argument cannot follow a named one")
                     args.append(arg)
-        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok))
+        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok), tuple(points))
 
     def arglist(self, children):
         return list(children)

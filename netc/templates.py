@@ -60,8 +60,11 @@ class _TemplateExpander(Expander):
         # The network's expansion met no error here, so one now is a use this class cannot cover.
         raise NotGeneric(None, exc.diagnostics[0].message if exc.diagnostics else "an error")
 
-    def mark(self, item: ast.Mark, cur: str) -> str:
-        return cur  # marks name points of the network, not of a class
+    def index_value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
+        value = translate(expr, env)
+        if isinstance(value, Sym):  # which point a layer reads is fixed in a class
+            raise NotGeneric(value.names, "a point's index must be known for the class")
+        return super().index_value(expr, env)
 
     def repeat(self, item: ast.Repeat, cur: str, env: dict[str, Value], scope: str) -> str:
         count = translate(item.count, env)

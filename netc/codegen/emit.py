@@ -107,6 +107,7 @@ class Emitter:
         out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.new_tensor and not in_place and not self.shared(node_id),
                      pinned=node_id in self.src.pinned)
         self.handles[node_id] = out
+        self.name_point(node_id, out)
         name = node.local_name
         fattrs, fshapes, module_values = self.forward_values(name, attrs, in_shapes)
 
@@ -150,6 +151,12 @@ class Emitter:
         condition = " and ".join(f"{literal(a) if not isinstance(a, Sym) else str(a)} == "
                                  f"{literal(b) if not isinstance(b, Sym) else str(b)}" for a, b in pairs)
         return build.identity, (condition, constructor_expr(build.module))
+
+    def name_point(self, node_id: str | None, handle: Handle) -> None:
+        """A tensor a mark names and later layers read is forward's variable of that name (skip2)."""
+        point = self.net.points.get(node_id or "")
+        if point is not None and handle.prefer is None and len(self.readers.get(node_id or "", ())) > 1:
+            handle.prefer = point
 
     # --- a generic class: sizes as expressions ------------------------------------------------------
     def resolve(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]) -> dict[str, Any]:
@@ -278,6 +285,7 @@ class Emitter:
         out = Handle(tag, pinned=scope.exit in self.src.pinned)
         if not self.generic:
             self.handles[scope.exit] = out
+            self.name_point(scope.exit, out)
             info = self.src.analysis[scope.exit]
             build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(self.src.analysis[scope.entry].shape[0],
                                                                       scope.args))

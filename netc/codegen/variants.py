@@ -7,7 +7,8 @@ block cannot be written generically at all, one class per concrete instance sign
 and input shape), written from that instance's part of the network. A generic class is written
 from the block's template (netc/templates.py), checked against every instance it stands for. A
 block instance whose inner tensors are read from outside (a head starting from a mark inside it)
-is not a module at all: its layers are written into the enclosing class.
+or one that reads a point placed outside it is not a module at all: its layers are written into the
+enclosing class.
 """
 
 from __future__ import annotations
@@ -119,12 +120,15 @@ class ClassPlanner:
 
     # --- scopes ------------------------------------------------------------------------------------
     def modulable(self, scope_id: str) -> bool:
-        """Whether a block instance can be one module: nothing outside reads its inner tensors."""
+        """Whether a block instance can be one module: nothing outside reads its inner tensors, and
+        it reads nothing from outside but its input (a point placed before the block)."""
         scope = self.network.scopes[scope_id]
         inside = set(self.network.nodes_in(scope_id))
         if scope.exit not in inside:
             return False
         for node_id in inside:
+            if any(i not in inside and i != scope.entry for i in self.network.node(node_id).inputs):
+                return False
             if node_id == scope.exit:
                 continue
             if node_id in self.pinned:

@@ -26,6 +26,7 @@ from .conv import window_output_hw
 class Concat(LayerKind):
     name = "concat"
     category = "merge"
+    words = {"concat": {}, "cat": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
     inputs = (1, None)
     merges = True
 
@@ -57,6 +58,7 @@ class Concat(LayerKind):
 class Add(LayerKind):
     name = "add"
     category = "merge"
+    words = {"add": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
     inputs = (1, None)
     merges = True
 
@@ -91,6 +93,7 @@ class Mul(LayerKind):
 
     name = "mul"
     category = "merge"
+    words = {"mul": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
     inputs = (1, None)
     merges = True
 
