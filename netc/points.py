@@ -68,8 +68,8 @@ class PointTable:
             first = next(p.owner for p in places if p.owner) if any(p.owner for p in places) else None
             hint = (f"name the block that placed it, as <{first}.{base}>, or index the mark (<{base}[i]>)"
                     if first else f"index the mark (<{base}[i]>)")
-            raise NetcError.at(span, f"{what} {shown(name, index)} is ambiguous: it is placed {len(places)} times "
-                               f"({where})", hint)
+            raise NetcError.at(span, f"{what} {shown(name, index)}, which is ambiguous: it is placed {len(places)} "
+                               f"times ({where})", hint)
         raise NetcError.at(span, f"{what} {shown(name, index)}, which no mark {'before it ' if before else ''}names",
                            self._hint(base, index, span))
 

@@ -71,7 +71,7 @@ def test_concat_of_different_spatial_sizes(tmp_path):
         "input: [3, 32, 32]\nblocks:\n  incep:\n    parallel:\n      - conv(8, 3, padding=valid)\n"
         "      - conv(8, 1)\nnetwork: conv3-16 - incep\n"
     )
-    check_error(tmp_path, spec, "incep\n", "concat needs the same spatial size on every branch", "8×30×30, 8×32×32")
+    check_error(tmp_path, spec, "incep\n", "concat needs the same spatial size on every input", "8×30×30, 8×32×32")
 
 
 def test_unknown_layer_word_with_suggestion(tmp_path):

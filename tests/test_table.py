@@ -246,7 +246,29 @@ heads:
   scores: fc(5)-softmax
   aux: {from: m, body: "globalavgpool-fc(6)-logsoftmax"}
 """
-SAVED_SPECS = ["lenet5", "alexnet", "googlenet", "resnet18", "resnet_cifar", "squeezenet", "mobilenet_v1",
+# The layers after the lecture notes': ShuffleNet v2's unit (a channel split by slices, group and
+# instance norm, a channel shuffle), a max-pooled gate, darknet's padded pool, maxout, channel dropout.
+MODERN_TOUR = """\
+name: tour2
+input: [3, 20, 20]
+blocks:
+  unit:
+    args: [c]
+    parallel:
+      - slice(0, c // 2)
+      - slice(c // 2, c)-conv(c // 2, 1)-groupnorm(2)-relu-conv(c // 2, 3, groups=c // 2)-instancenorm(affine=true)
+        -conv(c // 2, 1)-prelu-relu
+    after: channelshuffle(2)
+  gate:
+    args: [c]
+    residual: globalmaxpool-conv(c, 1)-hardsigmoid
+    shortcut: identity
+    merge: mul
+network: conv(8, 3)-hardswish-relu - unit(8) - unit(8) - gate(8) - zeropad(0, 1, 0, 1)-maxpool(2, stride=1)-relu
+  - dropout2d(0.2) - conv(12, 3)-maxout(3)-relu - slice(1, 3)-relu - adaptivemaxpool(3)-relu - zeropad(1)-relu
+  - instancenorm-relu - flatten - fc(6)-prelu(1)-hardsigmoid
+"""
+SAVED_SPECS = ["lenet5", "alexnet", "googlenet", "resnet18", "resnet_cifar", "squeezenet", "mobilenet_v1", "unet",
                "densenet121", "localization", "alphago_policy", "generic"]
 
 
@@ -267,7 +289,7 @@ def _torch_saved_bytes(torch, model, x) -> int:
     return sum(kept.values())
 
 
-@pytest.mark.parametrize("name", ["tour", *SAVED_SPECS])
+@pytest.mark.parametrize("name", ["tour", "tour2", *SAVED_SPECS])
 def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
     torch = pytest.importorskip("torch")
     from netc.analysis import analyze_file
@@ -275,13 +297,13 @@ def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
     from netc.memory import estimate_memory
 
     path = ROOT / "specs" / f"{name}.yaml"
-    if name == "tour":
-        path = tmp_path / "tour.yaml"
-        path.write_text(KINDS_TOUR)
+    if name in ("tour", "tour2"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(KINDS_TOUR if name == "tour" else MODERN_TOUR)
     analysis = analyze_file(str(path))
     model = build_module(analysis).train()
     batch = 1 if name in ("densenet121", "localization") else 3  # the big ones at batch 1, for time
-    for dtype, torch_dtype in (("float32", torch.float32), ("float64", torch.float64))[: 2 if name == "tour" else 1]:
+    for dtype, torch_dtype in (("float32", torch.float32), ("float64", torch.float64))[: 2 if name.startswith("tour") else 1]:
         model = model.to(torch_dtype)
         x = torch.randn(batch, *analysis.network.input_shape, dtype=torch_dtype)
         estimate = estimate_memory(analysis, batch=batch, dtype=dtype)

@@ -35,7 +35,7 @@ class Concat(LayerKind):
         for shape in inputs[1:]:
             if len(shape) != len(first) or shape[1:] != first[1:]:
                 sizes = ", ".join(fmt_shape(s) for s in inputs)
-                raise ShapeError(f"concat needs the same spatial size on every branch, got {sizes}")
+                raise ShapeError(f"concat needs the same spatial size on every input, got {sizes}")
         return (sum(s[0] for s in inputs),) + first[1:], []
 
     def symbolic_shape(self, attrs, inputs):

@@ -1,0 +1,203 @@
+"""Named points read later (netc/points.py): skips to any earlier point, against torch and as errors.
+
+A U-Net (specs/unet.yaml) is compared layer by layer with a hand-written torch U-Net (shapes,
+params, FLOPs by FlopCounterMode), and the module netc generates, given the hand-written model's
+weights, computes the same output. An FPN-style lateral add and a gate read points too. Then the
+scoping rules: each use of a block has its own point, an outside reader names the use, an index
+pairs the levels of two repetitions; and every misuse is an error at the read with a hint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from test_against_torch import Cat, Graph, Mul, compare_graph  # noqa: E402
+from torch import nn  # noqa: E402
+
+from netc import NetcError  # noqa: E402
+from netc.analysis import analyze_file  # noqa: E402
+from netc.codegen import generate, load_generated  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def unet_reference(base: int = 64, classes: int = 2, channels: int = 1) -> tuple[Graph, object]:
+    """Ronneberger's U-Net, written by hand with 'same' padding, keyed by netc's layer names."""
+    layers: dict[str, nn.Module] = {}
+
+    def double(prefix: str, cin: int, c: int) -> None:
+        layers[f"{prefix}.conv1"] = nn.Conv2d(cin, c, 3, padding=1)
+        layers[f"{prefix}.relu1"] = nn.ReLU()
+        layers[f"{prefix}.conv2"] = nn.Conv2d(c, c, 3, padding=1)
+        layers[f"{prefix}.relu2"] = nn.ReLU()
+
+    cin = channels
+    for i in range(4):
+        double(f"stage{i + 1}.double1", cin, base * 2**i)
+        layers[f"stage{i + 1}.pool1"] = nn.MaxPool2d(2)
+        cin = base * 2**i
+    double("double1", cin, base * 16)
+    cin = base * 16
+    for j in range(4):
+        c = base * 8 // 2**j
+        layers[f"stage{j + 5}.deconv1"] = nn.ConvTranspose2d(cin, c, 2, stride=2)
+        layers[f"stage{j + 5}.concat1"] = Cat()
+        double(f"stage{j + 5}.double1", 2 * c, c)
+        cin = c
+    layers["conv1"] = nn.Conv2d(cin, classes, 1)
+    model = Graph(layers)
+
+    def run(block: str, x):
+        for name in ("conv1", "relu1", "conv2", "relu2"):
+            x = model[f"{block}.{name}"](x)
+        return x
+
+    def forward(m, x):
+        skips = []
+        for i in range(4):
+            x = run(f"stage{i + 1}.double1", x)
+            skips.append(x)
+            x = m[f"stage{i + 1}.pool1"](x)
+        x = run("double1", x)
+        for j in range(4):
+            x = m[f"stage{j + 5}.deconv1"](x)
+            x = m[f"stage{j + 5}.concat1"](x, skips[3 - j])
+            x = run(f"stage{j + 5}.double1", x)
+        return m["conv1"](x)
+
+    return model, forward
+
+
+class Sum(nn.Module):
+    def forward(self, *xs):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+
+def test_unet_equals_a_hand_written_unet_layer_by_layer():
+    analysis = analyze_file(str(ROOT / "specs" / "unet.yaml"))
+    model, forward = unet_reference()
+    assert analysis.params == sum(p.numel() for p in model.parameters()) == 31_030_658
+    compare_graph(analysis, model, forward)
+
+
+def test_the_generated_unet_computes_the_hand_written_output():
+    analysis = analyze_file(str(ROOT / "specs" / "unet.yaml"), {"base": 8})
+    reference, forward = unet_reference(base=8)
+    generated = generate(analysis)
+    module = getattr(load_generated(generated), generated.class_name)()
+    named = dict(module.named_modules())
+    for node, path in generated.paths.items():  # every layer's weights from the hand-written twin
+        named[path].load_state_dict(reference[node].state_dict())
+    x = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(module.eval()(x), forward(reference.eval(), x), atol=1e-5)
+    assert "torch.cat([out, skip3], dim=1)" in generated.source  # the skip is forward's named variable
+
+
+FPN = """\
+name: fpn
+input: [3, 32, 32]
+blocks:
+  gate:
+    args: [c]
+    residual: globalavgpool-conv(c, 1)-sigmoid
+    shortcut: identity
+    merge: mul
+network: conv(8, 3)-<c3>-conv(16, 3, stride=2)-<c4>-conv(16, 3, stride=2)-upsample(2)-add(<c4>)-gate(16)-mul(<c4>)
+  - upsample(2)-conv(8, 1)-add(<c3>, <c3>)
+"""
+
+
+def test_lateral_adds_and_gates_read_earlier_points_as_torch_does(tmp_path):
+    spec = tmp_path / "fpn.yaml"
+    spec.write_text(FPN)
+    analysis = analyze_file(str(spec))
+    layers = {
+        "conv1": nn.Conv2d(3, 8, 3, padding=1), "conv2": nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        "conv3": nn.Conv2d(16, 16, 3, stride=2, padding=1), "upsample1": nn.Upsample(scale_factor=2),
+        "add1": Sum(), "gate1.adaptiveavgpool1": nn.AdaptiveAvgPool2d(1),
+        "gate1.conv1": nn.Conv2d(16, 16, 1), "gate1.sigmoid1": nn.Sigmoid(), "gate1.mul1": Mul(),
+        "mul1": Mul(), "upsample2": nn.Upsample(scale_factor=2), "conv4": nn.Conv2d(16, 8, 1),
+        "add2": Sum(),
+    }
+    model = Graph(layers)
+
+    def forward(m, x):
+        c3 = m["conv1"](x)
+        c4 = m["conv2"](c3)
+        y = m["add1"](m["upsample1"](m["conv3"](c4)), c4)
+        y = m["gate1.mul1"](m["gate1.sigmoid1"](m["gate1.conv1"](m["gate1.adaptiveavgpool1"](y))), y)
+        y = m["mul1"](y, c4)
+        return m["add2"](m["conv4"](m["upsample2"](y)), c3, c3)
+
+    compare_graph(analysis, model, forward)
+    generated = generate(analysis)
+    module = getattr(load_generated(generated), generated.class_name)()
+    named = dict(module.named_modules())
+    for node, path in generated.paths.items():
+        named[path].load_state_dict(model[node].state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(module.eval()(x), forward(model.eval(), x), atol=1e-6)
+
+
+def _analyze(tmp_path, text: str):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    return analyze_file(str(spec))
+
+
+SCOPED = """\
+name: scoped
+input: [3, 16, 16]
+blocks:
+  down:
+    args: [c]
+    body: conv(c, 3)-<skip>-relu-conv(c, 3)-add(<skip>)
+network: down(4)-down(8)-conv(8, 1)-add(<down2.skip>)
+"""
+
+
+def test_each_use_of_a_block_has_its_own_point_and_an_outside_reader_names_the_use(tmp_path):
+    net = _analyze(tmp_path, SCOPED).network
+    assert net.node("down1.add1").inputs == ("down1.conv2", "down1.conv1")
+    assert net.node("down2.add1").inputs == ("down2.conv2", "down2.conv1")
+    assert net.node("add1").inputs == ("conv1", "down2.conv1")
+
+
+def test_an_index_pairs_the_levels_of_two_repetitions(tmp_path):
+    net = _analyze(tmp_path, """\
+name: levels
+input: [3, 16, 16]
+network: "[conv(4 * (i + 1), 3)-<f[i]>-maxpool]*3@i - [upsample(2)-conv(4 * (3 - j), 1)-add(<f[2 - j]>)]*3@j"
+""").network
+    reads = [node.inputs[1] for node in net.nodes() if node.kind == "add"]
+    assert reads == ["stage3.conv1", "stage2.conv1", "stage1.conv1"]
+
+
+@pytest.mark.parametrize("network,message,hint", [
+    ("conv(4)-add(<later>)-<later>-relu", "'add' reads <later>, which no mark before it names", "is placed later"),
+    ("conv(4)-<feat>-relu-add(<faet>)", "'add' reads <faet>, which no mark before it names", "did you mean 'feat'?"),
+    ("conv(4)-<a>-relu-add(<b>)", "'add' reads <b>, which no mark before it names", "the points are <a>"),
+    ("'[conv(4)-<f[i]>]*2@i - add(<f[5]>)'", "'add' reads <f[5]>", "<f> is placed with index 0, 1"),
+    ("'[conv(4)-<f>]*2'", "mark <f> is placed twice", "index it, <f[i]>"),
+    ("blk(4)-blk(4)-add(<skip>)", "<skip>, which is ambiguous: it is placed 2 times (blk1, blk2)", "<blk1.skip>"),
+    ("conv(4)-<a>-conv(4, <a>)", "conv takes 1 input(s), got 2", None),
+    ("conv(4)-<a>-blk(4, <a>)", "block 'blk' reads no points", "blk(…)-concat(<a>)"),
+    ("conv(4)-<a>-maxpool-concat(<a>)", "concat needs the same spatial size", None),
+])
+def test_misread_points_are_errors_at_the_read_with_a_hint(tmp_path, network, message, hint):
+    text = f"name: bad\ninput: [3, 8, 8]\nblocks:\n  blk: {{args: [c], body: 'conv(c, 3)-<skip>-relu'}}\nnetwork: {network}\n"
+    with pytest.raises(NetcError) as caught:
+        _analyze(tmp_path, text)
+    (diagnostic,) = [d for d in caught.value.diagnostics if d.severity == "error"]
+    assert message in diagnostic.message
+    if hint is not None:
+        assert hint in (diagnostic.hint or "")
+    assert diagnostic.span.line == 5
