@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from test_against_torch import Cat, Graph, Mul, compare_graph  # noqa: E402
-from torch import nn  # noqa: E402
+from test_against_torch import Cat, Graph, Mul, compare_graph
+from torch import nn
 
-from netc import NetcError  # noqa: E402
-from netc.analysis import analyze_file  # noqa: E402
-from netc.codegen import generate, load_generated  # noqa: E402
+from netc import NetcError
+from netc.analysis import analyze_file
+from netc.codegen import generate, load_generated
 
 ROOT = Path(__file__).resolve().parents[1]
 
