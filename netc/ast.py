@@ -34,7 +34,16 @@ class Neg:
     span: SourceSpan
 
 
-Expr = Num | Name | BinOp | Neg
+@dataclass(frozen=True)
+class Func:
+    """`ceil(x)`, `min(a, b)`, `make_divisible(c * width, 8)`: a function of the DSL's arithmetic."""
+
+    name: str
+    args: tuple["Expr", ...]
+    span: SourceSpan
+
+
+Expr = Num | Name | BinOp | Neg | Func
 
 
 # --- network items ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import ast
@@ -27,6 +28,32 @@ class Symbol:
 Value = int | float | bool | str | Symbol
 
 
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """The channel rounding of MobileNet, EfficientNet and their kin (torchvision's
+    `_make_divisible`): the nearest multiple of `divisor`, at least `min_value` (default: divisor),
+    and never more than 10% below `value`."""
+    least = divisor if min_value is None else min_value
+    rounded = max(least, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@dataclass(frozen=True)
+class Function:
+    apply: Callable[..., int | float]
+    arity: tuple[int, int | None]  # (least, most) arguments
+    whole: bool = False  # its arguments must be whole numbers (make_divisible's divisor)
+
+
+FUNCTIONS: dict[str, Function] = {
+    "ceil": Function(math.ceil, (1, 1)),
+    "floor": Function(math.floor, (1, 1)),
+    "round": Function(round, (1, 1)),  # Python's: halves go to the even neighbour, as Ultralytics' scales do
+    "min": Function(min, (2, None)),
+    "max": Function(max, (2, None)),
+    "make_divisible": Function(make_divisible, (1, 3)),
+}
+
+
 def _check(value: int | float, node: ast.Expr) -> int | float:
     if isinstance(value, int) and abs(value) > MAX_INT:
         raise NetcError.at(node.span, f"number too large (limit {MAX_INT:,})")
@@ -46,6 +73,12 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
     if isinstance(node, ast.Neg):
         value = evaluate(node.operand, env)
         return _check(-_number(value, node.operand, env), node)
+    if isinstance(node, ast.Func):
+        args = [_number(evaluate(arg, env), arg, env) for arg in node.args]
+        try:
+            return _check(FUNCTIONS[node.name].apply(*args), node)
+        except (OverflowError, ValueError, ZeroDivisionError):
+            raise NetcError.at(node.span, f"{node.name}() of {', '.join(map(str, args))} has no value") from None
     left = _number(evaluate(node.left, env), node.left, env)
     right = _number(evaluate(node.right, env), node.right, env)
     op = node.op

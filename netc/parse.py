@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .errors import NetcError
+from .errors import NetcError, did_you_mean
 from .source import DslText
 
 
@@ -251,6 +251,21 @@ class _ToAst(Transformer):
 
     add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")
     floordiv, mod, pow = _bin("//"), _bin("%"), _bin("**")
+
+    @v_args(meta=True)
+    def func(self, meta, children):
+        from .exprs import FUNCTIONS
+
+        name_tok, *args = children
+        name = str(name_tok)
+        if name not in FUNCTIONS:
+            raise NetcError.at(self._tok_span(name_tok), f"unknown function '{name}' (netc's are "
+                               f"{', '.join(FUNCTIONS)})", did_you_mean(name, list(FUNCTIONS)))
+        least, most = FUNCTIONS[name].arity
+        if len(args) < least or (most is not None and len(args) > most):
+            count = f"{least}" if least == most else f"{least} or more" if most is None else f"{least} to {most}"
+            raise NetcError.at(self._span(meta), f"{name}() takes {count} argument(s), got {len(args)}")
+        return ast.Func(name, tuple(args), self._span(meta))
 
     @v_args(meta=True)
     def neg(self, meta, children):

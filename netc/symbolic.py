@@ -185,6 +185,34 @@ class IntOf(_OneOperand):
         return IntOf(operand) if isinstance(operand, Sym) else int(operand)
 
 
+@dataclass(frozen=True, eq=True)
+class Call(Sym):
+    """`min(a, b)` or `max(a, b)` over sizes: Python's own builtins, so a class writes them as they are."""
+
+    fn: str  # min | max
+    args: tuple[Any, ...]
+
+    @property
+    def names(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset().union(*(names_of(a) for a in self.args))
+
+    @property
+    def is_int(self) -> bool:  # type: ignore[override]
+        return all(is_int(a) for a in self.args)
+
+    def source(self) -> str:
+        return f"{self.fn}({', '.join(_operand(a, 0) for a in self.args)})"
+
+    def evaluate(self, env: dict[str, Any]) -> Any:
+        return (min if self.fn == "min" else max)(value_at(a, env) for a in self.args)
+
+    def substitute(self, replace: dict[str, Any]) -> Any:
+        args = tuple(substitute(a, replace) for a in self.args)
+        if any(isinstance(a, Sym) for a in args):
+            return Call(self.fn, args)
+        return (min if self.fn == "min" else max)(args)
+
+
 def _operand(value: Any, limit: int) -> str:
     """An operand's source inside a larger expression: parenthesised when it binds less tightly."""
     if isinstance(value, Sym):
@@ -214,6 +242,8 @@ def keys_of(value: Any) -> frozenset[str]:
         return keys_of(value.left) | keys_of(value.right)
     if isinstance(value, _OneOperand):
         return keys_of(value.operand)
+    if isinstance(value, Call):
+        return frozenset().union(*(keys_of(a) for a in value.args))
     return frozenset()
 
 
@@ -289,6 +319,15 @@ def as_int(value: Any) -> Any:
     return value
 
 
+class NotSymbolic(Exception):
+    """An expression over block arguments that a class cannot compute in __init__ as written (a
+    function such as make_divisible): `names` are the arguments that would have to be fixed."""
+
+    def __init__(self, names: frozenset[str], why: str):
+        super().__init__(why)
+        self.names = names
+
+
 def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
     """An argument expression as a number (folded with the expander's own arithmetic and limits)
     or as a Sym. `env` maps names to numbers, words (Symbol) or Sym; an unknown name is a word, as
@@ -297,6 +336,15 @@ def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
         return evaluate(expr, {})
     if isinstance(expr, ast.Name):
         return env[expr.id] if expr.id in env else Symbol(expr.id)
+    if isinstance(expr, ast.Func):
+        args = [translate(arg, env) for arg in expr.args]
+        symbolic = [a for a in args if isinstance(a, Sym)]
+        if symbolic and expr.name in ("min", "max") and all(isinstance(a, Sym) or is_number(a) for a in args):
+            return Call(expr.name, tuple(args))
+        if symbolic:
+            names = frozenset().union(*(a.names for a in symbolic))
+            raise NotSymbolic(names, f"{expr.name}() of an argument is computed per value of it")
+        return evaluate(ast.Func(expr.name, tuple(_const(a, e) for a, e in zip(args, expr.args)), expr.span), {})
     if isinstance(expr, ast.Neg):
         operand = translate(expr.operand, env)
         if not isinstance(operand, Sym):

@@ -24,7 +24,7 @@ from .expander import DEFAULT_MAX_LAYERS, Expander
 from .exprs import Value
 from .ir import Network, NetworkSource, ScopeKind
 from .layers import INPUT_KIND, LayerKind
-from .symbolic import SPATIAL, Sym, Var, as_int, translate, value_at
+from .symbolic import SPATIAL, NotSymbolic, Sym, Var, as_int, translate, value_at
 
 TEMPLATE_INPUT = "input"  # the template's input node: the block's entry
 
@@ -45,7 +45,10 @@ class _TemplateExpander(Expander):
     """The expander in the symbolic domain: argument expressions become `Sym` trees."""
 
     def value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
-        return translate(expr, env)
+        try:
+            return translate(expr, env)
+        except NotSymbolic as exc:
+            raise NotGeneric(exc.names, str(exc)) from None
 
     def attr_value(self, kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Any]) -> Any:
         if isinstance(value, Sym):
@@ -61,13 +64,13 @@ class _TemplateExpander(Expander):
         raise NotGeneric(None, exc.diagnostics[0].message if exc.diagnostics else "an error")
 
     def index_value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
-        value = translate(expr, env)
+        value = self.value(expr, env)
         if isinstance(value, Sym):  # which point a layer reads is fixed in a class
             raise NotGeneric(value.names, "a point's index must be known for the class")
         return super().index_value(expr, env)
 
     def repeat(self, item: ast.Repeat, cur: str, env: dict[str, Value], scope: str) -> str:
-        count = translate(item.count, env)
+        count = self.value(item.count, env)
         if not isinstance(count, Sym):  # a number: unrolled, as in the network
             return super().repeat(item, cur, env, scope)
         self.step(item.span)

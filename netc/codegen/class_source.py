@@ -12,7 +12,7 @@ from ..annotated import Analysis
 from ..ir import Network
 from ..layers import Constructor
 from ..layers.base import LayerKind
-from ..symbolic import NeedsSpatial
+from ..symbolic import NeedsSpatial, names_of
 from ..templates import NotGeneric
 from .comments import Slot
 from .elements import Item, Note
@@ -87,4 +87,5 @@ def hands_input_on(kind: LayerKind, attrs: dict[str, Any], build: Any, in_shapes
 def not_generic(kind: LayerKind, exc: Exception) -> NotGeneric:
     if isinstance(exc, NeedsSpatial):
         return NotGeneric(None, f"{kind.name} needs the input's height and width")
-    return NotGeneric(None, str(exc))
+    needs = frozenset().union(*(names_of(v) for v in getattr(exc, "needs", ())))
+    return NotGeneric(needs or None, str(exc))

@@ -31,7 +31,7 @@ MODULE_ATTRIBUTES = frozenset({
 })
 
 GLOBALS = frozenset({"torch", "nn"})
-INIT_LOCALS = frozenset({"self", "in_channels", "torch", "nn", "super", "range", "int", "float", "len"})
+INIT_LOCALS = frozenset({"self", "in_channels", "torch", "nn", "super", "range", "int", "float", "len", "min", "max"})
 
 
 def pascal_case(name: str) -> str:

@@ -49,8 +49,13 @@ class Misfit:
 
 
 class NoSymbolicRule(Exception):
-    """A kind that cannot state its output shape in terms of a block's arguments: the code
-    generator then writes one class per concrete use of the block."""
+    """A kind that cannot state its output shape in terms of a block's arguments. `needs` are the
+    values that would have to be numbers (a kernel given as an argument): the code generator then
+    writes one class per value of the arguments they depend on, or one per use when none is given."""
+
+    def __init__(self, message: str, *needs: Any):
+        super().__init__(message)
+        self.needs = needs
 
 
 class ShapeError(Exception):

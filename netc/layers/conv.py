@@ -47,7 +47,7 @@ def resolve_padding(padding: Any, extent: Any) -> tuple[Any, Any]:
         return 0, 0
     if name == "same":
         if not isinstance(extent, int):
-            raise NoSymbolicRule("padding=same splits F − 1 by the kernel's parity, which must be known")
+            raise NoSymbolicRule("padding=same splits F − 1 by the kernel's parity, which must be known", extent)
         return (extent - 1) // 2, extent - 1 - (extent - 1) // 2
     if name == "full":
         pad = py_sub(extent, 1)
