@@ -1,0 +1,37 @@
+"""Specs with a torchvision twin: the generated module, given the torchvision model's weights (its
+state_dict, entry for entry), computes the same eval-mode output (max abs diff ≤ 1e-5), and the
+parameter counts are torchvision's. torchvision is imported as tests/torchvision_models.py says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torchvision_models import load_by_structure, torchvision
+
+from netc import build
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TWINS = [
+    # spec, params (-D), torchvision constructor, input size
+    ("efficientnet", {}, "efficientnet_b0", 224),
+    ("efficientnet", {"width": 1.2, "depth": 1.4}, "efficientnet_b3", 96),
+    ("resnet50", {}, "resnet50", 64),
+    ("resnet18", {}, "resnet18", 64),
+]
+
+
+@pytest.mark.parametrize("spec,params,model,size", TWINS, ids=[f"{t[0]}-{t[2]}" for t in TWINS])
+def test_the_generated_module_computes_torchvisions_output(spec, params, model, size):
+    torch.manual_seed(0)
+    reference = getattr(torchvision().models, model)().eval()
+    ours = build(str(ROOT / "specs" / f"{spec}.yaml"), **params).eval()
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    load_by_structure(ours, reference)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() <= 1e-5
