@@ -60,9 +60,13 @@ def infer(network: Network) -> Analysis:
             if node.inputs:
                 data = node.data_inputs or node.inputs
                 widest = max(data, key=lambda i: info[i].receptive_field)  # a shape-only input sees nothing
+                # The output's grid is that of an input of its own size: a broadcast C×1×1 gate
+                # (squeeze-and-excitation) widens what an output sees, not the step between outputs.
+                grid = [i for i in data if info[i].shape[1:] == tuple(shape[1:])] or data
+                on_grid = max(grid, key=lambda i: info[i].receptive_field)
                 extent, stride = kind.receptive(node.attrs, in_shapes)
                 rf = exact(info[widest].receptive_field + (extent - 1) * info[widest].jump)
-                jump = exact(info[widest].jump * stride)  # a Fraction after upsampling
+                jump = exact(info[on_grid].jump * stride)  # a Fraction after upsampling
             else:
                 rf, jump = 1, 1
         except ShapeError as exc:

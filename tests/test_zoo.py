@@ -34,7 +34,7 @@ ZOO = [
     "googlenet", "googlenet_torchvision",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
     "alphago_policy", "yolo_v1", "localization", "generic",
-    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121", "unet", "efficientnet",
+    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121", "unet", "efficientnet", "se_resnet50",
 ]
 
 _cache: dict = {}
@@ -580,3 +580,15 @@ def test_cifar_resnet_option_a_against_a_hand_written_torch_resnet():
         assert tuple(model(x).shape[1:]) == a.output_shapes()["output"]
     shortcuts = [i for n, i in a.rows() if n.id.endswith(".shortcut")]
     assert len(shortcuts) == 9 and all(i.params == 0 and i.flops == 0 for i in shortcuts)
+
+
+# --- SE-ResNet-50 ----------------------------------------------------------------------------------
+def test_se_resnet50_is_resnet50_plus_its_gates():
+    # Hu et al. 2018, Table 1 / Table 2: SE-ResNet-50 has 28.09M parameters (reduction 16), where
+    # ResNet-50 has 25.56M; each gate adds 2·C²/16 weights and C/16 + C biases on a C-channel branch.
+    a, plain = analysis("se_resnet50"), analysis("resnet50")
+    assert a.params == 28_088_024 and round(a.params / 1e6, 2) == 28.09
+    gates = sum(2 * c * c // 16 + c // 16 + c for c, blocks in ((256, 3), (512, 4), (1024, 6), (2048, 3))
+                for _ in range(blocks))
+    assert a.params - plain.params == gates
+    assert a.output_shapes() == plain.output_shapes()

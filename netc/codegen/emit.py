@@ -91,7 +91,7 @@ class Emitter:
         build, alternative = self.module(node_id, kind, attrs, in_shapes)
         if self.generic:
             shape = self.symbolic_shape(node_id, kind, attrs, in_shapes)
-            self.sized[node_id] = Sized(shape, self.stride(node_id, kind, attrs, in_shapes))
+            self.sized[node_id] = Sized(shape, self.stride(node_id, kind, attrs, in_shapes, shape))
         try:
             passes_on = hands_input_on(kind, attrs, build, in_shapes)
         except (NeedsSpatial, NoSymbolicRule) as exc:
@@ -109,7 +109,9 @@ class Emitter:
         self.handles[node_id] = out
         self.name_point(node_id, out)
         name = node.local_name
-        fattrs, fshapes, module_values = self.forward_values(name, attrs, in_shapes)
+        # Values forward reads from the module are named by the node's path in the class: two
+        # branches' `slice1` keep `branch1_slice1_stop` and `branch2_slice1_stop`.
+        fattrs, fshapes, module_values = self.forward_values(node_id.replace(".", "_"), attrs, in_shapes)
 
         def forward(module, args, attrs=fattrs, shapes=fshapes, kind=kind):
             return kind.forward(attrs, module, args, shapes)
@@ -189,10 +191,13 @@ class Emitter:
             raise NotGeneric(None, f"the rank of {node_id} differs from the analysis")
         return shape
 
-    def stride(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]) -> Any:
-        """The stride product since the block input, as an expression; None when unknown."""
+    def stride(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any], shape) -> Any:
+        """The stride product since the block input, as an expression; None when unknown. A merge
+        is on the grid of its inputs of its own size (a broadcast C×1×1 gate is on none), as in infer."""
         node = self.net.node(node_id)
-        strides = [self.sized[i].stride for i in node.data_inputs]
+        data = node.data_inputs
+        strides = [self.sized[i].stride for i in data if self.sized[i].shape[1:] == tuple(shape[1:])] or [
+            self.sized[i].stride for i in data]
         if len(strides) > 1:  # a merge: its inputs share one grid
             return strides[0] if len({str(s) for s in strides}) == 1 else None
         try:
