@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from test_against_torch import Cat, Graph, Mul, compare_graph
+from test_against_torch import Graph, Mul, compare_graph
 from torch import nn
 
 from netc import NetcError
@@ -24,14 +24,23 @@ from netc.codegen import generate, load_generated
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def unet_reference(base: int = 64, classes: int = 2, channels: int = 1) -> tuple[Graph, object]:
-    """Ronneberger's U-Net, written by hand with 'same' padding, keyed by netc's layer names."""
+class CropCat(nn.Module):
+    """Ronneberger's skip: the encoder map cropped at its centre to the decoder's, concatenated."""
+
+    def forward(self, x, skip):
+        top, left = (skip.shape[2] - x.shape[2]) // 2, (skip.shape[3] - x.shape[3]) // 2
+        return torch.cat([x, skip[:, :, top:top + x.shape[2], left:left + x.shape[3]]], dim=1)
+
+
+def unet_reference(base: int = 64, classes: int = 2, channels: int = 1, pad: int = 0) -> tuple[Graph, object]:
+    """Ronneberger's U-Net, written by hand (unpadded convs and cropped skips, or padding 1), keyed
+    by netc's layer names."""
     layers: dict[str, nn.Module] = {}
 
     def double(prefix: str, cin: int, c: int) -> None:
-        layers[f"{prefix}.conv1"] = nn.Conv2d(cin, c, 3, padding=1)
+        layers[f"{prefix}.conv1"] = nn.Conv2d(cin, c, 3, padding=pad)
         layers[f"{prefix}.relu1"] = nn.ReLU()
-        layers[f"{prefix}.conv2"] = nn.Conv2d(c, c, 3, padding=1)
+        layers[f"{prefix}.conv2"] = nn.Conv2d(c, c, 3, padding=pad)
         layers[f"{prefix}.relu2"] = nn.ReLU()
 
     cin = channels
@@ -44,7 +53,7 @@ def unet_reference(base: int = 64, classes: int = 2, channels: int = 1) -> tuple
     for j in range(4):
         c = base * 8 // 2**j
         layers[f"stage{j + 5}.deconv1"] = nn.ConvTranspose2d(cin, c, 2, stride=2)
-        layers[f"stage{j + 5}.concat1"] = Cat()
+        layers[f"stage{j + 5}.concat1"] = CropCat()
         double(f"stage{j + 5}.double1", 2 * c, c)
         cin = c
     layers["conv1"] = nn.Conv2d(cin, classes, 1)
@@ -84,20 +93,24 @@ def test_unet_equals_a_hand_written_unet_layer_by_layer():
     model, forward = unet_reference()
     assert analysis.params == sum(p.numel() for p in model.parameters()) == 31_030_658
     compare_graph(analysis, model, forward)
+    paper = analyze_file(str(ROOT / "specs" / "unet.yaml"), input_shape=(1, 572, 572))
+    assert paper.output_shapes() == {"output": (2, 388, 388)}  # Fig. 1: 572×572 in, 388×388 out
 
 
-def test_the_generated_unet_computes_the_hand_written_output():
-    analysis = analyze_file(str(ROOT / "specs" / "unet.yaml"), {"base": 8})
-    reference, forward = unet_reference(base=8)
+@pytest.mark.parametrize("pad,size", [(0, 188), (1, 64)])
+def test_the_generated_unet_computes_the_hand_written_output(pad, size):
+    analysis = analyze_file(str(ROOT / "specs" / "unet.yaml"), {"base": 8, "pad": pad}, input_shape=(1, size, size))
+    reference, forward = unet_reference(base=8, pad=pad)
     generated = generate(analysis)
     module = getattr(load_generated(generated), generated.class_name)()
     named = dict(module.named_modules())
     for node, path in generated.paths.items():  # every layer's weights from the hand-written twin
         named[path].load_state_dict(reference[node].state_dict())
-    x = torch.randn(2, 1, 64, 64)
+    x = torch.randn(2, 1, size, size)
     with torch.no_grad():
         assert torch.allclose(module.eval()(x), forward(reference.eval(), x), atol=1e-5)
-    assert "torch.cat([out, skip3], dim=1)" in generated.source  # the skip is forward's named variable
+    cat = "torch.cat([out, skip3[:, :, 4:12, 4:12]], dim=1)" if pad == 0 else "torch.cat([out, skip3], dim=1)"
+    assert cat in generated.source  # the skip is forward's named variable, cropped at its centre
 
 
 FPN = """\

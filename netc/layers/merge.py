@@ -27,15 +27,24 @@ class Concat(LayerKind):
     name = "concat"
     category = "merge"
     words = {"concat": {}, "cat": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
+    attrs = (Attr("crop", "bool", False),)  # crop larger inputs to the first's size, at their centre (U-Net)
     inputs = (1, None)
     merges = True
 
     def infer(self, attrs, inputs):
         first = inputs[0]
         for shape in inputs[1:]:
-            if len(shape) != len(first) or shape[1:] != first[1:]:
+            if len(shape) != len(first):
+                raise ShapeError(f"concat of a map and a vector: {', '.join(fmt_shape(s) for s in inputs)}")
+            if attrs.get("crop") and all(d >= f for d, f in zip(shape[1:], first[1:])):
+                continue
+            if shape[1:] != first[1:]:
                 sizes = ", ".join(fmt_shape(s) for s in inputs)
-                raise ShapeError(f"concat needs the same spatial size on every input, got {sizes}")
+                hint = ("crop the larger maps to the first's size with concat(…, crop=true), as the original "
+                        "U-Net does" if not attrs.get("crop") and all(d >= f for d, f in zip(shape[1:], first[1:]))
+                        else None)
+                raise ShapeError(f"concat needs the same spatial size on every input, got {sizes}"
+                                 + (" (crop=true only makes larger maps smaller)" if attrs.get("crop") else ""), hint)
         return (sum(s[0] for s in inputs),) + first[1:], []
 
     def symbolic_shape(self, attrs, inputs):
@@ -45,10 +54,23 @@ class Concat(LayerKind):
         return 1, 1
 
     def label(self, attrs):
-        return "concat"
+        return "concat, cropped" if attrs.get("crop") else "concat"
 
     def forward(self, attrs, module, args, inputs):
-        return f"torch.cat([{', '.join(args)}], dim=1)"
+        parts = [args[0]] + [self._cropped(arg, shape, inputs[0]) if attrs.get("crop") else arg
+                             for arg, shape in zip(args[1:], inputs[1:])]
+        return f"torch.cat([{', '.join(parts)}], dim=1)"
+
+    @staticmethod
+    def _cropped(arg: str, shape, target) -> str:
+        """The centre of a larger map, the size of the first input: a view, no copy."""
+        if len(shape) != 3 or tuple(shape[1:]) == tuple(target[1:]):
+            return arg
+        if not all(isinstance(d, int) for d in (*shape[1:], *target[1:])):
+            raise NoSymbolicRule("a crop needs the maps' heights and widths")
+        (h, w), (th, tw) = shape[1:], target[1:]
+        top, left = (h - th) // 2, (w - tw) // 2
+        return f"{arg}[:, :, {top}:{top + th}, {left}:{left + tw}]"
 
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED
