@@ -29,7 +29,9 @@ START, END = "<!-- layers:start -->", "<!-- layers:end -->"
 
 # What a default of None means, which the registry states only in a comment. A kind given a new
 # None default stops the script until its meaning is written here, rather than printing "None".
-NONE_MEANS: dict[tuple[str, str], str] = {("pool", "stride"): "= kernel"}
+NONE_MEANS: dict[tuple[str, str], str] = {
+    ("pool", "stride"): "= kernel", ("prelu", "slopes"): "= channels",
+}
 
 PROBE = 7  # a number appended to a word, to find words that take one (conv7 → kernel 7)
 

@@ -56,8 +56,37 @@ def check_layer(name: str, info, module: nn.Module, inputs: tuple[torch.Tensor, 
     assert got == want, f"layer {name}"
 
 
-def compare_sequential(analysis, layers: list[nn.Module]) -> None:
-    """A chain: the i-th torch module is the i-th layer netc lists after the input."""
+def saved_bytes(layer: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the tensors autograd keeps for one layer's backward (each storage once),
+    parameters and buffers aside, in a training step."""
+    state = {t.untyped_storage().data_ptr() for t in [*layer.parameters(), *layer.buffers()]}
+    kept: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        layer(x)
+    return sum(kept.values())
+
+
+def netc_saved_bytes(node, info, batch: int, size: int = 4) -> int:
+    """What netc says one layer's backward keeps (`LayerKind.saved`), for a batch at float32."""
+    from netc.layers import KINDS, numel
+
+    saved = KINDS[node.kind].saved(node.attrs, list(info.inputs), info.shape)
+    values = sum(numel(info.inputs[i]) for i in saved.inputs) + (numel(info.shape) if saved.output else 0)
+    return batch * ((values + saved.hidden) * size + saved.indices * 8) + saved.per_batch * size
+
+
+def compare_sequential(analysis, layers: list[nn.Module], built_otherwise: tuple[str, ...] = ()) -> None:
+    """A chain: the i-th torch module is the i-th layer netc lists after the input. Each layer's
+    shape, parameters and FLOPs, and what its backward keeps in a training step (a batch of 2,
+    its input a tensor of its own), are torch's; but for the layers in `built_otherwise`, where
+    the torch module is not built as netc's code builds it, what backward keeps is left out."""
     rows = [(node, info) for node, info in analysis.rows() if node.kind != "input"]
     assert len(rows) == len(layers), [node.id for node, _ in rows]
     model = nn.Sequential(*layers).eval()
@@ -71,6 +100,13 @@ def compare_sequential(analysis, layers: list[nn.Module]) -> None:
         assert analysis.flops == flops_of(model, torch.randn(1, *analysis.network.input_shape))
     (output_shape,) = analysis.output_shapes().values()
     assert output_shape == tuple(x.shape[1:])
+    model.train()
+    x = torch.randn(2, *analysis.network.input_shape)
+    for (node, info), layer in zip(rows, model):
+        x = x.detach().clone().requires_grad_()
+        if node.id not in built_otherwise:
+            assert saved_bytes(layer, x) == netc_saved_bytes(node, info, batch=2), f"what {node.id} keeps for backward"
+        x = layer(x)
 
 
 class Cat(nn.Module):
@@ -145,6 +181,8 @@ NON_SQUARE = ("conv(4, 3, stride=2, padding=0) - maxpool(3, stride=2) - conv(6, 
               " - avgpool(2, padding=1) - fc(3)")
 CEIL_AND_RESHAPE = "maxpool(3, stride=2, ceil=true) - avgpool(2, ceil=true) - fc(98) - reshape(2, 7, 7) - conv(4, 3)"
 VECTOR = "fc(8)-relu-dropout-fc(3)-sigmoid"
+MOBILE_ACTIVATIONS = ("conv(8, 3)-hardswish - conv(8, 3, groups=8)-bn-hardsigmoid - conv(6, 1)-prelu"
+                      " - prelu(1, init=0.1) - prelu(6) - fc(12)-prelu-hardswish - fc(5)-hardsigmoid")
 
 
 def test_convolutions_padding_dilation_groups_bias():
@@ -158,7 +196,7 @@ def test_convolutions_padding_dilation_groups_bias():
         nn.Conv2d(12, 12, 3, padding=1, groups=3, bias=False), nn.Tanh(),
         nn.Conv2d(12, 12, 3, padding=3, dilation=3, groups=4), nn.Softplus(),  # extent 7, same: 3
         nn.Conv2d(12, 5, 1, stride=2),
-    ])
+    ], built_otherwise=("conv4",))  # netc pads the even kernel's copy in forward, 1 before and 2 after
 
 
 def test_pooling_norm_dropout_and_dense_layers():
@@ -225,6 +263,20 @@ def test_ceil_mode_pooling_and_reshape():
 def test_plain_vector_input():
     analysis = analyze_expression(VECTOR, (20,))
     compare_sequential(analysis, [nn.Linear(20, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 3), nn.Sigmoid()])
+
+
+def test_hardswish_hardsigmoid_and_prelu():
+    analysis = analyze_expression(MOBILE_ACTIVATIONS, (3, 10, 10))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3, padding=1), nn.Hardswish(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.Hardsigmoid(),
+        nn.Conv2d(8, 6, 1), nn.PReLU(6),       # one learned slope per channel
+        nn.PReLU(init=0.1),                     # prelu(1): one slope for all
+        nn.PReLU(6),                            # the count written out
+        nn.Sequential(nn.Flatten(), nn.Linear(600, 12)), nn.PReLU(12), nn.Hardswish(),  # per feature of a vector
+        nn.Linear(12, 5), nn.Hardsigmoid(),
+    ])
+    assert [analysis[n].params for n in ("prelu1", "prelu2", "prelu3", "prelu4")] == [6, 1, 6, 12]
 
 
 # --- graphs: concat and residual add --------------------------------------------------------------
@@ -359,7 +411,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
-                       (TRANSPOSED, (3, 5, 6))):
+                       (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

@@ -251,7 +251,8 @@ _EITHER = st.one_of(  # layers that take a feature map or a vector
     st.builds(lambda s: f"lrn({s})", st.integers(1, 5)),
     st.builds(lambda p: f"dropout({p})", st.sampled_from(["0", "0.5", "1"])),
     st.sampled_from(["relu", "relu6", "leakyrelu(0.1)", "elu", "sigmoid", "tanh", "softplus", "silu", "gelu",
-                     "softmax", "logsoftmax", "bn", "identity"]),
+                     "softmax", "logsoftmax", "bn", "identity", "hardswish", "hardsigmoid", "prelu", "prelu(1)"]),
+    st.builds(lambda n: f"prelu({n})", st.integers(1, 4)),  # refused unless 1 or the channel count
 )
 _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, d: f"conv({f}, {k}, stride={s}, padding={p}, dilation={d})",

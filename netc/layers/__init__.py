@@ -9,10 +9,13 @@ from .elementwise import (
     ELU,
     GELU,
     Dropout,
+    Hardsigmoid,
+    Hardswish,
     Identity,
     Input,
     LeakyReLU,
     LogSoftmax,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -26,8 +29,10 @@ from .norm import BatchNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
-    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), Upsample(), FullyConnected(), Flatten(), Reshape(),
-    ReLU(), LeakyReLU(), ELU(), ReLU6(), SiLU(), GELU(), Sigmoid(), Tanh(), Softplus(), Softmax(), LogSoftmax(),
+    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), Upsample(),
+    FullyConnected(), Flatten(), Reshape(),
+    ReLU(), LeakyReLU(), PReLU(), ELU(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
+    Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),
 )

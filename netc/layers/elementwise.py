@@ -1,4 +1,4 @@
-"""Shape-preserving layers without parameters: activations, dropout, identity."""
+"""Shape-preserving layers: activations (PReLU's slopes are its only parameters), dropout, identity."""
 
 from __future__ import annotations
 
@@ -46,6 +46,41 @@ class LeakyReLU(Activation):
 
 
 @dataclass(frozen=True)
+class PReLU(Activation):
+    """Leaky ReLU with learned negative slopes (He et al., 2015): one per channel of a map (or per
+    feature of a vector), or `prelu(1)` one shared by all. The slopes are weights; backward keeps
+    the input (and the slopes, which are parameters)."""
+
+    name, module = "prelu", "PReLU"
+    attrs = (Attr("slopes", "int", None, minimum=1), Attr("init", "float", 0.25))  # slopes None: one per channel
+    words = {"prelu": {}}
+
+    def _slopes(self, attrs, inputs):
+        return attrs["slopes"] if attrs["slopes"] is not None else inputs[0][0]
+
+    def infer(self, attrs, inputs):
+        channels = inputs[0][0]
+        if attrs["slopes"] not in (None, 1, channels):
+            raise ShapeError(f"prelu learns 1 slope or one per channel ({channels}), not {attrs['slopes']}",
+                             "write prelu for one slope per channel, prelu(1) for a single shared slope")
+        return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def params(self, attrs, inputs, out):
+        return self._slopes(attrs, inputs), 0
+
+    def label(self, attrs):
+        return "prelu" if attrs["slopes"] != 1 else "prelu shared"
+
+    def constructor(self, attrs, inputs):
+        slopes = self._slopes(attrs, inputs)
+        kwargs = ((("num_parameters", slopes),) if slopes != 1 else ()) + ((("init", attrs["init"]),) if attrs["init"] != 0.25 else ())
+        return Constructor(self.module, (), kwargs)
+
+
+@dataclass(frozen=True)
 class ELU(Activation):
     name, module, in_place = "elu", "ELU", True
     attrs = (Attr("alpha", "float", 1.0),)
@@ -67,6 +102,24 @@ class SiLU(Activation):
 
     name, module = "silu", "SiLU"
     words = {"silu": {}, "swish": {}}
+
+
+@dataclass(frozen=True)
+class Hardswish(Activation):
+    """x · relu6(x + 3) / 6: MobileNet v3's cheap swish. Backward keeps the input."""
+
+    # Not run in place: PyTorch's in-place Hardswish's backward needs the input it overwrote.
+    name, module = "hardswish", "Hardswish"
+    words = {"hardswish": {}}
+
+
+@dataclass(frozen=True)
+class Hardsigmoid(Activation):
+    """relu6(x + 3) / 6: MobileNet v3's cheap sigmoid, its squeeze-and-excitation gate. Backward
+    keeps the input."""
+
+    name, module = "hardsigmoid", "Hardsigmoid"
+    words = {"hardsigmoid": {}}
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,9 @@ CLOSEST: dict[str, str] = {
     "InstanceNorm1d": _NORMS, "InstanceNorm2d": _NORMS, "InstanceNorm3d": _NORMS,
     "SyncBatchNorm": "netc's bn is nn.BatchNorm2d; SyncBatchNorm is that layer with its statistics shared across processes",
     "CrossMapLRN2d": "netc's lrn is nn.LocalResponseNorm, the same normalisation across channels",
-    "PReLU": "leakyrelu(slope) has a fixed negative slope; PReLU learns it",
-    "RReLU": "leakyrelu(slope) has a fixed negative slope; RReLU draws it at random while training",
+    "RReLU": "leakyrelu(slope) has a fixed negative slope and prelu learns it; RReLU draws it at random while training",
     "CELU": "with alpha 1 it is elu",
     "SELU": "SELU is elu(1.6733) scaled by 1.0507; netc has elu, without the scale",
-    "Hardswish": "silu (swish) is its smooth form",
-    "Hardsigmoid": "sigmoid is its smooth form",
     "Hardtanh": "relu6 is Hardtanh(0, 6); tanh is its smooth form",
     "Dropout1d": "netc's dropout zeroes single values, not whole channels",
     "Dropout2d": "netc's dropout zeroes single values, not whole channels",
@@ -188,7 +185,7 @@ def _describe(cls: str) -> ForeignName:
     if cls in CONTAINERS:
         return ForeignName(name, "container", hint=_CONTAINER_HINT)
     base = cls.removeprefix("Lazy")
-    if base in NETC_WORD or (base != cls and _key(base) in _netc_words()):  # LazyLinear is linear
+    if base in NETC_WORD or _key(base) in _netc_words():  # LazyLinear is linear; hswish is Hardswish, hardswish
         return ForeignName(name, netc_word=NETC_WORD.get(base, _key(base)))
     hint = CLOSEST.get(base)
     two_d = re.sub(r"[13]d$", "2d", base)
