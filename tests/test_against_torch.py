@@ -183,6 +183,9 @@ CEIL_AND_RESHAPE = "maxpool(3, stride=2, ceil=true) - avgpool(2, ceil=true) - fc
 VECTOR = "fc(8)-relu-dropout-fc(3)-sigmoid"
 MOBILE_ACTIVATIONS = ("conv(8, 3)-hardswish - conv(8, 3, groups=8)-bn-hardsigmoid - conv(6, 1)-prelu"
                       " - prelu(1, init=0.1) - prelu(6) - fc(12)-prelu-hardswish - fc(5)-hardsigmoid")
+GROUP_NORMS = ("conv(12, 3)-groupnorm(4) - groupnorm(1, eps=0.001) - groupnorm(12, affine=false) - instancenorm"
+               " - instancenorm(affine=true, eps=0.01) - dropout2d(0.3) - dropout2d - dropout2d(0) - dropout2d(1)"
+               " - fc(6)-groupnorm(3)")
 
 
 def test_convolutions_padding_dilation_groups_bias():
@@ -277,6 +280,19 @@ def test_hardswish_hardsigmoid_and_prelu():
         nn.Linear(12, 5), nn.Hardsigmoid(),
     ])
     assert [analysis[n].params for n in ("prelu1", "prelu2", "prelu3", "prelu4")] == [6, 1, 6, 12]
+
+
+def test_group_norm_instance_norm_and_channel_dropout():
+    analysis = analyze_expression(GROUP_NORMS, (3, 9, 7))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 12, 3, padding=1), nn.GroupNorm(4, 12),
+        nn.GroupNorm(1, 12, eps=0.001),         # one group: each image normalised as a whole
+        nn.GroupNorm(12, 12, affine=False),     # a group per channel, no scale and shift
+        nn.InstanceNorm2d(12),                  # torch's defaults: no scale and shift, no running statistics
+        nn.InstanceNorm2d(12, eps=0.01, affine=True),
+        nn.Dropout2d(0.3), nn.Dropout2d(), nn.Dropout2d(0.0), nn.Dropout2d(1.0),
+        nn.Sequential(nn.Flatten(), nn.Linear(12 * 9 * 7, 6)), nn.GroupNorm(3, 6),
+    ])
 
 
 # --- graphs: concat and residual add --------------------------------------------------------------
@@ -411,7 +427,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
-                       (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10))):
+                       (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

@@ -253,6 +253,7 @@ _EITHER = st.one_of(  # layers that take a feature map or a vector
     st.sampled_from(["relu", "relu6", "leakyrelu(0.1)", "elu", "sigmoid", "tanh", "softplus", "silu", "gelu",
                      "softmax", "logsoftmax", "bn", "identity", "hardswish", "hardsigmoid", "prelu", "prelu(1)"]),
     st.builds(lambda n: f"prelu({n})", st.integers(1, 4)),  # refused unless 1 or the channel count
+    st.builds(lambda g, a: f"groupnorm({g}, affine={a})", st.integers(1, 4), st.sampled_from(["true", "false"])),
 )
 _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, d: f"conv({f}, {k}, stride={s}, padding={p}, dilation={d})",
@@ -268,7 +269,9 @@ _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, o: f"deconv({f}, {k}, stride={s}, padding={p}, output_padding={o})",
               st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2)),
     st.builds(lambda n, m: f"upsample({n}, mode={m})", st.integers(1, 3), st.sampled_from(["nearest", "bilinear"])),
-    st.sampled_from(["globalavgpool", "maxpool", "avgpool"]),
+    st.sampled_from(["globalavgpool", "maxpool", "avgpool", "instancenorm",
+                     "instancenorm(affine=true)", "dropout2d"]),
+    st.builds(lambda p: f"dropout2d({p})", st.sampled_from(["0", "0.3", "1"])),
     _EITHER,
 )
 _VECTOR = st.one_of(st.builds(lambda n: f"fc({n})", st.integers(1, 12)), st.just("flatten"), _EITHER)

@@ -9,6 +9,7 @@ from .elementwise import (
     ELU,
     GELU,
     Dropout,
+    Dropout2d,
     Hardsigmoid,
     Hardswish,
     Identity,
@@ -25,7 +26,7 @@ from .elementwise import (
     Tanh,
 )
 from .merge import Add, Concat, Mul, Projection
-from .norm import BatchNorm, LocalResponseNorm
+from .norm import BatchNorm, GroupNorm, InstanceNorm, LocalResponseNorm
 from .pool import AdaptiveAvgPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
@@ -33,7 +34,7 @@ _ALL: tuple[LayerKind, ...] = (
     FullyConnected(), Flatten(), Reshape(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
-    BatchNorm(), LocalResponseNorm(), Dropout(), Identity(),
+    BatchNorm(), GroupNorm(), InstanceNorm(), LocalResponseNorm(), Dropout(), Dropout2d(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),
 )
 

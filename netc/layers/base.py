@@ -211,6 +211,16 @@ def py_sum(values: tuple[Any, ...] | list[Any]) -> Any:
     return total
 
 
+def divides_hint(word: str, channels: int, count: int, what: str = "the number of groups") -> str | None:
+    """A hint for a count that does not divide the channels: the nearest count below it that does
+    (`groupnorm(4)` for groupnorm(5) on 12 channels)."""
+    top = min(count, channels)
+    for d in range(top, max(0, top - 10_000), -1):
+        if channels % d == 0:
+            return f"{what} must divide the {channels} channels: {word}({d}) does"
+    return None
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """Base for every kind. Subclasses override what differs from 'shape-preserving, no params'."""

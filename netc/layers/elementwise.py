@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
+from .conv import spatial_input
 
 KEEPS_OUTPUT = Saved(inputs=(), output=True)
 
@@ -201,6 +202,34 @@ class Dropout(LayerKind):
     def saved(self, attrs, inputs, out):
         # The scaled mask, in the model's dtype on the CPU (CUDA keeps a 1-byte boolean mask).
         return Saved(inputs=(), hidden=numel(out))
+
+
+@dataclass(frozen=True)
+class Dropout2d(Dropout):
+    """Whole channels of a map zeroed at random ("spatial dropout", nn.Dropout2d): one draw per
+    image and channel, the survivors scaled by 1 / (1 − p)."""
+
+    name = "dropout2d"
+    words = {"dropout2d": {}}
+
+    def infer(self, attrs, inputs):
+        spatial_input(inputs, "dropout2d (which zeroes whole channels)")
+        return super().infer(attrs, inputs)
+
+    def label(self, attrs):
+        return f"dropout2d {attrs['p']:g}" if isinstance(attrs["p"], (int, float)) else "dropout2d"
+
+    def constructor(self, attrs, inputs):
+        return Constructor("Dropout2d", (attrs["p"],) if attrs["p"] != 0.5 else ())
+
+    def saved(self, attrs, inputs, out):
+        # torch multiplies the map by a mask of one value per image and channel (N×C×1×1) and keeps
+        # the mask; at p = 0 it hands the input on, at p = 1 it multiplies by a scalar zero, kept once.
+        if attrs["p"] == 0:
+            return NOTHING_SAVED
+        if attrs["p"] == 1:
+            return Saved(inputs=(), per_batch=1)
+        return Saved(inputs=(), hidden=inputs[0][0])
 
 
 @dataclass(frozen=True)

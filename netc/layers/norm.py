@@ -1,10 +1,10 @@
-"""Normalisation: batch norm and local response normalisation (AlexNet's NORM)."""
+"""Normalisation: batch, group and instance norm, and local response normalisation (AlexNet's NORM)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, Saved, numel
+from .base import Attr, Constructor, LayerKind, Saved, ShapeError, divides_hint, numel
 from .conv import spatial_input
 
 
@@ -28,6 +28,88 @@ class BatchNorm(LayerKind):
     def constructor(self, attrs, inputs):
         kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
         return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],), kwargs)
+
+
+def _affine(attrs, channels) -> tuple[int, int]:
+    """A learned scale and shift per channel (weights, biases), when the norm has them."""
+    return (channels, channels) if attrs["affine"] else (0, 0)
+
+
+@dataclass(frozen=True)
+class GroupNorm(LayerKind):
+    """Wu & He's group norm: each image's channels in `groups` groups, each group normalised over
+    its channels and positions; independent of the batch. `groupnorm(1)` normalises each image as
+    a whole (LayerNorm over C×H×W, with a scale and shift per channel); groups = C is instance
+    norm with a scale and shift."""
+
+    name = "groupnorm"
+    category = "norm"
+    foldable = True
+    attrs = (Attr("groups", "int", minimum=1), Attr("eps", "float", 1e-5, minimum=0.0), Attr("affine", "bool", True))
+    words = {"groupnorm": {}}
+
+    def infer(self, attrs, inputs):
+        channels = inputs[0][0]
+        if channels % attrs["groups"]:
+            raise ShapeError(f"groupnorm's {attrs['groups']} groups do not divide the {channels} channels",
+                             divides_hint("groupnorm", channels, attrs["groups"]))
+        return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def params(self, attrs, inputs, out):
+        return _affine(attrs, inputs[0][0])
+
+    def saved(self, attrs, inputs, out):
+        return Saved(hidden=2 * attrs["groups"])  # the input, and each image's mean and inverse deviation per group
+
+    def label(self, attrs):
+        return f"groupnorm {attrs['groups']}"
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        kwargs += (("affine", False),) if not attrs["affine"] else ()
+        return Constructor("GroupNorm", (attrs["groups"], inputs[0][0]), kwargs)
+
+
+@dataclass(frozen=True)
+class InstanceNorm(LayerKind):
+    """Each channel of each image normalised over its positions (nn.InstanceNorm2d, style
+    transfer's norm), with torch's defaults: no learned scale and shift (`affine=true` adds them)
+    and no running statistics, so it normalises by the image's own statistics in eval mode too."""
+
+    name = "instancenorm"
+    category = "norm"
+    foldable = True
+    attrs = (Attr("eps", "float", 1e-5, minimum=0.0), Attr("affine", "bool", False))
+    words = {"instancenorm": {}}
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "instance norm (over the positions of each channel)")
+        if h * w == 1:
+            raise ShapeError("instance norm of a 1×1 map: each channel has one value, which it cannot normalise",
+                             "normalise before the map is pooled to 1×1, or use bn")
+        return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def params(self, attrs, inputs, out):
+        return _affine(attrs, inputs[0][0])
+
+    def saved(self, attrs, inputs, out):
+        # torch runs it as batch norm over N·C channels: the input, a mean and an inverse deviation
+        # per image and channel, and with affine the scale repeated for every image.
+        return Saved(hidden=(3 if attrs["affine"] else 2) * inputs[0][0])
+
+    def label(self, attrs):
+        return "instancenorm"
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        kwargs += (("affine", True),) if attrs["affine"] else ()
+        return Constructor("InstanceNorm2d", (inputs[0][0],), kwargs)
 
 
 @dataclass(frozen=True)

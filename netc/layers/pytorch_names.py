@@ -56,7 +56,7 @@ CONTAINERS: tuple[str, ...] = ("Container", "Module", "ModuleDict", "ModuleList"
 # inferred, which netc always does: LazyConv2d is `conv` too.
 NETC_WORD: dict[str, str] = {
     "Conv2d": "conv", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "adaptiveavgpool",
-    "BatchNorm2d": "bn", "BatchNorm1d": "bn", "LocalResponseNorm": "lrn",
+    "BatchNorm2d": "bn", "BatchNorm1d": "bn", "InstanceNorm2d": "instancenorm", "LocalResponseNorm": "lrn",
     "Softmax2d": "softmax",  # softmax over the channels at each position: netc's softmax is nn.Softmax(dim=1)
     "Unflatten": "reshape",
     "Upsample": "upsample",
@@ -65,22 +65,21 @@ NETC_WORD: dict[str, str] = {
 
 # Layers netc lacks, and what it has that comes closest, where something honestly does. Say what
 # differs: a hint that reads like "use this instead" for a layer that computes something else misleads.
-_NORMS = "netc's normalisations are bn (batch norm, over the batch per channel) and lrn (local response norm)"
+_NORMS = ("netc's normalisations are bn (batch norm, over the batch per channel), groupnorm, instancenorm "
+          "and lrn (local response norm)")
 _PADS = "netc pads inside a conv or pool, with zeros: conv(C, 3, padding=1)"
 CLOSEST: dict[str, str] = {
-    "GroupNorm": _NORMS, "LayerNorm": _NORMS, "RMSNorm": _NORMS,
-    "InstanceNorm1d": _NORMS, "InstanceNorm2d": _NORMS, "InstanceNorm3d": _NORMS,
+    "LayerNorm": "groupnorm(1) normalises each image over all its channels and positions, as LayerNorm over "
+                 "C×H×W does, but learns a scale and shift per channel, not per value",
+    "RMSNorm": _NORMS,
     "SyncBatchNorm": "netc's bn is nn.BatchNorm2d; SyncBatchNorm is that layer with its statistics shared across processes",
     "CrossMapLRN2d": "netc's lrn is nn.LocalResponseNorm, the same normalisation across channels",
     "RReLU": "leakyrelu(slope) has a fixed negative slope and prelu learns it; RReLU draws it at random while training",
     "CELU": "with alpha 1 it is elu",
     "SELU": "SELU is elu(1.6733) scaled by 1.0507; netc has elu, without the scale",
     "Hardtanh": "relu6 is Hardtanh(0, 6); tanh is its smooth form",
-    "Dropout1d": "netc's dropout zeroes single values, not whole channels",
-    "Dropout2d": "netc's dropout zeroes single values, not whole channels",
-    "Dropout3d": "netc's dropout zeroes single values, not whole channels",
     "AlphaDropout": "netc's dropout is plain dropout",
-    "FeatureAlphaDropout": "netc's dropout is plain dropout, of single values",
+    "FeatureAlphaDropout": "netc's dropout2d is plain dropout of whole channels",
     "AdaptiveMaxPool2d": "netc's adaptive pooling averages (adaptiveavgpool, globalavgpool); "
                          "maxpool(H) on an H×H map takes its global maximum",
     "LPPool2d": "netc's l2pool is nn.LPPool2d with norm 2",
