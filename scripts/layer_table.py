@@ -31,6 +31,7 @@ START, END = "<!-- layers:start -->", "<!-- layers:end -->"
 # None default stops the script until its meaning is written here, rather than printing "None".
 NONE_MEANS: dict[tuple[str, str], str] = {
     ("pool", "stride"): "= kernel", ("prelu", "slopes"): "= channels",
+    ("zeropad", "right"): "= left", ("zeropad", "top"): "= left", ("zeropad", "bottom"): "= left",
 }
 
 PROBE = 7  # a number appended to a word, to find words that take one (conv7 → kernel 7)

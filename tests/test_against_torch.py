@@ -186,6 +186,8 @@ MOBILE_ACTIVATIONS = ("conv(8, 3)-hardswish - conv(8, 3, groups=8)-bn-hardsigmoi
 GROUP_NORMS = ("conv(12, 3)-groupnorm(4) - groupnorm(1, eps=0.001) - groupnorm(12, affine=false) - instancenorm"
                " - instancenorm(affine=true, eps=0.01) - dropout2d(0.3) - dropout2d - dropout2d(0) - dropout2d(1)"
                " - fc(6)-groupnorm(3)")
+PADS_AND_MAX_POOLS = ("conv(8, 3) - zeropad(0, 1, 0, 1)-maxpool(2, stride=1) - zeropad(2) - zeropad(1, 0, 2, 3)"
+                      " - zeropad(1, 2) - adaptivemaxpool(3) - conv(8, 1) - globalmaxpool - fc(4)")
 
 
 def test_convolutions_padding_dilation_groups_bias():
@@ -293,6 +295,20 @@ def test_group_norm_instance_norm_and_channel_dropout():
         nn.Dropout2d(0.3), nn.Dropout2d(), nn.Dropout2d(0.0), nn.Dropout2d(1.0),
         nn.Sequential(nn.Flatten(), nn.Linear(12 * 9 * 7, 6)), nn.GroupNorm(3, 6),
     ])
+
+
+def test_zero_padding_and_adaptive_max_pooling():
+    analysis = analyze_expression(PADS_AND_MAX_POOLS, (3, 13, 11))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, stride=1),  # darknet's size-keeping 2×2 pool: 13×11
+        nn.ZeroPad2d(2),                                         # 17×15
+        nn.ZeroPad2d((1, 0, 2, 3)),                              # left 1, right 0, top 2, bottom 3: 22×16
+        nn.ZeroPad2d((1, 2, 1, 1)),                              # zeropad(1, 2): top and bottom are left's
+        nn.AdaptiveMaxPool2d(3), nn.Conv2d(8, 8, 1), nn.AdaptiveMaxPool2d(1),
+        nn.Sequential(nn.Flatten(), nn.Linear(8, 4)),
+    ])
+    assert analysis["zeropad4"].shape == (8, 24, 19)
 
 
 # --- graphs: concat and residual add --------------------------------------------------------------
@@ -427,7 +443,8 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     for dsl, shape in ((CONVOLUTIONS, (3, 20, 20)), (POOLING, (3, 42, 42)), (DENSE_AFTER_MAP, (3, 9, 9)),
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
-                       (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7))):
+                       (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
+                       (PADS_AND_MAX_POOLS, (3, 13, 11))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
@@ -577,6 +594,10 @@ RF_CASES = [
               nn.Conv2d(2, 1, 3, stride=2, padding=1)]),
     ("conv(2, 4, padding=valid)-l2pool(2)-conv(1, 2, stride=2, padding=valid)",
      lambda: [nn.Conv2d(1, 2, 4), nn.AvgPool2d(2), nn.Conv2d(2, 1, 2, stride=2)]),
+    # padding is no window: darknet's zeropad before a 2×2 stride-1 pool, then an asymmetric pad and a stride
+    ("zeropad(0, 1, 0, 1)-maxpool(2, stride=1)-conv(1, 3)-zeropad(2, 0, 1, 3)-conv(1, 3, stride=2, padding=0)",
+     lambda: [nn.ZeroPad2d((0, 1, 0, 1)), nn.AvgPool2d(2, stride=1), nn.Conv2d(1, 1, 3, padding=1),
+              nn.ZeroPad2d((2, 0, 1, 3)), nn.Conv2d(1, 1, 3, stride=2)]),
 ]
 
 

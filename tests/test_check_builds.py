@@ -269,9 +269,12 @@ _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, o: f"deconv({f}, {k}, stride={s}, padding={p}, output_padding={o})",
               st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2)),
     st.builds(lambda n, m: f"upsample({n}, mode={m})", st.integers(1, 3), st.sampled_from(["nearest", "bilinear"])),
-    st.sampled_from(["globalavgpool", "maxpool", "avgpool", "instancenorm",
+    st.sampled_from(["globalavgpool", "maxpool", "avgpool", "globalmaxpool", "instancenorm",
                      "instancenorm(affine=true)", "dropout2d"]),
+    st.builds(lambda n: f"adaptivemaxpool({n})", st.integers(1, 3)),
     st.builds(lambda p: f"dropout2d({p})", st.sampled_from(["0", "0.3", "1"])),
+    st.builds(lambda sides: "zeropad(" + ", ".join(map(str, sides)) + ")",
+              st.lists(st.integers(0, 2), min_size=1, max_size=4)),
     _EITHER,
 )
 _VECTOR = st.one_of(st.builds(lambda n: f"fc({n})", st.integers(1, 12)), st.just("flatten"), _EITHER)

@@ -60,10 +60,14 @@ def test_the_hint_for_a_missing_layer_names_what_netc_has_that_comes_closest():
         "does, but learns a scale and shift per channel, not per value")
     assert first_error("conv3-8-rrelu").hint == (
         "leakyrelu(slope) has a fixed negative slope and prelu learns it; RReLU draws it at random while training")
+    assert first_error("conv3-8-reflectionpad").hint == (
+        "netc pads with zeros only: inside a conv or pool (conv(C, 3, padding=1)), or zeropad(left, right, top, bottom)")
     assert first_error("conv3-8-conv1d").hint == "netc's layers are 2-d: it has nn.Conv2d as 'conv'"
     assert first_error("conv3-8-dropout3d").hint == "netc's layers are 2-d: it has nn.Dropout2d as 'dropout2d'"
     assert first_error("conv3-8-instancenorm1d").hint == (
         "netc's layers are 2-d: it has nn.InstanceNorm2d as 'instancenorm'")
+    assert first_error("conv3-8-adaptivemaxpool3d").hint == (
+        "netc's layers are 2-d: it has nn.AdaptiveMaxPool2d as 'adaptivemaxpool'")
 
 
 def test_nothing_is_offered_where_netc_has_nothing_close():
@@ -95,6 +99,8 @@ def test_a_loss_or_a_container_is_not_a_missing_layer():
     ("dwconv", "a depthwise conv is conv(C, 3, groups=C) in netc, C being its input channels"),
     # layers netc has since issue 12, by PyTorch's class names and the names people give them
     ("instancenorm2d", "did you mean 'instancenorm'? (netc's word for PyTorch's nn.InstanceNorm2d)"),
+    ("adaptivemaxpool2d", "did you mean 'adaptivemaxpool'? (netc's word for PyTorch's nn.AdaptiveMaxPool2d)"),
+    ("zeropad2d", "did you mean 'zeropad'? (netc's word for PyTorch's nn.ZeroPad2d)"),
     ("hswish", "did you mean 'hardswish'? (netc's word for PyTorch's nn.Hardswish)"),
     ("hsigmoid", "did you mean 'hardsigmoid'? (netc's word for PyTorch's nn.Hardsigmoid)"),
     ("spatialdropout", "did you mean 'dropout2d'? (netc's word for PyTorch's nn.Dropout2d)"),
@@ -251,7 +257,7 @@ SAME_CLASS = [
     ("Conv2d", "3-4", (3, 8, 8)), ("MaxPool2d", "", (3, 8, 8)), ("AvgPool2d", "", (3, 8, 8)),
     ("AdaptiveAvgPool2d", "(2)", (3, 8, 8)), ("BatchNorm2d", "", (3, 8, 8)), ("BatchNorm1d", "", (8,)),
     ("LocalResponseNorm", "", (3, 8, 8)), ("Upsample", "", (3, 8, 8)), ("ConvTranspose2d", "(4)", (3, 8, 8)),
-    ("InstanceNorm2d", "", (3, 8, 8)),
+    ("AdaptiveMaxPool2d", "(2)", (3, 8, 8)), ("InstanceNorm2d", "", (3, 8, 8)), ("ZeroPad2d", "(1)", (3, 8, 8)),
 ]
 
 

@@ -64,6 +64,8 @@ def constructor_expr(value: Any) -> Expr:
         items = [Item(constructor_expr(a)) for a in value.args]
         items += [Item(constructor_expr(v), k) for k, v in value.kwargs]
         return Bracketed(f"nn.{value.cls}(", ")", items)
+    if isinstance(value, tuple) and len(value) > 1:  # a tuple argument: nn.ZeroPad2d((0, 1, 0, 1))
+        return Bracketed("(", ")", [Item(constructor_expr(v)) for v in value])
     return Raw(literal(value))
 
 

@@ -27,10 +27,11 @@ from .elementwise import (
 )
 from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LocalResponseNorm
-from .pool import AdaptiveAvgPool, Pool, Upsample
+from .padding import ZeroPad
+from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
-    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), Upsample(),
+    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(),
     FullyConnected(), Flatten(), Reshape(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),

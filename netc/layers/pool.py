@@ -1,4 +1,4 @@
-"""Pooling: max, average and L2 windows, and global/adaptive average pooling."""
+"""Pooling: max, average and L2 windows, global/adaptive average and max pooling, and upsampling."""
 
 from __future__ import annotations
 
@@ -138,6 +138,27 @@ class AdaptiveAvgPool(LayerKind):
     def constructor(self, attrs, inputs):
         return Constructor("AdaptiveAvgPool2d", (attrs["size"],))
 
+
+@dataclass(frozen=True)
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    """The maximum over the map's size×size windows (nn.AdaptiveMaxPool2d); `globalmaxpool` is
+    size 1, each channel's largest value. Backward keeps the input and where each maximum came from."""
+
+    name = "adaptivemaxpool"
+    words = {"adaptivemaxpool": {}, "globalmaxpool": {"size": 1}}
+
+    def infer(self, attrs, inputs):
+        c, h, w = spatial_input(inputs, "global max pool")
+        return (c, attrs["size"], attrs["size"]), []
+
+    def label(self, attrs):
+        return "global maxpool" if attrs["size"] == 1 else f"adaptive maxpool {attrs['size']}×{attrs['size']}"
+
+    def saved(self, attrs, inputs, out):
+        return Saved(indices=numel(out))
+
+    def constructor(self, attrs, inputs):
+        return Constructor("AdaptiveMaxPool2d", (attrs["size"],))
 
 
 @dataclass(frozen=True)

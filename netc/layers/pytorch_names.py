@@ -56,6 +56,7 @@ CONTAINERS: tuple[str, ...] = ("Container", "Module", "ModuleDict", "ModuleList"
 # inferred, which netc always does: LazyConv2d is `conv` too.
 NETC_WORD: dict[str, str] = {
     "Conv2d": "conv", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "adaptiveavgpool",
+    "AdaptiveMaxPool2d": "adaptivemaxpool", "ZeroPad2d": "zeropad",
     "BatchNorm2d": "bn", "BatchNorm1d": "bn", "InstanceNorm2d": "instancenorm", "LocalResponseNorm": "lrn",
     "Softmax2d": "softmax",  # softmax over the channels at each position: netc's softmax is nn.Softmax(dim=1)
     "Unflatten": "reshape",
@@ -67,7 +68,7 @@ NETC_WORD: dict[str, str] = {
 # differs: a hint that reads like "use this instead" for a layer that computes something else misleads.
 _NORMS = ("netc's normalisations are bn (batch norm, over the batch per channel), groupnorm, instancenorm "
           "and lrn (local response norm)")
-_PADS = "netc pads inside a conv or pool, with zeros: conv(C, 3, padding=1)"
+_PADS = "netc pads with zeros only: inside a conv or pool (conv(C, 3, padding=1)), or zeropad(left, right, top, bottom)"
 CLOSEST: dict[str, str] = {
     "LayerNorm": "groupnorm(1) normalises each image over all its channels and positions, as LayerNorm over "
                  "C×H×W does, but learns a scale and shift per channel, not per value",
@@ -80,10 +81,8 @@ CLOSEST: dict[str, str] = {
     "Hardtanh": "relu6 is Hardtanh(0, 6); tanh is its smooth form",
     "AlphaDropout": "netc's dropout is plain dropout",
     "FeatureAlphaDropout": "netc's dropout2d is plain dropout of whole channels",
-    "AdaptiveMaxPool2d": "netc's adaptive pooling averages (adaptiveavgpool, globalavgpool); "
-                         "maxpool(H) on an H×H map takes its global maximum",
     "LPPool2d": "netc's l2pool is nn.LPPool2d with norm 2",
-    "ZeroPad2d": _PADS, "ConstantPad2d": _PADS,
+    "ConstantPad2d": _PADS,
     "ReflectionPad2d": _PADS, "ReplicationPad2d": _PADS, "CircularPad2d": _PADS,
     "Bilinear": "for bilinear upsampling netc has upsample(2, mode=bilinear), nn.Upsample(mode='bilinear')",
     "UpsamplingNearest2d": "netc's upsample(S) is nn.Upsample(scale_factor=S), the same nearest upsampling",
@@ -115,7 +114,6 @@ SPELLINGS: dict[str, str] = {
     "spatialdropout": "Dropout2d",
     "instnorm": "InstanceNorm2d", "inorm": "InstanceNorm2d",
     "hswish": "Hardswish", "hsigmoid": "Hardsigmoid",
-    "globalmaxpool": "AdaptiveMaxPool2d",
     "pad": "ZeroPad2d", "padding": "ZeroPad2d",
     "attention": "MultiheadAttention", "selfattention": "MultiheadAttention",
     "maxout": "maxout",
