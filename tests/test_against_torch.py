@@ -4,11 +4,14 @@ For each network below the test builds the same network by hand in torch — exp
 nn.MaxPool2d, … with the padding worked out by hand, never through netc.codegen — runs it, and
 asserts that every layer's output shape, parameter count (weights and biases separately),
 activation count, MACs and FLOPs (torch.utils.flop_counter.FlopCounterMode) equal netc's, and
-that the totals do too. Between them the cases cover every layer kind, the padding modes valid,
+that the totals do too; for chains, also the bytes each layer's backward keeps (saved-tensor
+hooks in a training step). Between them the cases cover every layer kind, the padding modes valid,
 same (odd and even kernels) and full, an explicit padding, dilation, groups, bias off, L2 and
-average pooling with padding, adaptive and global pooling, a dense layer straight after a feature
-map (implicit flatten) and on a plain vector, concat of parallel branches, and residual add with
-an identity, an automatic projection (with and without batch norm) and an explicit shortcut.
+average pooling with padding, adaptive and global pooling (average and max), a dense layer
+straight after a feature map (implicit flatten) and on a plain vector, zero padding on each side,
+group and instance norm, channel dropout, shuffle and slices, maxout, concat of parallel branches,
+and residual add with an identity, an automatic projection (with and without batch norm) and an
+explicit shortcut.
 
 The receptive field column is checked against a brute-force one: backpropagate from one output
 pixel and measure the extent of the input pixels that get a non-zero gradient.
@@ -188,6 +191,8 @@ GROUP_NORMS = ("conv(12, 3)-groupnorm(4) - groupnorm(1, eps=0.001) - groupnorm(1
                " - fc(6)-groupnorm(3)")
 PADS_AND_MAX_POOLS = ("conv(8, 3) - zeropad(0, 1, 0, 1)-maxpool(2, stride=1) - zeropad(2) - zeropad(1, 0, 2, 3)"
                       " - zeropad(1, 2) - adaptivemaxpool(3) - conv(8, 1) - globalmaxpool - fc(4)")
+CHANNEL_OPS = ("conv(12, 3) - channelshuffle(3) - channelshuffle(1) - slice(2, 10) - maxout - conv(6, 1)"
+               " - maxout(3) - channelshuffle(2) - slice(0, 1) - fc(8)-maxout(4) - slice(1, 2)")
 
 
 def test_convolutions_padding_dilation_groups_bias():
@@ -270,6 +275,17 @@ def test_plain_vector_input():
     compare_sequential(analysis, [nn.Linear(20, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 3), nn.Sigmoid()])
 
 
+class Expression(nn.Module):
+    """A layer netc writes as an expression in forward, written here by hand."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
 def test_hardswish_hardsigmoid_and_prelu():
     analysis = analyze_expression(MOBILE_ACTIVATIONS, (3, 10, 10))
     compare_sequential(analysis, [
@@ -309,6 +325,23 @@ def test_zero_padding_and_adaptive_max_pooling():
         nn.Sequential(nn.Flatten(), nn.Linear(8, 4)),
     ])
     assert analysis["zeropad4"].shape == (8, 24, 19)
+
+
+def test_channel_shuffle_slice_and_maxout():
+    def maxout(k):
+        return Expression(lambda t: torch.max(t.reshape(t.shape[0], t.shape[1] // k, k, *t.shape[2:]), dim=2)[0])
+
+    analysis = analyze_expression(CHANNEL_OPS, (3, 8, 8))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 12, 3, padding=1), nn.ChannelShuffle(3), nn.ChannelShuffle(1),
+        Expression(lambda t: t[:, 2:10]),          # 8 channels
+        maxout(2), nn.Conv2d(4, 6, 1), maxout(3), nn.ChannelShuffle(2),
+        Expression(lambda t: t[:, 0:1]),
+        nn.Sequential(nn.Flatten(), nn.Linear(64, 8)), maxout(4),  # on a vector: 2 features
+        Expression(lambda t: t[:, 1:2]),
+    ])
+    x = torch.arange(6.0).reshape(1, 6, 1, 1)
+    assert nn.ChannelShuffle(3)(x).flatten().tolist() == [0, 2, 4, 1, 3, 5]  # what the table calls a shuffle
 
 
 # --- graphs: concat and residual add --------------------------------------------------------------
@@ -444,7 +477,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
                        (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
-                       (PADS_AND_MAX_POOLS, (3, 13, 11))):
+                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

@@ -254,6 +254,8 @@ _EITHER = st.one_of(  # layers that take a feature map or a vector
                      "softmax", "logsoftmax", "bn", "identity", "hardswish", "hardsigmoid", "prelu", "prelu(1)"]),
     st.builds(lambda n: f"prelu({n})", st.integers(1, 4)),  # refused unless 1 or the channel count
     st.builds(lambda g, a: f"groupnorm({g}, affine={a})", st.integers(1, 4), st.sampled_from(["true", "false"])),
+    st.builds(lambda k: f"maxout({k})", st.integers(1, 3)),
+    st.builds(lambda a, n: f"slice({a}, {a + n})", st.integers(0, 3), st.integers(1, 3)),
 )
 _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, d: f"conv({f}, {k}, stride={s}, padding={p}, dilation={d})",
@@ -273,6 +275,7 @@ _MAP = st.one_of(  # layers of a feature map
                      "instancenorm(affine=true)", "dropout2d"]),
     st.builds(lambda n: f"adaptivemaxpool({n})", st.integers(1, 3)),
     st.builds(lambda p: f"dropout2d({p})", st.sampled_from(["0", "0.3", "1"])),
+    st.builds(lambda g: f"channelshuffle({g})", st.integers(1, 4)),
     st.builds(lambda sides: "zeropad(" + ", ".join(map(str, sides)) + ")",
               st.lists(st.integers(0, 2), min_size=1, max_size=4)),
     _EITHER,

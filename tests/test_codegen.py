@@ -214,6 +214,30 @@ network:
   - inception(8, 8, 12, 4, 4, 4)-inception(12, 8, 16, 4, 8, 8)-maxpool(3, stride=2, padding=1)
   - inception(16, 8, 16, 4, 8, 8)-globalavgpool-dropout(0.4)-fc(10)
 """,
+    # The layers after the lecture notes' in generic block classes, their arguments symbolic:
+    # group norm, hardswish, ShuffleNet v2's unit (a channel split by slices, instance norm, PReLU,
+    # channel dropout, a shuffle), a max-pooled gate with maxout, darknet's padded pool.
+    "modern_layers": """
+name: modern_layers
+input: [3, 16, 16]
+blocks:
+  cgh: {args: {c: null, g: 2}, body: "conv(c, 3)-groupnorm(g)-hardswish"}
+  unit:
+    args: [c]
+    parallel:
+      - slice(0, c // 2)
+      - slice(c // 2, c)-conv(c // 2, 1)-instancenorm(affine=true)-prelu-conv(c // 2, 3, groups=c // 2)-dropout2d(0.1)
+    after: channelshuffle(2)
+  gate:
+    args: {c: null, k: 2}
+    residual: adaptivemaxpool(1)-conv(c * k, 1)-maxout(k)-hardsigmoid
+    shortcut: identity
+    merge: mul
+  padpool:
+    args: {p: 1}
+    body: zeropad(0, p, 0, p)-maxpool(2, stride=1)-prelu(1)
+network: cgh(8) - cgh(12, g=4) - unit(12) - unit(12) - gate(12) - gate(12, k=3) - padpool - padpool(2) - globalmaxpool - fc(10)
+""",
 }
 
 # (spec, -D overrides): the zoo at its defaults, the small specs, and a depth given on the command line.
@@ -352,6 +376,16 @@ def test_one_class_per_block_and_repetition_as_sequential(small_dir):
     inception = next(n for n in tree.body if isinstance(n, pyast.ClassDef) and n.name == "Inception")
     assert "torch.cat([branch1, branch2, branch3, branch4], dim=1)" in pyast.get_source_segment(source, inception)
     assert "self.out_channels = c1 + c3 + c5 + pp" in pyast.get_source_segment(source, inception)
+
+
+def test_blocks_of_the_newer_layers_are_generic_classes(small_dir):
+    """Each kind states its output in a block's arguments (`symbolic_shape`), so a block using
+    them with symbolic arguments is one class for all its uses, not one per value."""
+    source = generate_source(analysis_of("small:modern_layers", small_dir))
+    headers = [line for line in source.splitlines() if line.startswith("# ") and "block (" in line]
+    assert len(headers) == 4 and all("(generic)" in line for line in headers), headers
+    assert "nn.GroupNorm(g, c)" in source and "nn.ZeroPad2d((0, p, 0, p))" in source
+    assert "x[:, self.branch2_slice1_start : self.branch2_slice1_stop]" in source  # one value per branch
 
 
 def test_forward_is_straight_line(small_dir):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
+from .channels import ChannelShuffle, Maxout, Slice
 from .conv import Conv, TransposedConv
 from .dense import Flatten, FullyConnected, Reshape
 from .elementwise import (
@@ -32,8 +33,8 @@ from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(),
-    FullyConnected(), Flatten(), Reshape(),
-    ReLU(), LeakyReLU(), PReLU(), ELU(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
+    FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
+    ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), GroupNorm(), InstanceNorm(), LocalResponseNorm(), Dropout(), Dropout2d(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),

@@ -190,6 +190,10 @@ def py_mul(a: Any, b: Any) -> Any:
     return _arith("*", a, b)
 
 
+def py_floordiv(a: Any, b: Any) -> Any:
+    return _arith("//", a, b)
+
+
 def py_reciprocal(value: Any) -> Any:
     """1/value: a receptive-field step after upsampling by `value` (an exact fraction, or 1 / s)."""
     return exact(Fraction(1, value)) if not isinstance(value, Sym) else Bin("/", 1, value)

@@ -1,8 +1,8 @@
 """PyTorch's layer names, and the other names people give layers, as plain data.
 
 An unknown layer word is often not a typo but the name of a layer netc does not have
-(`groupnorm`, `prelu`, `maxout`): the message should say so, rather than suggest the netc word it
-happens to be spelt like (`norm`, which is LRN; `conv`; `relu`). Or it is PyTorch's name for a layer
+(`layernorm`, `rrelu`, `pixelshuffle`): the message should say so, rather than suggest the netc word it
+happens to be spelt like (`norm`, which is LRN; `relu`; `channelshuffle`). Or it is PyTorch's name for a layer
 netc has under its own word (`conv2d` is `conv`). This module knows those names.
 
 The analysis never imports torch, so torch.nn's classes are copied here as data;
@@ -92,7 +92,6 @@ CLOSEST: dict[str, str] = {
 
 # Layers people name that PyTorch has no module for: what the word means, and what netc has.
 OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
-    "maxout": ("a maxout unit (the maximum over groups of channels)", None),
     "squeezeexcitation": ("squeeze-and-excitation (channels scaled by a gate computed from the map)",
                           "write it as a block: residual: globalavgpool-conv(c // r, 1)-relu-conv(c, 1)-sigmoid, "
                           "shortcut: identity, merge: mul"),
@@ -116,7 +115,6 @@ SPELLINGS: dict[str, str] = {
     "hswish": "Hardswish", "hsigmoid": "Hardsigmoid",
     "pad": "ZeroPad2d", "padding": "ZeroPad2d",
     "attention": "MultiheadAttention", "selfattention": "MultiheadAttention",
-    "maxout": "maxout",
     "seblock": "squeezeexcitation", "semodule": "squeezeexcitation", "squeezeexcite": "squeezeexcitation",
     "squeezeandexcitation": "squeezeexcitation", "squeezeexcitation": "squeezeexcitation",
     "droppath": "stochasticdepth", "stochasticdepth": "stochasticdepth",
