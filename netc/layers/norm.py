@@ -86,7 +86,7 @@ class InstanceNorm(LayerKind):
     words = {"instancenorm": {}}
 
     def infer(self, attrs, inputs):
-        c, h, w = spatial_input(inputs, "instance norm (over the positions of each channel)")
+        _, h, w = spatial_input(inputs, "instance norm (over the positions of each channel)")
         if h * w == 1:
             raise ShapeError("instance norm of a 1×1 map: each channel has one value, which it cannot normalise",
                              "normalise before the map is pooled to 1×1, or use bn")

@@ -148,7 +148,7 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
     words = {"adaptivemaxpool": {}, "globalmaxpool": {"size": 1}}
 
     def infer(self, attrs, inputs):
-        c, h, w = spatial_input(inputs, "global max pool")
+        c, _, _ = spatial_input(inputs, "global max pool")
         return (c, attrs["size"], attrs["size"]), []
 
     def label(self, attrs):
