@@ -22,6 +22,9 @@ TWINS = [
     ("efficientnet", {"width": 1.2, "depth": 1.4}, "efficientnet_b3", 96),
     ("resnet50", {}, "resnet50", 64),
     ("resnet18", {}, "resnet18", 64),
+    ("shufflenet_v2", {}, "shufflenet_v2_x1_0", 96),
+    ("mobilenet_v3", {}, "mobilenet_v3_large", 96),
+    ("shufflenet_v2", {"w2": 48, "w3": 96, "w4": 192}, "shufflenet_v2_x0_5", 64),
 ]
 
 
