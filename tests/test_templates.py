@@ -18,7 +18,7 @@ from test_codegen import CASES, SMALL
 from netc.analysis import analyze_file
 from netc.ir import ScopeKind
 from netc.symbolic import Sym, Var
-from netc.templates import TemplateMismatch, correspond
+from netc.templates import NotGeneric, TemplateMismatch, correspond
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,15 +33,24 @@ def _analysis(case: str, params: dict, tmp_path: Path):
 
 
 def _template(analysis, scope_id: str):
-    """The template with every numeric argument symbolic (words fixed, as the code generator does)."""
+    """The template with every numeric argument symbolic (words fixed), less the arguments the
+    expander says must be numbers (a function such as make_divisible of them), as the code
+    generator does."""
     net = analysis.network
     scope = net.scopes[scope_id]
-    values = {}
-    for name, value in scope.args.items():
-        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-        values[name] = Var(name, name, frozenset({name}), isinstance(value, int)) if numeric else value
-    channels = Var("in_channels", "in_channels", frozenset({"in_channels"}))
-    return net.templates.expand(scope.block, values, channels, len(analysis[scope.entry].shape))
+    fixed: set[str] = set()
+    while True:
+        values = {}
+        for name, value in scope.args.items():
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            symbolic = numeric and name not in fixed
+            values[name] = Var(name, name, frozenset({name}), isinstance(value, int)) if symbolic else value
+        channels = Var("in_channels", "in_channels", frozenset({"in_channels"}))
+        try:
+            return net.templates.expand(scope.block, values, channels, len(analysis[scope.entry].shape))
+        except NotGeneric as exc:
+            assert exc.names and not exc.names <= fixed, exc
+            fixed |= exc.names
 
 
 def _instances(analysis):
