@@ -27,6 +27,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from torch_measures import saved_bytes as torch_saved_bytes
 
 from netc.analysis import analyze_expression, analyze_file
 
@@ -60,20 +61,8 @@ def check_layer(name: str, info, module: nn.Module, inputs: tuple[torch.Tensor, 
 
 
 def saved_bytes(layer: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the tensors autograd keeps for one layer's backward (each storage once),
-    parameters and buffers aside, in a training step."""
-    state = {t.untyped_storage().data_ptr() for t in [*layer.parameters(), *layer.buffers()]}
-    kept: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        layer(x)
-    return sum(kept.values())
+    """Bytes of the tensors autograd keeps for one layer's backward, in a training step."""
+    return torch_saved_bytes(layer, x)
 
 
 def netc_saved_bytes(node, info, batch: int, size: int = 4) -> int:

@@ -272,26 +272,11 @@ SAVED_SPECS = ["lenet5", "alexnet", "googlenet", "resnet18", "resnet_cifar", "sq
                "densenet121", "localization", "alphago_policy", "generic"]
 
 
-def _torch_saved_bytes(torch, model, x) -> int:
-    """Bytes of every tensor autograd keeps for backward (each storage once), parameters and
-    running statistics aside: what a training step holds between forward and backward."""
-    state = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
-    kept: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(x)
-    return sum(kept.values())
-
-
 @pytest.mark.parametrize("name", ["tour", "tour2", *SAVED_SPECS])
 def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
     torch = pytest.importorskip("torch")
+    from torch_measures import saved_bytes
+
     from netc.analysis import analyze_file
     from netc.codegen import build_module
     from netc.memory import estimate_memory
@@ -307,7 +292,7 @@ def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
         model = model.to(torch_dtype)
         x = torch.randn(batch, *analysis.network.input_shape, dtype=torch_dtype)
         estimate = estimate_memory(analysis, batch=batch, dtype=dtype)
-        assert estimate.activations == _torch_saved_bytes(torch, model, x), (name, dtype)
+        assert estimate.activations == saved_bytes(model, x), (name, dtype)
 
 
 # --- -e and -D --------------------------------------------------------------------------------------
