@@ -214,3 +214,51 @@ def test_misread_points_are_errors_at_the_read_with_a_hint(tmp_path, network, me
     if hint is not None:
         assert hint in (diagnostic.hint or "")
     assert diagnostic.span.line == 5
+
+
+def yolov3_tiny_reference(classes: int = 80) -> nn.Module:
+    """darknet's yolov3-tiny.cfg written by hand, layer by layer, in the spec's order."""
+
+    def cbl(cin: int, c: int, k: int) -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(cin, c, k, padding=k // 2, bias=False), nn.BatchNorm2d(c), nn.LeakyReLU(0.1))
+
+    out = 3 * (classes + 5)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                cbl(3, 16, 3), nn.MaxPool2d(2), cbl(16, 32, 3), nn.MaxPool2d(2), cbl(32, 64, 3), nn.MaxPool2d(2),
+                cbl(64, 128, 3), nn.MaxPool2d(2), cbl(128, 256, 3))  # layer 8: 26×26×256
+            self.deeper = nn.Sequential(
+                nn.MaxPool2d(2), cbl(256, 512, 3), nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, stride=1),
+                cbl(512, 1024, 3), cbl(1024, 256, 1))  # layer 13
+            self.large = nn.Sequential(cbl(256, 512, 3), nn.Conv2d(512, out, 1))
+            self.lateral = nn.Sequential(cbl(256, 128, 1), nn.Upsample(scale_factor=2))
+            self.small = nn.Sequential(cbl(384, 256, 3), nn.Conv2d(256, out, 1))
+
+        def forward(self, x):
+            route8 = self.features(x)
+            route13 = self.deeper(route8)
+            up = self.lateral(route13)
+            return {"large": self.large(route13), "small": self.small(torch.cat([up, route8], dim=1))}
+
+    return Tiny()
+
+
+def test_yolov3_tiny_two_heads_and_a_route_equal_darknets_layout():
+    from torchvision_models import load_by_structure
+
+    analysis = analyze_file(str(ROOT / "specs" / "yolov3_tiny.yaml"))
+    reference = yolov3_tiny_reference().eval()
+    assert analysis.params == sum(p.numel() for p in reference.parameters())
+    assert analysis.output_shapes() == {"large": (255, 13, 13), "small": (255, 26, 26)}
+    generated = generate(analysis)
+    module = getattr(load_generated(generated), generated.class_name)().eval()
+    load_by_structure(module, reference)
+    x = torch.randn(1, 3, 416, 416)
+    with torch.no_grad():
+        got, want = module(x), reference(x)
+    assert set(got) == {"large", "small"}
+    for head in got:
+        assert (got[head] - want[head]).abs().max().item() <= 1e-5
