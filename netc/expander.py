@@ -247,7 +247,8 @@ class Expander:
         kind, fixed = found
         attrs = self.resolve_attrs(kind, fixed, call, env)
         inputs = (cur,) + tuple(self.read_point(point, env, f"'{call.text}' reads") for point in call.points)
-        return self.add_node(kind.name, attrs, inputs, scope, call.span, call.text)
+        shape_only = tuple(range(1, len(inputs))) if kind.points_for_shape else ()
+        return self.add_node(kind.name, attrs, inputs, scope, call.span, call.text, shape_only=shape_only)
 
     def suggest(self, call: ast.Call) -> str | None:
         """'did you mean …?' for an unknown word that looks like a slip (covn3-64 → conv3-64, maxpol →

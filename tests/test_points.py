@@ -262,3 +262,29 @@ def test_yolov3_tiny_two_heads_and_a_route_equal_darknets_layout():
     assert set(got) == {"large", "small"}
     for head in got:
         assert (got[head] - want[head]).abs().max().item() <= 1e-5
+
+
+def test_upsample_to_the_size_of_a_point_as_torch_interpolates(tmp_path):
+    spec = tmp_path / "top_down.yaml"
+    spec.write_text('name: top_down\ninput: [3, 48, 48]\nnetwork: "conv(16, 3)-<c3>-conv(16, 3, stride=2)-<c4>'
+                    '-conv(16, 3, stride=3)-upsample(<c4>, mode=bilinear)-add(<c4>)-upsample(<c3>)-add(<c3>)"\n')
+    analysis = analyze_file(str(spec))
+    assert [analysis[n].shape for n in ("upsample1", "upsample2")] == [(16, 24, 24), (16, 48, 48)]
+    assert analysis.network.node("upsample1").shape_only == (1,)  # the point gives its size, not its values
+    assert analysis["upsample1"].label == "upsample to 24×24 bilinear"
+    generated = generate(analysis)
+    module = getattr(load_generated(generated), generated.class_name)().eval()
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+    x = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        c3 = convs[0](x)
+        c4 = convs[1](c3)
+        y = nn.functional.interpolate(convs[2](c4), size=c4.shape[2:], mode="bilinear") + c4
+        y = nn.functional.interpolate(y, size=c3.shape[2:]) + c3
+        assert torch.allclose(module(x), y, atol=1e-6)
+
+
+def test_upsample_to_a_smaller_point_is_an_error(tmp_path):
+    with pytest.raises(NetcError) as caught:
+        _analyze(tmp_path, "name: s\ninput: [3, 16, 16]\nnetwork: conv(4, 3)-maxpool-<a>-upsample-upsample(<a>)\n")
+    assert "upsample of 16×16 to 8×8 would make the map smaller" in str(caught.value)

@@ -168,9 +168,10 @@ class Emitter:
         jumps = [self.sized[i].stride for i in node.inputs]
         if type(kind).resolve is LayerKind.resolve:
             return {}
-        if any(j is None for j in jumps):
-            raise NotGeneric(None, f"the steps into {kind.name} are not known from the arguments")
-        resolved = kind.resolve(attrs, in_shapes, jumps)
+        try:
+            resolved = kind.resolve(attrs, in_shapes, jumps)
+        except NoSymbolicRule as exc:
+            raise not_generic(kind, exc) from None
         instance = self.src.analysis.network.node(self.instance_id(node_id))
         for key, value in resolved.items():
             if value_at(value, self.src.env) != instance.attrs.get(key):

@@ -247,6 +247,8 @@ class LayerKind:
     # What forward names the output when it is a path of its own beside the main chain (the
     # automatic shortcut: `shortcut = self.shortcut(x)`); "" for the chain's running variable.
     output_variable: ClassVar[str] = ""
+    # The points a call reads (`upsample(<c4>)`) are read for their shape only, not their values.
+    points_for_shape: ClassVar[bool] = False
 
     @property
     def pools(self) -> bool:

@@ -175,6 +175,8 @@ class Projection(LayerKind):
         # block class the steps count from the block input (jumps[0] is 1) and may be expressions.
         if len(inputs[0]) != 3:
             return {}
+        if None in jumps:
+            raise NoSymbolicRule("the steps into the shortcut are not known from the arguments")
         return {"body_stride": jumps[1] if jumps[0] == 1 else exact(Fraction(jumps[1]) / jumps[0])}
 
     def _plan(self, inputs, attrs=None) -> tuple[bool, int]:

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel, py_reciprocal
+from .base import (
+    NOTHING_SAVED,
+    Attr,
+    Constructor,
+    LayerKind,
+    NoSymbolicRule,
+    Saved,
+    ShapeError,
+    exact,
+    numel,
+    py_reciprocal,
+)
 from .conv import pad_call, resolve_padding, spatial_input, window_output_hw
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
@@ -163,31 +175,60 @@ class AdaptiveMaxPool(AdaptiveAvgPool):
 
 @dataclass(frozen=True)
 class Upsample(LayerKind):
-    """A map made `scale` times larger: nearest copies each value, bilinear interpolates (as
-    nn.Upsample, align_corners=False). No parameters, no multiply-adds."""
+    """A map made `scale` times larger, or as large as a point it reads (`upsample(<c4>)`: FPN's
+    top-down path): nearest copies each value, bilinear interpolates (as nn.Upsample,
+    align_corners=False). No parameters, no multiply-adds."""
 
     name = "upsample"
     category = "upsample"
     attrs = (Attr("scale", "int", 2, minimum=1), Attr("mode", "choice", "nearest", choices=("nearest", "bilinear")))
     words = {"upsample": {}, "upsampling": {}}
+    inputs = (1, 2)  # the map, and the point whose size it takes
+    points_for_shape = True
 
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, "upsample")
-        return (c, h * attrs["scale"], w * attrs["scale"]), []
+        if len(inputs) == 1:
+            return (c, h * attrs["scale"], w * attrs["scale"]), []
+        target = inputs[1]
+        if len(target) != 3:
+            raise ShapeError(f"upsample to the size of a vector ({numel(target)} values): the point must be a map")
+        if target[1] < h or target[2] < w:
+            raise ShapeError(f"upsample of {h}×{w} to {target[1]}×{target[2]} would make the map smaller",
+                             "pool or slice to shrink a map; upsample only enlarges")
+        if Fraction(target[1], h) != Fraction(target[2], w):
+            raise ShapeError(f"upsample of {h}×{w} to {target[1]}×{target[2]} stretches the axes differently",
+                             "upsample to a point whose map has the same aspect ratio")
+        return (c,) + tuple(target[1:]), []
 
     def symbolic_shape(self, attrs, inputs):
-        return inputs[0]
+        return inputs[0] if len(inputs) == 1 else (inputs[0][0],) + tuple(inputs[1][1:])
 
     def receptive(self, attrs, inputs):
         # Neighbouring outputs are 1/scale of a pixel apart; bilinear reads two input pixels per axis.
-        return (2 if attrs["mode"] == "bilinear" else 1), py_reciprocal(attrs["scale"])
+        extent = 2 if attrs["mode"] == "bilinear" else 1
+        if len(inputs) == 2:
+            h, target = inputs[0][1], inputs[1][1]
+            if not isinstance(h, int) or not isinstance(target, int):
+                raise NoSymbolicRule("upsampling to a point's size needs both heights")
+            return extent, exact(Fraction(h, target))
+        return extent, py_reciprocal(attrs["scale"])
 
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED  # backward needs only the sizes
 
+    def resolve(self, attrs, inputs, jumps):
+        return {"size": tuple(inputs[1][1:])} if len(inputs) == 2 else {}  # for the label: "to 24×24"
+
     def label(self, attrs):
-        return f"upsample ×{attrs['scale']}" + (" bilinear" if attrs["mode"] == "bilinear" else "")
+        size = f"to {attrs['size'][0]}×{attrs['size'][1]}" if "size" in attrs else f"×{attrs['scale']}"
+        return f"upsample {size}" + (" bilinear" if attrs["mode"] == "bilinear" else "")
 
     def constructor(self, attrs, inputs):
         kwargs = (("mode", f'"{attrs["mode"]}"'),) if attrs["mode"] != "nearest" else ()  # a choice: no quotes inside
+        if len(inputs) == 2:  # the point's size, fixed when the module is built
+            size = tuple(inputs[1][1:])
+            if not all(isinstance(d, int) for d in size):
+                raise NoSymbolicRule("upsampling to a point's size needs its height and width")
+            return Constructor("Upsample", (), (("size", size),) + kwargs)
         return Constructor("Upsample", (), (("scale_factor", attrs["scale"]),) + kwargs)
