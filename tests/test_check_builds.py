@@ -325,3 +325,33 @@ def test_every_block_check_accepts_builds_and_runs(tmp_path, body, shortcut, use
     except NetcError:
         return
     runs_as_declared(analysis)
+
+
+_READERS = st.sampled_from(["concat(<{p}>)", "add(<{p}>)", "mul(<{p}>)", "upsample(<{p}>)",
+                            "concat(<{p}>, crop=true)", "upsample(<{p}>, mode=bilinear)-add(<{p}>)"])
+
+
+@st.composite
+def _networks_with_skips(draw) -> str:
+    """A chain of map layers with marks placed at random and read, later, by a merge or an upsample."""
+    layers = draw(st.lists(_MAP, min_size=2, max_size=6))
+    items: list[str] = []
+    placed: list[str] = []
+    for index, layer in enumerate(layers):
+        items.append(layer)
+        if draw(st.booleans()):
+            placed.append(f"p{index}")
+            items.append(f"<p{index}>")
+        if placed and draw(st.booleans()):
+            items.append(draw(_READERS).format(p=draw(st.sampled_from(placed))))
+    return "-".join(items)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dsl=_networks_with_skips(), channels=st.integers(1, 4), size=st.integers(3, 16))
+def test_every_network_with_skips_check_accepts_builds_and_runs(dsl, channels, size):
+    try:
+        analysis = analyze_expression(dsl, (channels, size, size))
+    except NetcError:
+        return  # refused with a message (operands that do not combine, …): nothing for torch to run
+    runs_as_declared(analysis)
