@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_table import _torch_saved_bytes
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from torch_measures import saved_bytes
 
 from netc.analysis import analyze_file
 from netc.codegen import build_module, generate
@@ -75,7 +75,7 @@ def test_mul_keeps_for_backward_what_torch_keeps(tmp_path):
     analysis = analyze_file(str(write(tmp_path, SE)))
     model = build_module(analysis).train()
     x = torch.randn(2, 16, 8, 8)
-    assert estimate_memory(analysis, batch=2, dtype="float32").activations == _torch_saved_bytes(torch, model, x)
+    assert estimate_memory(analysis, batch=2, dtype="float32").activations == saved_bytes(model, x)
 
 
 def test_add_merges_parallel_branches_as_a_sum(tmp_path):
