@@ -31,8 +31,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from netc import NetcError
 from netc.analysis import analyze_file
 from netc.codegen import build_module, generate, generate_source, load_generated
-from netc.templates import TemplateMismatch as Mismatch
 from netc.codegen.names import MODULE_ATTRIBUTES, pascal_case
+from netc.layers import KINDS
+from netc.templates import TemplateMismatch as Mismatch
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 warnings.filterwarnings("ignore", message=".*doesn't fit.*")
@@ -588,6 +589,7 @@ def test_compile_writes_atomically(tmp_path):
 
 # --- safety: spec text never becomes code ------------------------------------------------------------------
 ALLOWED_CALLS = {"super", "range", "int", "min", "max"}  # min and max: sizes such as max(1, c // 4)
+CHOICE_WORDS = frozenset(c for kind in KINDS.values() for attr in kind.attrs for c in attr.choices)
 
 
 def assert_only_expected_code(source: str, heads: set[str]) -> None:
@@ -596,7 +598,8 @@ def assert_only_expected_code(source: str, heads: set[str]) -> None:
         if isinstance(node, (pyast.Import, pyast.ImportFrom)):
             assert pyast.unparse(node) in ("import torch", "from torch import nn")
         if isinstance(node, pyast.Constant) and isinstance(node.value, str):
-            assert node.value in heads, f"string {node.value!r} in generated code"
+            # head names, and the fixed words of a kind's choices (mode="bilinear"): never free spec text
+            assert node.value in heads | CHOICE_WORDS, f"string {node.value!r} in generated code"
         if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name):
             assert node.func.id in ALLOWED_CALLS or node.func.id[:1].isupper(), pyast.unparse(node)
         if isinstance(node, pyast.Attribute):
