@@ -30,21 +30,30 @@ class BatchNorm(LayerKind):
         return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],), kwargs)
 
 
-def _affine(attrs, channels) -> tuple[int, int]:
-    """A learned scale and shift per channel (weights, biases), when the norm has them."""
-    return (channels, channels) if attrs["affine"] else (0, 0)
+@dataclass(frozen=True)
+class _PerImageNorm(LayerKind):
+    """A norm over each image's own values (no batch statistics): the shape kept, and a learned
+    scale and shift per channel when `affine`."""
+
+    category = "norm"
+    foldable = True
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def params(self, attrs, inputs, out):
+        channels = inputs[0][0]
+        return (channels, channels) if attrs["affine"] else (0, 0)
 
 
 @dataclass(frozen=True)
-class GroupNorm(LayerKind):
+class GroupNorm(_PerImageNorm):
     """Wu & He's group norm: each image's channels in `groups` groups, each group normalised over
     its channels and positions; independent of the batch. `groupnorm(1)` normalises each image as
     a whole (LayerNorm over C×H×W, with a scale and shift per channel); groups = C is instance
     norm with a scale and shift."""
 
     name = "groupnorm"
-    category = "norm"
-    foldable = True
     attrs = (Attr("groups", "int", minimum=1), Attr("eps", "float", 1e-5, minimum=0.0), Attr("affine", "bool", True))
     words = {"groupnorm": {}}
 
@@ -54,12 +63,6 @@ class GroupNorm(LayerKind):
             raise ShapeError(f"groupnorm's {attrs['groups']} groups do not divide the {channels} channels",
                              divides_hint("groupnorm", channels, attrs["groups"]))
         return inputs[0], []
-
-    def symbolic_shape(self, attrs, inputs):
-        return inputs[0]
-
-    def params(self, attrs, inputs, out):
-        return _affine(attrs, inputs[0][0])
 
     def saved(self, attrs, inputs, out):
         return Saved(hidden=2 * attrs["groups"])  # the input, and each image's mean and inverse deviation per group
@@ -74,14 +77,12 @@ class GroupNorm(LayerKind):
 
 
 @dataclass(frozen=True)
-class InstanceNorm(LayerKind):
+class InstanceNorm(_PerImageNorm):
     """Each channel of each image normalised over its positions (nn.InstanceNorm2d, style
     transfer's norm), with torch's defaults: no learned scale and shift (`affine=true` adds them)
     and no running statistics, so it normalises by the image's own statistics in eval mode too."""
 
     name = "instancenorm"
-    category = "norm"
-    foldable = True
     attrs = (Attr("eps", "float", 1e-5, minimum=0.0), Attr("affine", "bool", False))
     words = {"instancenorm": {}}
 
@@ -91,12 +92,6 @@ class InstanceNorm(LayerKind):
             raise ShapeError("instance norm of a 1×1 map: each channel has one value, which it cannot normalise",
                              "normalise before the map is pooled to 1×1, or use bn")
         return inputs[0], []
-
-    def symbolic_shape(self, attrs, inputs):
-        return inputs[0]
-
-    def params(self, attrs, inputs, out):
-        return _affine(attrs, inputs[0][0])
 
     def saved(self, attrs, inputs, out):
         # torch runs it as batch norm over N·C channels: the input, a mean and an inverse deviation
