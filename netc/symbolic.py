@@ -14,6 +14,7 @@ H×W), which makes that block one class per concrete shape instead.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ class _Spatial:
 SPATIAL = _Spatial()
 
 
-class Sym:
+class Sym(ABC):
     """An integer (or float) expression known only when the class is built.
 
     Equal only to the same expression, never to a number or a word, so that a kind's
@@ -57,15 +58,17 @@ class Sym:
     names: frozenset[str] = frozenset()  # the block arguments it depends on (what to fix if it cannot stay symbolic)
     is_int: bool = True
 
+    @abstractmethod
     def source(self) -> str:
-        raise NotImplementedError
+        """Python source of the expression, with the fewest parentheses precedence needs."""
 
+    @abstractmethod
     def evaluate(self, env: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """Its value with the variables (by key) taken from `env`."""
 
+    @abstractmethod
     def substitute(self, replace: dict[str, Any]) -> Any:
         """The expression with variables (by key) replaced by values or other expressions."""
-        raise NotImplementedError
 
     def __str__(self) -> str:
         return f"({self.source()})" if self.prec <= ADD else self.source()
@@ -136,8 +139,9 @@ class _OneOperand(Sym):
     def names(self) -> frozenset[str]:  # type: ignore[override]
         return names_of(self.operand)
 
+    @abstractmethod
     def rebuilt(self, operand: Any) -> Any:
-        raise NotImplementedError
+        """The same operation on another operand (a number folds)."""
 
     def substitute(self, replace: dict[str, Any]) -> Any:
         return self.rebuilt(substitute(self.operand, replace))
