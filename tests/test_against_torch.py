@@ -32,8 +32,6 @@ from torch_measures import saved_bytes as torch_saved_bytes
 from netc.analysis import analyze_expression, analyze_file
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-# The hand-built reference uses torch's own padding='same' with an even kernel, which warns about its copy.
-warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -186,6 +184,8 @@ CHANNEL_OPS = ("conv(12, 3) - channelshuffle(3) - channelshuffle(1) - slice(2, 1
                " - maxout(3) - channelshuffle(2) - slice(0, 1) - fc(8)-maxout(4) - slice(1, 2)")
 
 
+# The hand-built reference uses torch's own padding='same' with an even kernel, which warns about its copy.
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 def test_convolutions_padding_dilation_groups_bias():
     analysis = analyze_expression(CONVOLUTIONS, (3, 20, 20))
     compare_sequential(analysis, [
