@@ -43,7 +43,16 @@ class Func:
     span: SourceSpan
 
 
-Expr = Num | Name | BinOp | Neg | Func
+@dataclass(frozen=True)
+class Pair:
+    """`(1, 7)`: a value per spatial axis (height, width), for a window's kernel, stride, padding."""
+
+    first: "Expr"
+    second: "Expr"
+    span: SourceSpan
+
+
+Expr = Num | Name | BinOp | Neg | Func | Pair
 
 
 # --- network items ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ that may be expressions over a block's arguments).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,12 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
 
 def validate_attr(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Value]) -> Any:
     what = f"{kind.name} {attr.name}"
+    if isinstance(value, tuple):
+        if not attr.pair:
+            raise NetcError.at(span, f"{what} is one value for both axes, got {value!r}")
+        single = dataclasses.replace(attr, pair=False)
+        height, width = (validate_attr(kind, single, v, span, call, env) for v in value)
+        return height if height == width else (height, width)  # (3, 3) is 3
     if value is None and attr.default is None:
         return None
     if value is None or value is _REQUIRED:

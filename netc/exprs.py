@@ -73,6 +73,8 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
     if isinstance(node, ast.Neg):
         value = evaluate(node.operand, env)
         return _check(-_number(value, node.operand, env), node)
+    if isinstance(node, ast.Pair):  # (height, width): each a number or a word (padding=(same, 0) is refused later)
+        return (evaluate(node.first, env), evaluate(node.second, env))
     if isinstance(node, ast.Func):
         args = [_number(evaluate(arg, env), arg, env) for arg in node.args]
         try:

@@ -268,6 +268,11 @@ class _ToAst(Transformer):
         return ast.Func(name, tuple(args), self._span(meta))
 
     @v_args(meta=True)
+    def pair(self, meta, children):
+        first, second = children
+        return ast.Pair(first, second, self._span(meta))
+
+    @v_args(meta=True)
     def neg(self, meta, children):
         return ast.Neg(children[0], self._span(meta))
 

@@ -710,3 +710,19 @@ def test_doesnt_fit_warning_when_stride_does_not_divide_and_torch_agrees_on_unre
         assert "doesn't fit" in remark.message and "(no input is lost)" in remark.message
     else:
         assert not analysis.warnings and not analysis.remarks
+
+
+PER_AXIS = ("conv(8, (1, 7), padding=(0, 3)) - conv(8, (7, 1)) - conv(6, (3, 5), stride=(1, 2), padding=(1, 2))"
+            " - conv(4, (1, 3), stride=(2, 1), padding=valid, dilation=(1, 2)) - conv(4, (2, 4), stride=(1, 2))")
+
+
+def test_windows_given_per_axis():
+    analysis = analyze_expression(PER_AXIS, (3, 17, 20))
+    assert analysis["conv1"].label == "conv1×7-8" and analysis["conv3"].label == "conv3×5-6 /1×2"
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, (1, 7), padding=(0, 3)),                    # Inception v3's 1×7, size kept
+        nn.Conv2d(8, 8, (7, 1), padding=(3, 0)),                    # same padding per axis: 3 rows, 0 columns
+        nn.Conv2d(8, 6, (3, 5), stride=(1, 2), padding=(1, 2)),     # 17×20 → 17×10
+        nn.Conv2d(6, 4, (1, 3), stride=(2, 1), dilation=(1, 2)),    # 17×10 → 9×6
+        nn.Sequential(nn.ZeroPad2d((1, 2, 0, 1)), nn.Conv2d(4, 4, (2, 4), stride=(1, 2))),  # same, uneven: 9×3
+    ], built_otherwise={"conv5"})

@@ -25,6 +25,7 @@ TWINS = [
     ("shufflenet_v2", {}, "shufflenet_v2_x1_0", 96),
     ("mobilenet_v3", {}, "mobilenet_v3_large", 96),
     ("fcn_resnet50", {}, "segmentation.fcn_resnet50", 64),
+    ("inception_v3", {}, "inception_v3", 107),
     ("shufflenet_v2", {"w2": 48, "w3": 96, "w4": 192}, "shufflenet_v2_x0_5", 64),
 ]
 
@@ -35,7 +36,9 @@ def test_the_generated_module_computes_torchvisions_output(spec, params, model, 
     module = torchvision().models
     for part in model.split("."):
         module = getattr(module, part)
-    reference = module(**({"weights_backbone": None, "aux_loss": False} if "segmentation" in model else {})).eval()
+    options = {"segmentation.fcn_resnet50": {"weights_backbone": None, "aux_loss": False},
+               "inception_v3": {"aux_logits": False, "init_weights": False}}.get(model, {})
+    reference = module(**options).eval()
     ours = build(str(ROOT / "specs" / f"{spec}.yaml"), **params).eval()
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
     load_by_structure(ours, reference)

@@ -34,7 +34,7 @@ ZOO = [
     "googlenet", "googlenet_torchvision",
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
     "alphago_policy", "yolo_v1", "localization", "generic",
-    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121", "unet", "efficientnet", "se_resnet50", "shufflenet_v2", "mobilenet_v3", "fcn_resnet50", "yolov3_tiny",
+    "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121", "unet", "efficientnet", "se_resnet50", "shufflenet_v2", "mobilenet_v3", "fcn_resnet50", "yolov3_tiny", "inception_v3",
 ]
 
 _cache: dict = {}

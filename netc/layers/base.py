@@ -89,6 +89,7 @@ class Attr:
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    pair: bool = False  # may be given per axis, (height, width): a 1×7 kernel is kernel=(1, 7)
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,22 @@ def resolve_padding(padding: Any, extent: Any) -> tuple[Any, Any]:
     return padding, padding
 
 
-def pad_call(x: str, pads: tuple[Any, Any], value: str | None = None) -> str:
-    """Forward code padding a map unevenly (PyTorch's modules pad both sides alike)."""
+def pad_call(x: str, pads: tuple[Any, Any], value: str | None = None, height: tuple[Any, Any] | None = None) -> str:
+    """Forward code padding a map unevenly (PyTorch's modules pad both sides alike): `pads` for the
+    width (left, right) and, when given, `height` (top, bottom); else the same for both."""
     before, after = pads
+    top, bottom = height if height is not None else pads
     fill = f", value={value}" if value else ""
-    return f"torch.nn.functional.pad({x}, ({py(before)}, {py(after)}, {py(before)}, {py(after)}){fill})"
+    return f"torch.nn.functional.pad({x}, ({py(before)}, {py(after)}, {py(top)}, {py(bottom)}){fill})"
+
+
+def per_axis(value: Any) -> tuple[Any, Any]:
+    """(height, width) of a window attribute given once for both axes or as a pair."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def axis_text(value: Any) -> str:
+    return f"{value[0]}×{value[1]}" if isinstance(value, tuple) else str(value)
 
 
 def _axis(size: int, extent: int, stride: int, pads: tuple[int, int]) -> tuple[int, str | None, int]:
@@ -87,11 +98,19 @@ def _axis(size: int, extent: int, stride: int, pads: tuple[int, int]) -> tuple[i
 
 def window_output_hw(h: int, w: int, extent: int, stride: int, pads: tuple[int, int], what: str
                      ) -> tuple[tuple[int, int], list[Misfit]]:
-    """Both spatial axes, with at most one 'doesn't fit' note for the layer. A map that is not
-    square is named as it is (H×W), and each axis that does not fit is described."""
-    if min(h, w) - extent + sum(pads) < 0:
-        raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {extent - sum(pads)})")
-    (oh, misfit_h, lost_h), (ow, misfit_w, lost_w) = _axis(h, extent, stride, pads), _axis(w, extent, stride, pads)
+    """Both spatial axes of a square window, with at most one 'doesn't fit' note for the layer."""
+    return window_output_axes(h, w, ((extent, stride, pads), (extent, stride, pads)), what)
+
+
+def window_output_axes(h: int, w: int, axes, what: str) -> tuple[tuple[int, int], list[Misfit]]:
+    """Both spatial axes, each with its (extent, stride, pads), with at most one 'doesn't fit' note
+    for the layer. A map that is not square is named as it is (H×W), and each axis that does not
+    fit is described."""
+    (eh, sh, ph), (ew, sw, pw) = axes
+    if h - eh + sum(ph) < 0 or w - ew + sum(pw) < 0:
+        need = f"{eh - sum(ph)}" if (eh, ph) == (ew, pw) else f"{eh - sum(ph)}×{ew - sum(pw)}"
+        raise ShapeError(f"input {h}×{w} too small for {what} (needs at least {need})")
+    (oh, misfit_h, lost_h), (ow, misfit_w, lost_w) = _axis(h, eh, sh, ph), _axis(w, ew, sw, pw)
     head = f"{what} doesn't fit: "
     if misfit_h and misfit_w and misfit_h != misfit_w:
         return (oh, ow), [Misfit(f"{head}in height, {misfit_h}; in width, {misfit_w}", (lost_h, lost_w))]
@@ -112,10 +131,10 @@ class Conv(LayerKind):
     category = "conv"
     attrs = (
         Attr("filters", "int", minimum=1),
-        Attr("kernel", "int", 3, minimum=1),
-        Attr("stride", "int", 1, minimum=1),
-        Attr("padding", "padding", Symbol("same")),
-        Attr("dilation", "int", 1, minimum=1),
+        Attr("kernel", "int", 3, minimum=1, pair=True),
+        Attr("stride", "int", 1, minimum=1, pair=True),
+        Attr("padding", "padding", Symbol("same"), pair=True),
+        Attr("dilation", "int", 1, minimum=1, pair=True),
         Attr("groups", "int", 1, minimum=1),
         Attr("bias", "bool", True),
     )
@@ -130,9 +149,13 @@ class Conv(LayerKind):
             return {"kernel": int(match.group(1))}
         return super().word_attrs(word)
 
-    def _geometry(self, attrs: dict[str, Any]) -> tuple[Any, tuple[Any, Any]]:
-        extent = effective_kernel(attrs["kernel"], attrs["dilation"])
-        return extent, resolve_padding(attrs["padding"], extent)
+    def _axes(self, attrs: dict[str, Any]) -> list[tuple[Any, Any, tuple[Any, Any]]]:
+        """(extent, stride, (before, after)) for the height, then the width."""
+        axes = []
+        for k, s, p, d in zip(*(per_axis(attrs[a]) for a in ("kernel", "stride", "padding", "dilation"))):
+            extent = effective_kernel(k, d)
+            axes.append((extent, s, resolve_padding(p, extent)))
+        return axes
 
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, "conv")
@@ -140,54 +163,55 @@ class Conv(LayerKind):
             raise ShapeError(
                 f"groups={attrs['groups']} must divide both input channels ({c}) and filters ({attrs['filters']})"
             )
-        extent, pads = self._geometry(attrs)
-        what = f"conv {attrs['kernel']}×{attrs['kernel']}" + (f" stride {attrs['stride']}" if attrs["stride"] > 1 else "")
-        (oh, ow), warn = window_output_hw(h, w, extent, attrs["stride"], pads, what)
+        kh, kw = per_axis(attrs["kernel"])
+        what = f"conv {kh}×{kw}" + (f" stride {axis_text(attrs['stride'])}" if attrs["stride"] != 1 else "")
+        (oh, ow), warn = window_output_axes(h, w, self._axes(attrs), what)
         return (attrs["filters"], oh, ow), warn
 
     def params(self, attrs, inputs, out):
-        k = attrs["kernel"]
-        weights = k * k * (inputs[0][0] // attrs["groups"]) * attrs["filters"]
+        kh, kw = per_axis(attrs["kernel"])
+        weights = kh * kw * (inputs[0][0] // attrs["groups"]) * attrs["filters"]
         return weights, attrs["filters"] if attrs["bias"] else 0
 
     def macs(self, attrs, inputs, out):
-        k = attrs["kernel"]
-        return numel(out) * k * k * (inputs[0][0] // attrs["groups"])
+        kh, kw = per_axis(attrs["kernel"])
+        return numel(out) * kh * kw * (inputs[0][0] // attrs["groups"])
 
     def receptive(self, attrs, inputs):
-        return self._geometry(attrs)[0], attrs["stride"]
+        extent, stride, _ = self._axes(attrs)[0]  # the height's (see README, "Tables")
+        return extent, stride
 
     def saved(self, attrs, inputs, out):
-        before, after = self._geometry(attrs)[1]
-        if before == after:
+        (_, _, (top, bottom)), (_, _, (left, right)) = self._axes(attrs)
+        if top == bottom and left == right:
             return Saved()
         c, h, w = inputs[0]  # the conv keeps the padded copy forward makes, not its input
-        return Saved(inputs=(), hidden=c * (h + before + after) * (w + before + after))
+        return Saved(inputs=(), hidden=c * (h + top + bottom) * (w + left + right))
 
     def symbolic_shape(self, attrs, inputs):
         return (attrs["filters"],) + tuple(inputs[0][1:])
 
     def label(self, attrs):
-        text = f"conv{attrs['kernel']}-{attrs['filters']}"
-        return text + (f" /{attrs['stride']}" if attrs["stride"] != 1 else "")
+        text = f"conv{axis_text(attrs['kernel'])}-{attrs['filters']}"
+        return text + (f" /{axis_text(attrs['stride'])}" if attrs["stride"] != 1 else "")
 
     def constructor(self, attrs, inputs):
         kwargs: list[tuple[str, Any]] = [("kernel_size", attrs["kernel"])]
         if attrs["stride"] != 1:
             kwargs.append(("stride", attrs["stride"]))
-        before, after = self._geometry(attrs)[1]
-        if before == after and before != 0:
-            kwargs.append(("padding", before))
+        (_, _, (top, bottom)), (_, _, (left, right)) = self._axes(attrs)
+        if top == bottom and left == right and (top, left) != (0, 0):
+            kwargs.append(("padding", top if top == left else (top, left)))
         for name, default in (("dilation", 1), ("groups", 1), ("bias", True)):
             if attrs[name] != default:
                 kwargs.append((name, attrs[name]))
         return Constructor("Conv2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))
 
     def forward(self, attrs, module, args, inputs):
-        pads = self._geometry(attrs)[1]
-        if pads[0] == pads[1]:
+        (_, _, height), (_, _, width) = self._axes(attrs)
+        if height[0] == height[1] and width[0] == width[1]:
             return f"{module}({args[0]})"
-        return f"{module}({pad_call(args[0], pads)})"
+        return f"{module}({pad_call(args[0], width, height=height)})"
 
 
 @dataclass(frozen=True)
