@@ -23,13 +23,23 @@ from .conv import window_output_hw
 
 
 @dataclass(frozen=True)
-class Concat(LayerKind):
-    name = "concat"
+class _Merge(LayerKind):
+    """A kind that joins tensors: a block's `merge:`, or a layer reading points (concat(<skip>),
+    add(<lateral>), mul(<gate>)). It keeps nothing for backward of its own."""
+
     category = "merge"
-    words = {"concat": {}, "cat": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
-    attrs = (Attr("crop", "bool", False),)  # crop larger inputs to the first's size, at their centre (U-Net)
     inputs = (1, None)
     merges = True
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED
+
+
+@dataclass(frozen=True)
+class Concat(_Merge):
+    name = "concat"
+    words = {"concat": {}, "cat": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
+    attrs = (Attr("crop", "bool", False),)  # crop larger inputs to the first's size, at their centre (U-Net)
 
     def infer(self, attrs, inputs):
         first = inputs[0]
@@ -72,17 +82,11 @@ class Concat(LayerKind):
         top, left = (h - th) // 2, (w - tw) // 2
         return f"{arg}[:, :, {top}:{top + th}, {left}:{left + tw}]"
 
-    def saved(self, attrs, inputs, out):
-        return NOTHING_SAVED
-
 
 @dataclass(frozen=True)
-class Add(LayerKind):
+class Add(_Merge):
     name = "add"
-    category = "merge"
     words = {"add": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
-    inputs = (1, None)
-    merges = True
 
     def infer(self, attrs, inputs):
         first = inputs[0]
@@ -104,20 +108,14 @@ class Add(LayerKind):
     def forward(self, attrs, module, args, inputs):
         return " + ".join(args)
 
-    def saved(self, attrs, inputs, out):
-        return NOTHING_SAVED
-
 
 @dataclass(frozen=True)
-class Mul(LayerKind):
+class Mul(_Merge):
     """Element-wise product with broadcasting: a gate of C×1×1 (or C) scales each channel of a
     C×H×W map, as squeeze-and-excitation does (`merge: mul`)."""
 
     name = "mul"
-    category = "merge"
     words = {"mul": {}}  # with points to read: concat(<skip>), add(<lateral>), mul(<gate>)
-    inputs = (1, None)
-    merges = True
 
     def infer(self, attrs, inputs):
         out = inputs[0]
