@@ -27,15 +27,17 @@ def __getattr__(name: str):
 
 def analyze(spec: str, **params):
     """Parse, expand and check a spec file; returns the Analysis (shapes, params, FLOPs per layer),
-    which Jupyter shows as its picture."""
+    which Jupyter shows as its picture. Keyword arguments set the spec's params (`-D`), and
+    `scale="s"` (a string) picks a preset of its `scales:` first."""
     from .analysis import analyze_file
     from .notebook import NotebookAnalysis
 
-    return NotebookAnalysis.of(analyze_file(spec, params or None))
+    scale = params.pop("scale") if isinstance(params.get("scale"), str) else None  # a number is a param named scale
+    return NotebookAnalysis.of(analyze_file(spec, params or None, scale=scale))
 
 
 def compile_source(spec: str, **params) -> str:
-    """The standalone PyTorch module source for a spec."""
+    """The standalone PyTorch module source for a spec (params and `scale=` as for `analyze`)."""
     from .codegen import generate_source
 
     return generate_source(analyze(spec, **params))

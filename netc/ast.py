@@ -69,6 +69,9 @@ class Call:
     points: tuple[Point, ...] = ()  # earlier points it reads besides the running tensor: concat(<skip>)
 
 
+GO_ON_FROM = "from"  # from(<p>): the DSL's one word that is neither a layer nor a block (netc/expander.py)
+
+
 @dataclass(frozen=True)
 class Point:
     """`<name>`, `<name[i]>` or `<down2.skip>`: a named point, placed by a mark or read by a layer."""
@@ -77,6 +80,7 @@ class Point:
     index: Expr | None
     span: SourceSpan
     text: str  # as written, without the angle brackets
+    every: bool = False  # <m[*]>: every index of the mark, in order
 
     @property
     def base(self) -> str:

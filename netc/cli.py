@@ -76,6 +76,8 @@ def _add_spec_arguments(parser: argparse.ArgumentParser, allow_expr: bool = True
                             help="input shape for -e, e.g. 3x32x32; with a spec file, replaces the spec's input")
     parser.add_argument("-D", dest="defines", action="append", type=_define, default=[], metavar="NAME=VALUE",
                         help="override a param of the spec")
+    parser.add_argument("--scale", default=None, metavar="NAME",
+                        help="a preset of the spec's scales: (e.g. n, s, m, l, x); -D refines it")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="print no warnings (--strict still fails on them)")
     parser.add_argument("--pedantic", action="store_true",
@@ -122,12 +124,12 @@ def _analyze(args):
             raise UsageError("give either a spec file or -e, not both")
         if args.input is None:
             raise UsageError("-e needs --input, e.g. --input 3x32x32")
-        if args.defines:
-            raise UsageError("-D applies to spec files; -e has no params")
+        if args.defines or args.scale:
+            raise UsageError("-D and --scale apply to spec files; -e has no params")
         return analyze_expression(args.expr, args.input, args.max_layers)
     if not args.spec:
         raise UsageError("give a spec file (or -e 'DSL' --input CxHxW)")
-    return analyze_file(args.spec, dict(args.defines), args.max_layers, getattr(args, "input", None))
+    return analyze_file(args.spec, dict(args.defines), args.max_layers, getattr(args, "input", None), args.scale)
 
 
 def _report_warnings(analysis, strict: bool, quiet: bool = False, pedantic: bool = False) -> None:

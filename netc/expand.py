@@ -40,11 +40,26 @@ class _NetworkExpander(Expander):
             outputs.append((head.name, scope.exit))
         if not outputs:
             outputs.append(("output", end))
+        self.check_left_behind(outputs)
         warnings = self.unused_blocks()
         self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), network_source(program), tuple(warnings),
                        self.points.variables, templates=BlockTemplates(program))
+
+    def check_left_behind(self, outputs: list[tuple[str, str]]) -> None:
+        """A tensor that `from(<p>)` went on without is computed for nothing unless a later layer
+        reads it through a point (C2f reads the last bottleneck as <m[n-1]>). Not checked after
+        other errors: a reader left out for its own error would make this one only an echo."""
+        if self.errors.found:
+            return
+        read = {i for node in self.nodes.values() for i in node.inputs} | {node for _, node in outputs}
+        for node, text, span in self.left_behind:
+            if node not in read and node in self.nodes:
+                self.record(NetcError.at(span, f"{text} goes on without the tensor of {node}, and nothing after it "
+                                         "reads that tensor: it would be computed for nothing",
+                                         "mark it and read it later (… - <last> - from(<y>) - concat(<last>)), "
+                                         "or leave out the layers before from(…)"))
 
     # --- blocks the network never calls ---------------------------------------------------------
     def unused_blocks(self) -> list[Diagnostic]:

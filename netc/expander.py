@@ -57,6 +57,7 @@ class Expander:
         self.inert_memo: dict[int, bool] = {}
         self.min_depth = 0
         self.naming: dict[str, str] = {}  # a loop scope (templates only) → the scope that names its nodes
+        self.left_behind: list[tuple[str, str, Any]] = []  # the running tensors `from(<p>)` replaced, and where
 
     # --- naming and bookkeeping ---------------------------------------------------------------
     def _fresh(self, scope: str, base: str) -> str:
@@ -157,6 +158,26 @@ class Expander:
         index = None if point.index is None else self.index_value(point.index, env)
         return self.points.find(point.name, index, self.owners, point.span, what)
 
+    def read_points(self, points: tuple[ast.Point, ...], env: dict[str, Value], what: str) -> tuple[str, ...]:
+        """The nodes a layer's points name, in the order written; `<m[*]>` stands for every index."""
+        nodes: list[str] = []
+        for point in points:
+            if point.every:
+                nodes += self.points.find_every(point.name, self.owners, point.span, what)
+            else:
+                nodes.append(self.read_point(point, env, what))
+        return tuple(nodes)
+
+    def go_on_from(self, call: ast.Call, cur: str, env: dict[str, Value]) -> str:
+        """`from(<y>)`: the running tensor becomes the point's (Ultralytics' `from`, a head's
+        `from:`); the tensor before it must be read by a later layer through a point, or its
+        layers would be computed for nothing (checked when the network is whole)."""
+        if call.args or call.kwargs or call.number is not None or len(call.points) != 1 or call.points[0].every:
+            raise NetcError.at(call.span, f"'{call.text}' takes one point and nothing else: from(<name>)",
+                               "from(<y>) goes on from the point <y>; the layer after it may read more points")
+        self.left_behind.append((cur, f"from(<{call.points[0].text}>)", call.span))
+        return self.read_point(call.points[0], env, f"'{call.text}' reads")
+
     def stage(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         self.step(seq.span)
         stage = self.new_scope(ScopeKind.STAGE, "stage", scope, "stage", seq.span, cur)
@@ -238,6 +259,8 @@ class Expander:
     # --- layers ---------------------------------------------------------------------------------
     def call(self, call: ast.Call, cur: str, env: dict[str, Value], scope: str) -> str:
         self.step(call.span)
+        if call.word == ast.GO_ON_FROM:
+            return self.go_on_from(call, cur, env)
         block = self.program.blocks.get(call.word)
         if block is not None:
             return self.block_call(block, call, cur, env, scope)
@@ -246,7 +269,7 @@ class Expander:
             raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
         kind, fixed = found
         attrs = self.resolve_attrs(kind, fixed, call, env)
-        inputs = (cur,) + tuple(self.read_point(point, env, f"'{call.text}' reads") for point in call.points)
+        inputs = (cur,) + self.read_points(call.points, env, f"'{call.text}' reads")
         shape_only = tuple(range(1, len(inputs))) if kind.points_for_shape else ()
         return self.add_node(kind.name, attrs, inputs, scope, call.span, call.text, shape_only=shape_only)
 

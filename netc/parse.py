@@ -171,6 +171,10 @@ class _ToAst(Transformer):
         if point.owner is not None:
             raise NetcError.at(point.span, f"a mark names a point here: write <{point.base}>, without '{point.owner}.'",
                                "a qualified name (block.point) reads a point a block placed")
+        if point.every:
+            raise NetcError.at(point.span, f"a mark names one point: <{point.base}[*]> reads every index, it "
+                               "cannot place them", f"index the mark with the repetition's index, <{point.base}[i]> "
+                               "in […]*N@i")
         return ast.Mark(point.name, self._span(meta), point.index)
 
     @v_args(meta=True)
@@ -179,6 +183,11 @@ class _ToAst(Transformer):
         index = next((c for c in children if not isinstance(c, Token)), None)
         name = ".".join(names)
         return ast.Point(name, index, self._span(meta), name if index is None else f"{name}[…]")
+
+    @v_args(meta=True)
+    def every_point(self, meta, children):
+        name = ".".join(self._name(c, "mark") for c in children)
+        return ast.Point(name, None, self._span(meta), f"{name}[*]", every=True)
 
     def point_arg(self, children):
         return children[0]

@@ -73,6 +73,37 @@ class PointTable:
         raise NetcError.at(span, f"{what} {shown(name, index)}, which no mark {'before it ' if before else ''}names",
                            self._hint(base, index, span))
 
+    def find_every(self, name: str, owners: list[str], span: SourceSpan, what: str) -> list[str]:
+        """The nodes of every index of a mark (`<m[*]>`), in index order: those placed in the
+        reader's own block use first, then in the blocks around it, then anywhere, where each index
+        must be placed once."""
+        base, owner = name.rsplit(".", 1)[-1], (name.rsplit(".", 1)[0] if "." in name else None)
+        places = [(index, p) for (mark, index), found in self.placed.items() if mark == base and index is not None
+                  for p in found]
+        if owner is not None:
+            places = [(i, p) for i, p in places if p.owner == owner or p.owner.endswith("." + owner)]
+        else:
+            for around in reversed(owners):
+                mine = [(i, p) for i, p in places if p.owner == around]
+                if mine:
+                    places = mine
+                    break
+        if not places:
+            unindexed = (base, None) in self.placed
+            raise NetcError.at(span, f"{what} <{name}[*]>, which no indexed mark before it names",
+                               f"<{base}> is placed without an index: read it as <{base}>" if unindexed
+                               else self._hint(base, None, span))
+        by_index: dict[Any, list[Placement]] = {}
+        for index, place in places:
+            by_index.setdefault(index, []).append(place)
+        for index, found in by_index.items():
+            if len(found) > 1:
+                where = ", ".join(p.owner or "the top level" for p in found[:4])
+                raise NetcError.at(span, f"{what} <{name}[*]>, which is ambiguous: <{base}[{index}]> is placed "
+                                   f"{len(found)} times ({where})", "name the block that placed them, as "
+                                   f"<{found[-1].owner or 'block'}.{base}[*]>")
+        return [by_index[index][0].node for index in sorted(by_index)]
+
     def _hint(self, base: str, index: Any, span: SourceSpan) -> str:
         indices = [i for name, i in self.placed if name == base]
         if indices:

@@ -37,10 +37,11 @@ ORDER = [
     "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121",
 ]
 
-# Extra rows: the same spec with -D overrides, after its default row.
-VARIANTS: dict[str, list[dict[str, int]]] = {
+# Extra rows: the same spec with -D overrides (or a preset of its scales:, "scale"), after its default row.
+VARIANTS: dict[str, list[dict[str, int | str]]] = {
     "resnet_cifar": [{"depth": 56}, {"depth": 110}, {"depth": 1202}],
     "generic": [{"N": 3, "M": 4, "K": 2}],
+    "yolov8": [{"scale": s} for s in ("s", "m", "l", "x")],
 }
 
 
@@ -61,10 +62,13 @@ def _count(n: int) -> str:
     return str(n)
 
 
-def row(path: Path, overrides: dict[str, int] | None = None) -> str:
-    analysis = analyze_file(str(path), overrides)
+def row(path: Path, overrides: dict[str, int | str] | None = None) -> str:
+    defines = {k: v for k, v in (overrides or {}).items() if k != "scale"}
+    scale = (overrides or {}).get("scale")
+    analysis = analyze_file(str(path), defines or None, scale=scale)
     rel = path.relative_to(ROOT).as_posix()
-    spec = f"[`{path.stem}`]({rel})" + "".join(f" `-D {k}={v}`" for k, v in (overrides or {}).items())
+    spec = (f"[`{path.stem}`]({rel})" + (f" `--scale {scale}`" if scale else "")
+            + "".join(f" `-D {k}={v}`" for k, v in defines.items()))
     outputs = ", ".join(
         fmt_shape(shape) if name == "output" else f"{name} {fmt_shape(shape)}"
         for name, shape in analysis.output_shapes().items()

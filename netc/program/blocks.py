@@ -25,7 +25,7 @@ def _shortcut_hint(word: str) -> str:
 
 def read_block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | None = None) -> ast.BlockDef:
     check_identifier(name, span, "block name")
-    if lookup_word(name.lower()) is not None:
+    if lookup_word(name.lower()) is not None or name.lower() == ast.GO_ON_FROM:
         raise NetcError.at(span, f"block name '{name}' is already a layer word; choose another name")
     if isinstance(node.value, (str, list)):  # a bare DSL string: a sequence block without arguments
         body = parse_dsl_node(node, f"block '{name}'", errors)

@@ -16,13 +16,14 @@ from .blocks import read_block
 from .checks import check_keys, describe, expect, key_index
 from .dsl import parse_dsl_node
 from .heads import read_heads
+from .scales import chosen_scale, read_scales
 from .values import read_defaults, read_input_shape, read_params
 
-TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "network", "heads")
+TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads")
 
 
 def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
-                  default_name: str = "net") -> ast.Program:
+                  default_name: str = "net", scale: str | None = None) -> ast.Program:
     if not isinstance(root.value, dict):
         raise NetcError.at(root.span, f"a spec is a mapping with keys {', '.join(TOP_KEYS)}; "
                            f"got {describe(root.value)}")
@@ -42,6 +43,10 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
     param_node = top.get("params")
     params, param_spans = errors.run(read_params, param_node, default=({}, {}))
     declared = list(param_node.value) if param_node is not None and isinstance(param_node.value, dict) else []
+    scales = errors.run(read_scales, top.get("scales"), declared, default={})
+    if scale is not None:
+        errors.check()  # a preset is chosen from a well-formed scales: key
+        params.update(chosen_scale(scales, scale))
     for key, value in (overrides or {}).items():
         if key not in declared:
             hint = did_you_mean(key, declared)
@@ -88,13 +93,14 @@ def _name(node: YNode | None, default_name: str, default_span: SourceSpan) -> tu
 
 
 def load_program(path: str, overrides: dict[str, int | float] | None = None,
-                 input_shape: tuple[int, ...] | None = None) -> ast.Program:
-    """The checked program of a spec file; `input_shape` (netc's --input) replaces the spec's input."""
+                 input_shape: tuple[int, ...] | None = None, scale: str | None = None) -> ast.Program:
+    """The checked program of a spec file; `input_shape` (netc's --input) replaces the spec's input,
+    `scale` names a preset of the spec's `scales:`, applied before `overrides` (netc's -D)."""
     path = os.fspath(path)  # a pathlib.Path from Python callers
     text = read_spec_text(path)
     stem = re.sub(r"[^A-Za-z0-9_]", "_", path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
     program = build_program(load_yaml(text, path), overrides,
-                            default_name=stem if re.match(r"[A-Za-z]", stem) else "net")
+                            default_name=stem if re.match(r"[A-Za-z]", stem) else "net", scale=scale)
     return replace(program, input_shape=input_shape) if input_shape is not None else program
 
 
