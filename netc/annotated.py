@@ -26,8 +26,11 @@ class LayerInfo:
     flops: int
     activations: int  # values in the output
     new_tensor: bool  # the output is a new tensor (False for a view of the input, or the input itself)
-    receptive_field: int | Fraction
-    jump: int | Fraction  # distance in input pixels between neighbouring outputs: 1/2 after a ×2 upsample
+    # Per axis, (height, width): the span of input pixels one output reads, and the distance in
+    # input pixels between neighbouring outputs (1/2 after a ×2 upsample; (2, 1) after a 3×1 pool
+    # of stride (2, 1)). Fractions after upsampling.
+    receptive_field: tuple[int | Fraction, int | Fraction]
+    jump: tuple[int | Fraction, int | Fraction]
     label: str
     warnings: tuple[str, ...] = ()
 

@@ -8,12 +8,14 @@ types, Analysis and LayerInfo, are in netc/annotated.py.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from .annotated import Analysis, LayerInfo
 from .errors import Diagnostic, Diagnostics, NetcError
 from .ir import Network, Node
 from .layers import KINDS, ShapeError, numel
-from .layers.base import Misfit, exact
+from .layers.base import Misfit, exact, one_value
+from .layers.conv import per_axis
 
 
 def _context(network: Network, node: Node) -> str:
@@ -42,7 +44,7 @@ def infer(network: Network) -> Analysis:
         kind = KINDS[node.kind]
         in_shapes = [info[i].shape for i in node.inputs]
         try:
-            extra = kind.resolve(node.attrs, in_shapes, [info[i].jump for i in node.inputs])
+            extra = kind.resolve(node.attrs, in_shapes, [one_value(info[i].jump) for i in node.inputs])
             if extra:
                 node = resolved[node_id] = replace(node, attrs={**node.attrs, **extra})
             shape, notes = kind.infer(node.attrs, in_shapes)
@@ -58,17 +60,10 @@ def infer(network: Network) -> Analysis:
             flops = kind.flops(node.attrs, in_shapes, shape)
             new_tensor = kind.makes_new_tensor(node.attrs, in_shapes)
             if node.inputs:
-                data = node.data_inputs or node.inputs
-                widest = max(data, key=lambda i: info[i].receptive_field)  # a shape-only input sees nothing
-                # The output's grid is that of an input of its own size: a broadcast C×1×1 gate
-                # (squeeze-and-excitation) widens what an output sees, not the step between outputs.
-                grid = [i for i in data if info[i].shape[1:] == tuple(shape[1:])] or data
-                on_grid = max(grid, key=lambda i: info[i].receptive_field)
-                extent, stride = kind.receptive(node.attrs, in_shapes)
-                rf = exact(info[widest].receptive_field + (extent - 1) * info[widest].jump)
-                jump = exact(info[on_grid].jump * stride)  # a Fraction after upsampling
+                rf, jump = _receptive(kind.receptive(node.attrs, in_shapes), node.data_inputs or node.inputs,
+                                      tuple(shape[1:]), info)
             else:
-                rf, jump = 1, 1
+                rf, jump = (1, 1), (1, 1)
         except ShapeError as exc:
             errors.add(Diagnostic("error", f"{exc}{_context(network, node)}", node.span, exc.hint))
             if errors.full:
@@ -90,6 +85,23 @@ def infer(network: Network) -> Analysis:
     if errors:
         raise NetcError(errors.found + warnings)
     return Analysis(network, info, tuple(warnings), tuple(remarks))
+
+
+def _receptive(window: tuple[Any, Any], data: tuple[str, ...], grid_size: tuple[int, ...],
+               info: dict[str, LayerInfo]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """The receptive field and the jump of a layer's output, per axis (height, width), from its
+    window (extent, stride: each one number or a pair) and its data inputs (a shape-only input sees
+    nothing). Each axis sees as far as its widest input; the output's grid is that of an input of
+    its own size: a broadcast C×1×1 gate (squeeze-and-excitation) widens what an output sees, not
+    the step between outputs."""
+    grid = [i for i in data if info[i].shape[1:] == grid_size] or list(data)
+    rf, jump = [], []
+    for axis, (extent, stride) in enumerate(zip(per_axis(window[0]), per_axis(window[1]))):
+        widest = max(data, key=lambda i: info[i].receptive_field[axis])
+        on_grid = max(grid, key=lambda i: info[i].receptive_field[axis])
+        rf.append(exact(info[widest].receptive_field[axis] + (extent - 1) * info[widest].jump[axis]))
+        jump.append(exact(info[on_grid].jump[axis] * stride))  # a Fraction after upsampling
+    return (rf[0], rf[1]), (jump[0], jump[1])
 
 
 def _lost(network: Network, node_id: str, misfits: dict[str, Misfit]) -> tuple[int, int]:

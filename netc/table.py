@@ -8,7 +8,7 @@ from fractions import Fraction
 from .annotated import Analysis, LayerInfo
 from .ir import Node
 from .layers import KINDS
-from .layers.base import fmt_step, json_number
+from .layers.base import exact, fmt_step, json_number
 from .memory import MemoryEstimate, human_bytes
 
 FORMATS = ("text", "markdown", "csv", "json")
@@ -26,8 +26,8 @@ class Row:
     activations: int
     macs: int
     flops: int
-    receptive_field: int | Fraction
-    jump: int | Fraction
+    receptive_field: tuple[int | Fraction, int | Fraction]  # per axis, (height, width)
+    jump: tuple[int | Fraction, int | Fraction]
     warnings: tuple[str, ...]
 
 
@@ -82,7 +82,9 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
         "layers": [
             {"name": r.name, "kind": r.kind, "label": r.label, "output_shape": list(r.shape), "params": r.params,
              "weights": r.weights, "biases": r.biases, "activations": r.activations, "macs": r.macs,
-             "flops": r.flops, "receptive_field": json_number(r.receptive_field), "jump": json_number(r.jump), "warnings": list(r.warnings)}
+             "flops": r.flops, "receptive_field": json_number(r.receptive_field[0]), "jump": json_number(r.jump[0]),
+             "receptive_field_hw": [json_number(v) for v in r.receptive_field],
+             "jump_hw": [json_number(v) for v in r.jump], "warnings": list(r.warnings)}
             for r in table_rows(analysis, compact)
         ],
         "totals": totals(analysis),
@@ -103,8 +105,23 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
 HEADER = ("name", "layer", "output", "params", "weights", "activations", "MACs", "FLOPs", "RF")
 
 
+def _axes(pair: tuple[int | Fraction, int | Fraction]) -> str:
+    """`7` when both axes agree, `7×3` (height × width) when they differ."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}×{pair[1]}"
+
+
+def _rf(r: Row) -> str:
+    """The RF cell: the field and its step, one number when both axes agree (`7 /2`), else per axis
+    (`7×3 /2×1`, `/2×(1/2)` after upsampling)."""
+    if r.jump[0] == r.jump[1]:
+        step = fmt_step(r.jump[0])
+    else:  # a fraction in parentheses: /2×(1/2)
+        step = " /" + "×".join(str(j) if isinstance(exact(j), int) else f"({j})" for j in r.jump)
+    return f"{_axes(r.receptive_field)}{step}"
+
+
 def _cells(r: Row) -> tuple[str, ...]:
-    rf = f"{r.receptive_field}{fmt_step(r.jump)}"
+    rf = _rf(r)
     mark = " !" if r.warnings else ""
     return (r.name, r.label + mark, _shape(r.shape), f"{r.params:,}", f"{r.weights:,}", f"{r.activations:,}",
             f"{r.macs:,}", f"{r.flops:,}", rf)
@@ -171,10 +188,11 @@ def to_csv(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) ->
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "kind", "label", "output_shape", "params", "weights", "biases", "activations",
-                     "macs", "flops", "receptive_field", "jump"])
+                     "macs", "flops", "receptive_field", "jump", "receptive_field_hw", "jump_hw"])
     for r in table_rows(analysis, compact):
         writer.writerow([r.name, r.kind, r.label, "x".join(map(str, r.shape)), r.params, r.weights, r.biases,
-                         r.activations, r.macs, r.flops, r.receptive_field, r.jump])
+                         r.activations, r.macs, r.flops, r.receptive_field[0], r.jump[0],
+                         "x".join(map(str, r.receptive_field)), "x".join(map(str, r.jump))])
     return out.getvalue()
 
 

@@ -32,6 +32,7 @@ START, END = "<!-- layers:start -->", "<!-- layers:end -->"
 NONE_MEANS: dict[tuple[str, str], str] = {
     ("pool", "stride"): "= kernel", ("prelu", "slopes"): "= channels",
     ("zeropad", "right"): "= left", ("zeropad", "top"): "= left", ("zeropad", "bottom"): "= left",
+    ("crop", "height"): "the point's", ("crop", "width"): "= height, or the point's", ("crop", "offset"): "centre",
 }
 
 PROBE = 7  # a number appended to a word, to find words that take one (conv7 → kernel 7)

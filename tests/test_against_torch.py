@@ -182,6 +182,11 @@ PADS_AND_MAX_POOLS = ("conv(8, 3) - zeropad(0, 1, 0, 1)-maxpool(2, stride=1) - z
                       " - zeropad(1, 2) - adaptivemaxpool(3) - conv(8, 1) - globalmaxpool - fc(4)")
 CHANNEL_OPS = ("conv(12, 3) - channelshuffle(3) - channelshuffle(1) - slice(2, 10) - maxout - conv(6, 1)"
                " - maxout(3) - channelshuffle(2) - slice(0, 1) - fc(8)-maxout(4) - slice(1, 2)")
+# ConvNeXt's parts: layer norm over the channels of a map and of a vector, layer scale, stochastic depth.
+CONVNEXT_PARTS = ("conv(8, 3)-layernorm(eps=1e-6) - layernorm(affine=false) - layerscale - layerscale(0.5)"
+                  " - stochasticdepth(0.2) - droppath(0) - stochasticdepth(1) - fc(6)-layernorm-layerscale(2)-droppath(0.5)")
+# Centre crops (the odd row or column left over goes after) and crops at an offset (top, left).
+CROPS = "conv(4, 3, padding=2) - crop(8, 7) - crop(6, offset=(2, 0)) - conv(4, 3, padding=valid) - crop(3)"
 
 
 # The hand-built reference uses torch's own padding='same' with an even kernel, which warns about its copy.
@@ -335,6 +340,61 @@ def test_channel_shuffle_slice_and_maxout():
     assert nn.ChannelShuffle(3)(x).flatten().tolist() == [0, 2, 4, 1, 3, 5]  # what the table calls a shuffle
 
 
+class Crop(nn.Module):
+    """height×width of a map from (top, left), as slicing: the view netc's crop is. Points a crop
+    reads for their size only come after the map, and are ignored."""
+
+    def __init__(self, top: int, left: int, height: int, width: int):
+        super().__init__()
+        self.top, self.left, self.height, self.width = top, left, height, width
+
+    def forward(self, x, *sized_like):
+        return x[:, :, self.top:self.top + self.height, self.left:self.left + self.width]
+
+
+def test_crops_at_the_centre_and_at_an_offset():
+    analysis = analyze_expression(CROPS, (3, 9, 8))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 4, 3, padding=2),   # 11×10
+        Crop(1, 1, 8, 7),                # the centre: (11 − 8) // 2 = 1 row above, 2 below
+        Crop(2, 0, 6, 6),                # offset=(2, 0)
+        nn.Conv2d(4, 4, 3),              # 4×4
+        Crop(0, 0, 3, 3),                # the centre of 4: the odd row and column go after
+    ])
+    assert [analysis[n].label for n in ("crop1", "crop2", "crop3")] == [
+        "crop to 8×7", "crop to 6×6 at 2,0", "crop to 3×3"]
+
+
+class Scale(nn.Module):
+    """A learned scale per channel (C×1×1) or per feature, times the input: torchvision's
+    CNBlock.layer_scale, as a module of its own."""
+
+    def __init__(self, shape: tuple[int, ...], init: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x):
+        return self.weight * x
+
+
+def test_layer_norm_layer_scale_and_stochastic_depth():
+    """torchvision's own LayerNorm2d (ConvNeXt's) and StochasticDepth(p, "row"): what backward keeps
+    is the input and a mean and an inverse deviation per position; the per-image mask."""
+    from torchvision_models import torchvision
+
+    layer_norm_2d = torchvision().models.convnext.LayerNorm2d
+    stochastic_depth = torchvision().ops.StochasticDepth
+    analysis = analyze_expression(CONVNEXT_PARTS, (3, 7, 5))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 8, 3, padding=1), layer_norm_2d(8, eps=1e-6), layer_norm_2d(8, elementwise_affine=False),
+        Scale((8, 1, 1), 1e-6), Scale((8, 1, 1), 0.5),
+        stochastic_depth(0.2, "row"), stochastic_depth(0.0, "row"), stochastic_depth(1.0, "row"),
+        nn.Sequential(nn.Flatten(), nn.Linear(8 * 7 * 5, 6)), nn.LayerNorm(6), Scale((6,), 2.0),
+        stochastic_depth(0.5, "row"),
+    ])
+    assert [analysis[n].params for n in ("layernorm1", "layernorm2", "layerscale1", "layernorm3")] == [16, 0, 8, 12]
+
+
 # --- graphs: concat and residual add --------------------------------------------------------------
 GRAPH_SPEC = """\
 name: g
@@ -468,7 +528,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
                        (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
-                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8))):
+                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
@@ -503,26 +563,34 @@ def test_vgg16_totals_match_torch():
 
 
 # --- receptive field, brute force -----------------------------------------------------------------
-def brute_force_receptive_field(model: nn.Module, channels: int, size: int) -> tuple[int, int]:
-    """(extent, jump) along H of the input pixels that reach the centre output pixel, found by
-    backpropagation; all weights positive so that no contribution cancels."""
+def brute_force_receptive_field(model: nn.Module, channels: int, size: int | tuple[int, int]
+                                ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((extent along H, along W), (jump along H, along W)) of the input pixels that reach the
+    centre output pixel, found by backpropagation: the rows and the columns of the input its
+    gradient reaches, and how far they move for the next output row (column); all weights positive
+    so that no contribution cancels."""
+    height, width = size if isinstance(size, tuple) else (size, size)
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(0.01)
 
-    def extent(row: int, col: int) -> tuple[int, int]:
-        x = torch.zeros(1, channels, size, size, requires_grad=True)
+    def extent(row: int, col: int, axis: int) -> tuple[int, int]:
+        x = torch.zeros(1, channels, height, width, requires_grad=True)
         y = model(x + 1.0)
         y[0, 0, row, col].backward()
-        rows = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2)) > 0).flatten()
-        return int(rows.min()), int(rows.max())
+        hit = torch.nonzero(x.grad[0].abs().sum(dim=(0, 2 - axis)) > 0).flatten()  # rows (axis 0) or columns
+        return int(hit.min()), int(hit.max())
 
     with torch.no_grad():
-        h = model(torch.zeros(1, channels, size, size)).shape[2]
-    first, last = extent(h // 2, h // 2)
-    next_first, _ = extent(h // 2 + 1, h // 2)
-    assert first > 0 and last < size - 1, "the receptive field reaches the border: make the input larger"
-    return last - first + 1, next_first - first
+        h, w = model(torch.zeros(1, channels, height, width)).shape[2:]
+    extents, jumps = [], []
+    for axis, limit in enumerate((height, width)):
+        first, last = extent(h // 2, w // 2, axis)
+        next_first, _ = extent(h // 2 + (axis == 0), w // 2 + (axis == 1), axis)
+        assert first > 0 and last < limit - 1, "the receptive field reaches the border: make the input larger"
+        extents.append(last - first + 1)
+        jumps.append(next_first - first)
+    return (extents[0], extents[1]), (jumps[0], jumps[1])
 
 
 def test_upsampling_nearest_and_bilinear():
@@ -569,10 +637,12 @@ def test_receptive_field_after_a_transposed_conv_has_a_fractional_step(layer, sc
 
     windows = [rows(size // 2 + k) for k in range(scale + 1)]
     last = analysis[analysis.network.order[-1]]
-    assert last.jump == Fraction(1, scale) == Fraction(windows[-1][0] - windows[0][0], scale)
+    assert last.jump == (Fraction(1, scale),) * 2 and last.jump[0] == Fraction(windows[-1][0] - windows[0][0], scale)
     # The field is a span of input pixels (the arithmetic of Araujo et al., "Computing receptive
     # fields", Distill 2019): an output reads that many pixels, rounded down or up by its phase.
-    assert max(b - a + 1 for a, b in windows) in (math.floor(last.receptive_field), math.ceil(last.receptive_field))
+    field = last.receptive_field[0]
+    assert last.receptive_field[1] == field
+    assert max(b - a + 1 for a, b in windows) in (math.floor(field), math.ceil(field))
 
 
 @pytest.mark.parametrize("mode,scale", [("nearest", 2), ("bilinear", 2), ("nearest", 3), ("bilinear", 4)])
@@ -602,8 +672,8 @@ def test_receptive_field_after_upsampling_has_a_fractional_step(mode, scale):
     last = analysis[analysis.network.order[-1]]
     # The field is a span of input pixels, fractional after upsampling (3 + 2 · 1/3 = 11/3): the
     # most pixels one output reads is that span rounded (here, up).
-    assert (math.ceil(last.receptive_field), last.jump) == (extent, step)
-    assert last.jump == Fraction(1, scale)
+    assert (math.ceil(last.receptive_field[0]), last.jump[0]) == (extent, step)
+    assert last.jump == (Fraction(1, scale),) * 2 and last.receptive_field[0] == last.receptive_field[1]
 
 
 RF_CASES = [
@@ -622,6 +692,10 @@ RF_CASES = [
     ("zeropad(0, 1, 0, 1)-maxpool(2, stride=1)-conv(1, 3)-zeropad(2, 0, 1, 3)-conv(1, 3, stride=2, padding=0)",
      lambda: [nn.ZeroPad2d((0, 1, 0, 1)), nn.AvgPool2d(2, stride=1), nn.Conv2d(1, 1, 3, padding=1),
               nn.ZeroPad2d((2, 0, 1, 3)), nn.Conv2d(1, 1, 3, stride=2)]),
+    # a crop is no window either: the field and the step stay, the offset only moves the grid
+    ("conv(1, 5)-crop(80, offset=(3, 9))-conv(1, 3, stride=2)-crop(30)-conv(1, 3)",
+     lambda: [nn.Conv2d(1, 1, 5, padding=2), Crop(3, 9, 80, 80), nn.Conv2d(1, 1, 3, stride=2, padding=1),
+              Crop(5, 5, 30, 30), nn.Conv2d(1, 1, 3, padding=1)]),
 ]
 
 
@@ -631,6 +705,7 @@ def test_receptive_field_matches_brute_force(dsl, build):
     last = analysis.network.order[-1]
     extent, jump = brute_force_receptive_field(nn.Sequential(*build()), 1, 96)
     assert (analysis[last].receptive_field, analysis[last].jump) == (extent, jump)
+    assert extent[0] == extent[1] and jump[0] == jump[1]  # square windows: the axes agree
 
 
 def test_receptive_field_through_parallel_branches_and_a_residual(tmp_path: Path):
@@ -658,7 +733,7 @@ def test_receptive_field_through_parallel_branches_and_a_residual(tmp_path: Path
 
     extent, jump = brute_force_receptive_field(Net(), 1, 48)
     last = analysis.network.order[-1]
-    assert (analysis[last].receptive_field, analysis[last].jump) == (extent, jump) == (11, 1)
+    assert (analysis[last].receptive_field, analysis[last].jump) == (extent, jump) == ((11, 11), (1, 1))
 
 
 def test_receptive_field_of_a_projection_shortcut_is_its_own(tmp_path: Path):
@@ -674,11 +749,11 @@ def test_receptive_field_of_a_projection_shortcut_is_its_own(tmp_path: Path):
     conv = nn.Conv2d(1, 2, 3, padding=1)
     projection = nn.Sequential(conv, nn.Conv2d(2, 4, 1, stride=2))
     extent, jump = brute_force_receptive_field(projection, 1, 64)
-    assert (analysis["down1.shortcut"].receptive_field, analysis["down1.shortcut"].jump) == (extent, jump) == (3, 2)
+    assert (analysis["down1.shortcut"].receptive_field, analysis["down1.shortcut"].jump) == (extent, jump) == ((3, 3), (2, 2))
     body = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 4, 3, stride=2, padding=1),
                          nn.Conv2d(4, 4, 3, padding=1))
     extent, jump = brute_force_receptive_field(body, 1, 64)
-    assert (analysis["down1.add1"].receptive_field, analysis["down1.add1"].jump) == (extent, jump) == (9, 2)
+    assert (analysis["down1.add1"].receptive_field, analysis["down1.add1"].jump) == (extent, jump) == ((9, 9), (2, 2))
 
 
 # --- the "doesn't fit" warning: torch says which input rows a layer never reads ---------------------

@@ -256,6 +256,10 @@ _EITHER = st.one_of(  # layers that take a feature map or a vector
     st.builds(lambda g, a: f"groupnorm({g}, affine={a})", st.integers(1, 4), st.sampled_from(["true", "false"])),
     st.builds(lambda k: f"maxout({k})", st.integers(1, 3)),
     st.builds(lambda a, n: f"slice({a}, {a + n})", st.integers(0, 3), st.integers(1, 3)),
+    st.builds(lambda e, a: f"layernorm(eps={e}, affine={a})", st.sampled_from(["1e-6", "0.1"]),
+              st.sampled_from(["true", "false"])),
+    st.builds(lambda i: f"layerscale({i})", st.sampled_from(["1e-6", "0.5"])),
+    st.builds(lambda w, p: f"{w}({p})", st.sampled_from(["stochasticdepth", "droppath"]), st.sampled_from(["0", "0.2", "1"])),
 )
 _MAP = st.one_of(  # layers of a feature map
     st.builds(lambda f, k, s, p, d: f"conv({f}, {k}, stride={s}, padding={p}, dilation={d})",
@@ -270,6 +274,11 @@ _MAP = st.one_of(  # layers of a feature map
               st.sampled_from(["max", "avg"]), st.integers(1, 4), st.integers(1, 3),
               st.sampled_from(["0", "1", "same", "valid"]), st.sampled_from(["false", "true"])),
     st.builds(lambda k, s: f"l2pool({k}, stride={s})", st.integers(1, 3), st.integers(1, 3)),
+    st.builds(lambda t, kh, kw, s, p, c: f"{t}pool(({kh}, {kw}), stride={s}, padding={p}, ceil={c})",
+              st.sampled_from(["max", "avg", "l2"]), st.integers(1, 4), st.integers(1, 4),
+              st.sampled_from(["1", "2", "(2, 1)", "(1, 3)"]),
+              st.sampled_from(["0", "same", "(1, 0)", "(0, 1)", "(same, 0)", "(0, same)"]),
+              st.sampled_from(["false", "true"])),
     st.builds(lambda n: f"adaptiveavgpool({n})", st.integers(1, 3)),
     st.builds(lambda f, k, s, p, o: f"deconv({f}, {k}, stride={s}, padding={p}, output_padding={o})",
               st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2)),

@@ -1,6 +1,6 @@
 """Warnings and errors a user wants to read.
 
-- 'did you mean' only for what looks like a slip of the fingers: `layernorm` is not a misspelt
+- 'did you mean' only for what looks like a slip of the fingers: `rmsnorm` is not a misspelt
   `norm` (LRN), nor `unpool` a misspelt `pool`; a word naming a PyTorch layer netc lacks says so,
   and PyTorch's name for a layer netc has gets netc's word. The table of PyTorch's names
   (netc/layers/pytorch_names.py) is checked against torch.nn itself, so it cannot drift.
@@ -40,7 +40,7 @@ def first_error(network: str, blocks: str = "") -> Diagnostic:
 
 # --- a PyTorch layer netc does not have ----------------------------------------------------------------
 @pytest.mark.parametrize("word, torch_class", [
-    ("layernorm", "LayerNorm"), ("rmsnorm", "RMSNorm"), ("LayerNorm", "LayerNorm"),
+    ("rmsnorm", "RMSNorm"), ("RMSNorm", "RMSNorm"),
     ("reflectionpad", "ReflectionPad2d"), ("rrelu", "RReLU"), ("mish", "Mish"), ("selu", "SELU"),
     ("dropout3d", "Dropout3d"), ("conv3d", "Conv3d"), ("pixelshuffle", "PixelShuffle"),
     ("fractionalmaxpool", "FractionalMaxPool2d"), ("instancenorm1d", "InstanceNorm1d"),
@@ -53,11 +53,8 @@ def test_a_pytorch_layer_netc_lacks_is_named_as_such(word, torch_class):
 
 def test_the_hint_for_a_missing_layer_names_what_netc_has_that_comes_closest():
     assert first_error("conv3-8-rmsnorm").hint == (
-        "netc's normalisations are bn (batch norm, over the batch per channel), groupnorm, instancenorm "
-        "and lrn (local response norm)")
-    assert first_error("conv3-8-layernorm").hint == (
-        "groupnorm(1) normalises each image over all its channels and positions, as LayerNorm over C×H×W "
-        "does, but learns a scale and shift per channel, not per value")
+        "layernorm comes closest: it too normalises each position over its channels, but subtracts their "
+        "mean first and learns a shift besides the scale")
     assert first_error("conv3-8-rrelu").hint == (
         "leakyrelu(slope) has a fixed negative slope and prelu learns it; RReLU draws it at random while training")
     assert first_error("conv3-8-reflectionpad").hint == (
@@ -73,13 +70,13 @@ def test_the_hint_for_a_missing_layer_names_what_netc_has_that_comes_closest():
 def test_nothing_is_offered_where_netc_has_nothing_close():
     """Unpooling has no honest stand-in: neither pool nor any other word is offered."""
     assert first_error("conv3-8-unpool").hint is None
-    assert first_error("conv3-8-stochasticdepth").hint is None
+    assert first_error("conv3-8-pixelshuffle").hint is None
 
 
 def test_a_layer_pytorch_has_no_module_for_is_described():
-    d = first_error("conv3-8-droppath-fc(10)")
-    assert d.message == ("'droppath' is stochastic depth (torchvision's StochasticDepth: residual branches dropped "
-                         "at random), which netc does not have yet")
+    d = first_error("conv3-8-seblock-fc(10)")
+    assert d.message == ("'seblock' is squeeze-and-excitation (channels scaled by a gate computed from the map), "
+                         "which netc does not have yet")
 
 
 def test_a_loss_or_a_container_is_not_a_missing_layer():
@@ -118,7 +115,7 @@ CONV_ARGS = [a.name for a in KINDS["conv"].attrs]
 
 
 @pytest.mark.parametrize("word, choices", [
-    ("rmsnorm", LAYER_WORDS), ("layernorm", LAYER_WORDS), ("unpool", LAYER_WORDS), ("channelsplit", LAYER_WORDS),
+    ("rmsnorm", LAYER_WORDS), ("unpool", LAYER_WORDS), ("channelsplit", LAYER_WORDS),
     ("hardtanh", LAYER_WORDS), ("alphadropout", LAYER_WORDS), ("pixelshuffle", LAYER_WORDS),
     ("bnrelu", ["bn", "relu"]),
     ("padding_mode", CONV_ARGS),  # a different argument of PyTorch's, not a misspelt padding

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TWINS = [
     # spec, params (-D), torchvision constructor, input size
     ("efficientnet", {}, "efficientnet_b0", 224),
+    ("efficientnet", {"depth": 1.1}, "efficientnet_b1", 64),
     ("efficientnet", {"width": 1.2, "depth": 1.4}, "efficientnet_b3", 96),
     ("resnet50", {}, "resnet50", 64),
     ("resnet18", {}, "resnet18", 64),
@@ -27,6 +28,7 @@ TWINS = [
     ("fcn_resnet50", {}, "segmentation.fcn_resnet50", 64),
     ("inception_v3", {}, "inception_v3", 107),
     ("shufflenet_v2", {"w2": 48, "w3": 96, "w4": 192}, "shufflenet_v2_x0_5", 64),
+    ("convnext_tiny", {}, "convnext_tiny", 64),
 ]
 
 
@@ -48,3 +50,26 @@ def test_the_generated_module_computes_torchvisions_output(spec, params, model, 
         if isinstance(want, dict):  # a segmentation model returns {"out": …}; the spec's head is named so
             got, want = got["out"], want["out"]
         assert (got - want).abs().max().item() <= 1e-5
+
+
+def test_convnext_drops_the_blocks_torchvision_drops_while_training():
+    """Stochastic depth in training mode: given the same seed, the generated ConvNeXt-T drops the
+    same blocks of the same images as torchvision's (the same draws, in the same order, at
+    torchvision's probabilities rising to 0.1), so the outputs agree; and some block was dropped,
+    for they differ from the outputs of eval mode. The layer scales are set to 1 so that a dropped
+    branch shows (at torchvision's 1e-6 it changes the output by less than the tolerance)."""
+    reference = torchvision().models.convnext_tiny()
+    with torch.no_grad():
+        for name, p in reference.named_parameters():
+            if name.endswith("layer_scale"):
+                p.fill_(1.0)
+    ours = build(str(ROOT / "specs" / "convnext_tiny.yaml"))
+    load_by_structure(ours, reference)
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        got = ours.train()(x)
+        torch.manual_seed(1)
+        want = reference.train()(x)
+        assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item()
+        assert (got - ours.eval()(x)).abs().max().item() > 1e-3 * want.abs().max().item()

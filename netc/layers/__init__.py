@@ -15,6 +15,7 @@ from .elementwise import (
     Hardswish,
     Identity,
     Input,
+    LayerScale,
     LeakyReLU,
     LogSoftmax,
     PReLU,
@@ -24,19 +25,21 @@ from .elementwise import (
     SiLU,
     Softmax,
     Softplus,
+    StochasticDepth,
     Tanh,
 )
 from .merge import Add, Concat, Mul, Projection
-from .norm import BatchNorm, GroupNorm, InstanceNorm, LocalResponseNorm
-from .padding import ZeroPad
+from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
+from .padding import Crop, ZeroPad
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
 
 _ALL: tuple[LayerKind, ...] = (
-    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(),
+    Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(), Crop(),
     FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
-    BatchNorm(), GroupNorm(), InstanceNorm(), LocalResponseNorm(), Dropout(), Dropout2d(), Identity(),
+    BatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),
+    StochasticDepth(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),
 )
 
@@ -57,6 +60,11 @@ def lookup_word(word: str) -> tuple[LayerKind, dict] | None:
     return None
 
 
+def has_parameters(kind: LayerKind) -> bool:
+    """Whether a kind learns tensors (declares a parameter count), so that `init:` may set them."""
+    return type(kind).params is not LayerKind.params
+
+
 def known_words() -> list[str]:
     words = [w for kind in _ALL for w in kind.words]
     return words + ["conv1", "conv3", "conv5", "conv7", "conv11"]
@@ -64,5 +72,5 @@ def known_words() -> list[str]:
 
 __all__ = [
     "CATEGORY_COLORS", "INPUT_KIND", "KINDS", "SHORTCUT_KIND", "Attr", "Conditional", "Constructor", "LayerKind",
-    "Shape", "ShapeError", "fmt_shape", "known_words", "lookup_word", "numel",
+    "Shape", "ShapeError", "fmt_shape", "has_parameters", "known_words", "lookup_word", "numel",
 ]

@@ -99,6 +99,10 @@ class Constructor:
     cls: str
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
+    # The class's source, for a layer torch.nn has no module for (ConvNeXt's LayerNorm2d): the
+    # generated file defines it once, before its first use, so that it stays standalone, and the
+    # construction is `<cls>(…)` rather than `nn.<cls>(…)`. Empty for torch.nn's own modules.
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,11 @@ def numel(shape: Shape) -> int:
 def exact(value: int | Fraction) -> int | Fraction:
     """A receptive-field size or step as an int when it is whole (a Fraction after upsampling)."""
     return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
+def one_value(pair: tuple[Any, Any]) -> Any:
+    """A (height, width) pair as one value when both axes agree, as the DSL's (3, 3) is 3."""
+    return pair[0] if pair[0] == pair[1] else tuple(pair)
 
 
 def fmt_step(jump: int | Fraction) -> str:
@@ -269,7 +278,8 @@ class LayerKind:
     def resolve(self, attrs: dict[str, Any], inputs: list[Shape], jumps: list[int]) -> dict[str, Any]:
         """Attributes this kind decides from its inputs, added to the node's by the analysis: the
         automatic projection's stride is its body's sampling step (`jumps` are the inputs' steps in
-        network-input pixels). Most kinds decide nothing."""
+        network-input pixels, each one number or a (height, width) pair where the axes differ).
+        Most kinds decide nothing."""
         return {}
 
     def params(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> tuple[int, int]:
@@ -283,8 +293,9 @@ class LayerKind:
         """FLOPs as torch.utils.flop_counter counts them: 2 × MACs for conv and matmul, else 0."""
         return 2 * self.macs(attrs, inputs, out) if self.counts_flops else 0
 
-    def receptive(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[int, int]:
-        """(kernel extent, stride) along one spatial axis, for receptive-field arithmetic."""
+    def receptive(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Any, Any]:
+        """(kernel extent, stride), for receptive-field arithmetic: each one number for both spatial
+        axes, or a (height, width) pair where they differ (a 1×7 conv, a 3×1 pool)."""
         return 1, 1
 
     def saved(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> Saved:

@@ -21,6 +21,7 @@ from .base import (
     exact,
     is_spatial,
     numel,
+    one_value,
     py,
     py_add,
     py_mul,
@@ -178,8 +179,8 @@ class Conv(LayerKind):
         return numel(out) * kh * kw * (inputs[0][0] // attrs["groups"])
 
     def receptive(self, attrs, inputs):
-        extent, stride, _ = self._axes(attrs)[0]  # the height's (see README, "Tables")
-        return extent, stride
+        (eh, sh, _), (ew, sw, _) = self._axes(attrs)
+        return one_value((eh, ew)), one_value((sh, sw))
 
     def saved(self, attrs, inputs, out):
         (_, _, (top, bottom)), (_, _, (left, right)) = self._axes(attrs)

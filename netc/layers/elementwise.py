@@ -1,11 +1,12 @@
-"""Shape-preserving layers: activations (PReLU's slopes are its only parameters), dropout, identity."""
+"""Shape-preserving layers: activations (PReLU's slopes are its only parameters), dropout, stochastic
+depth, a learned per-channel scale (ConvNeXt's layer scale), identity."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, numel
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, is_spatial, numel
 from .conv import spatial_input
 
 KEEPS_OUTPUT = Saved(inputs=(), output=True)
@@ -230,6 +231,99 @@ class Dropout2d(Dropout):
         if attrs["p"] == 1:
             return Saved(inputs=(), per_batch=1)
         return Saved(inputs=(), hidden=inputs[0][0])
+
+
+# torchvision.ops.StochasticDepth(p, mode="row"), written into the generated file (torchvision is
+# not a dependency of generated code): the same draws in the same order, so a seed gives its masks.
+# Lines within ruff's 88 columns: the generated file is formatted.
+STOCHASTIC_DEPTH = """\
+class StochasticDepth(nn.Module):
+    # While training, each sample's whole input is zeroed with probability p and the
+    # survivors scaled by 1 / (1 - p); the identity in eval mode. As
+    # torchvision.ops.StochasticDepth in mode "row".
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1)  # one value per sample
+        noise = torch.empty(size, dtype=x.dtype, device=x.device)
+        noise = noise.bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+"""
+
+
+@dataclass(frozen=True)
+class StochasticDepth(Dropout):
+    """Huang et al.'s stochastic depth, as torchvision.ops.StochasticDepth(p, "row"): while
+    training, the whole input of each image (a residual branch, placed before the add) is dropped
+    with probability p and the survivors scaled by 1 / (1 − p); nothing in eval mode. No
+    parameters; backward keeps the mask, one value per image (nothing at p = 0)."""
+
+    name = "stochasticdepth"
+    attrs = (Attr("p", "float", minimum=0.0),)
+    words = {"stochasticdepth": {}, "droppath": {}}
+
+    def infer(self, attrs, inputs):
+        p = attrs["p"]
+        if not 0 <= p <= 1:  # NaN too
+            # Papers give ConvNeXt's and EfficientNet's rates as 0.1 and 0.2, code sometimes as percentages.
+            hint = f"p is a probability, not a percentage: stochasticdepth({p / 100:g}) for {p:g}%" if 1 < p <= 100 else None
+            raise ShapeError(f"stochastic depth's probability of dropping an image's branch must be between 0 and 1, "
+                             f"got {p:g}", hint)
+        return inputs[0], []
+
+    def label(self, attrs):
+        return f"stochasticdepth {attrs['p']:g}" if isinstance(attrs["p"], (int, float)) else "stochasticdepth"
+
+    def constructor(self, attrs, inputs):
+        return Constructor("StochasticDepth", (attrs["p"],), source=STOCHASTIC_DEPTH)
+
+    def saved(self, attrs, inputs, out):
+        return NOTHING_SAVED if attrs["p"] == 0 else Saved(inputs=(), hidden=1)
+
+
+# ConvNeXt's layer scale, written into the generated file: torch.nn has no module for a learned
+# scale. The scale is named `weight` (torch's name for what a layer multiplies by) and is C×1×1 on
+# a map, as torchvision's CNBlock.layer_scale.
+LAYER_SCALE = """\
+class LayerScale(nn.Module):
+    # A learned scale per channel of a map (or per feature of a vector), times the
+    # input: ConvNeXt's layer scale, torchvision's CNBlock.layer_scale.
+
+    def __init__(self, channels: int, init: float, spatial: bool = True) -> None:
+        super().__init__()
+        shape = (channels, 1, 1) if spatial else (channels,)
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+"""
+
+
+@dataclass(frozen=True)
+class LayerScale(LayerKind):
+    """Touvron et al.'s layer scale as ConvNeXt uses it: each channel of a map (feature of a vector)
+    times a learned γ, initialised to `init`; C weights. Backward keeps the input (for γ's gradient)."""
+
+    name = "layerscale"
+    category = "norm"
+    foldable = True
+    attrs = (Attr("init", "float", 1e-6),)
+    words = {"layerscale": {}}
+
+    def params(self, attrs, inputs, out):
+        return inputs[0][0], 0
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("spatial", False),) if not is_spatial(tuple(inputs[0])) else ()
+        return Constructor("LayerScale", (inputs[0][0], attrs["init"]), kwargs, source=LAYER_SCALE)
 
 
 @dataclass(frozen=True)

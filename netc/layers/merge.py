@@ -17,9 +17,10 @@ from .base import (
     exact,
     fmt_shape,
     numel,
+    one_value,
     py_sum,
 )
-from .conv import window_output_hw
+from .conv import axis_text, per_axis, window_output_axes
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,9 @@ class Projection(LayerKind):
             return {}
         if None in jumps:
             raise NoSymbolicRule("the steps into the shortcut are not known from the arguments")
+        if any(isinstance(j, tuple) for j in jumps):  # a step per axis, (height, width)
+            (h0, w0), (h1, w1) = per_axis(jumps[0]), per_axis(jumps[1])
+            return {"body_stride": one_value((exact(Fraction(h1) / h0), exact(Fraction(w1) / w0)))}
         return {"body_stride": jumps[1] if jumps[0] == 1 else exact(Fraction(jumps[1]) / jumps[0])}
 
     def _plan(self, inputs, attrs=None) -> tuple[bool, int]:
@@ -186,18 +190,18 @@ class Projection(LayerKind):
         if len(x) != 3 or len(target) != 3:
             raise ShapeError(f"cannot project {fmt_shape(x)} onto {fmt_shape(target)}")
         step = (attrs or {}).get("body_stride")
-        if step is not None and not isinstance(step, int):
+        if step is not None and not all(isinstance(s, int) for s in per_axis(step)):
             raise ShapeError(
                 f"the body makes its {x[1]}×{x[2]} input larger ({target[1]}×{target[2]}); an automatic shortcut "
                 "only projects or subsamples",
                 "write the shortcut yourself, e.g. `shortcut: upsample-conv(C, 1)`")
         if step is not None:
-            got = ((x[1] - 1) // step + 1, (x[2] - 1) // step + 1)
+            got = tuple((size - 1) // s + 1 for size, s in zip(x[1:], per_axis(step)))
             if got == tuple(target[1:]):
                 return True, step
             raise ShapeError(
-                f"the body samples its {x[1]}×{x[2]} input every {step} pixel(s) and gives {target[1]}×{target[2]}, "
-                f"but a 1×1 projection with stride {step} gives {got[0]}×{got[1]}: the body's windows do not "
+                f"the body samples its {x[1]}×{x[2]} input every {axis_text(step)} pixel(s) and gives "
+                f"{target[1]}×{target[2]}, but a 1×1 projection with stride {axis_text(step)} gives {got[0]}×{got[1]}: the body's windows do not "
                 "line up with one stride",
                 "pad the body's windows so the output is ⌈H/S⌉ (padding=same), or write the shortcut yourself "
                 "(shortcut: conv(C, 1, stride=S)-…, or a pool)",
@@ -218,8 +222,9 @@ class Projection(LayerKind):
             raise ShapeError(f"a zero-padding shortcut cannot take {inputs[0][0]} channels down to {inputs[1][0]}")
         if not project or stride == 1:
             return inputs[1], []
-        what = f"{'zero-pad shortcut' if attrs.get('zeropad') else 'projection 1×1'} stride {stride}"
-        return inputs[1], window_output_hw(inputs[0][1], inputs[0][2], 1, stride, (0, 0), what)[1]
+        what = f"{'zero-pad shortcut' if attrs.get('zeropad') else 'projection 1×1'} stride {axis_text(stride)}"
+        axes = tuple((1, s, (0, 0)) for s in per_axis(stride))
+        return inputs[1], window_output_axes(inputs[0][1], inputs[0][2], axes, what)[1]
 
     def symbolic_shape(self, attrs, inputs):
         return inputs[1]
@@ -285,6 +290,7 @@ class Projection(LayerKind):
             project, stride = self._plan(inputs, attrs)
             if not project:
                 return args[0]
-            x = args[0] if stride == 1 else f"{args[0]}[:, :, ::{stride}, ::{stride}]"
+            sh, sw = per_axis(stride)
+            x = args[0] if stride == 1 else f"{args[0]}[:, :, ::{sh}, ::{sw}]"
             return f"torch.nn.functional.pad({x}, (0, 0, 0, 0, 0, {inputs[1][0] - inputs[0][0]}))"
         return f"{module}({args[0]})" if module else args[0]

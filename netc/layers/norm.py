@@ -1,10 +1,10 @@
-"""Normalisation: batch, group and instance norm, and local response normalisation (AlexNet's NORM)."""
+"""Normalisation: batch, group, instance and layer norm, and local response normalisation (AlexNet's NORM)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, Saved, ShapeError, divides_hint, numel
+from .base import Attr, Constructor, LayerKind, Saved, ShapeError, divides_hint, is_spatial, numel
 from .conv import spatial_input
 
 
@@ -105,6 +105,45 @@ class InstanceNorm(_PerImageNorm):
         kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
         kwargs += (("affine", True),) if attrs["affine"] else ()
         return Constructor("InstanceNorm2d", (inputs[0][0],), kwargs)
+
+
+# torchvision's LayerNorm2d (ConvNeXt), written into the generated file: torch.nn normalises only
+# trailing axes, so the map is seen channels-last by nn.LayerNorm's own forward (F.layer_norm) and
+# turned back. A subclass of nn.LayerNorm, so its state is nn.LayerNorm's (weight, bias) and takes
+# torchvision's weights. Lines within ruff's 88 columns: the generated file is formatted.
+LAYER_NORM_2D = """\
+class LayerNorm2d(nn.LayerNorm):
+    # nn.LayerNorm over the channels at each position of a map, as torchvision's
+    # LayerNorm2d (ConvNeXt's).
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+"""
+
+
+@dataclass(frozen=True)
+class LayerNorm(_PerImageNorm):
+    """Ba et al.'s layer norm as ConvNeXt uses it on maps: each position of each image normalised
+    over its channels (torchvision's LayerNorm2d), with a learned scale and shift per channel; on a
+    vector, nn.LayerNorm over its features. Unlike groupnorm(1), the statistics are per position,
+    not over the whole map. Backward keeps the input and a mean and an inverse deviation per position."""
+
+    name = "layernorm"
+    attrs = (Attr("eps", "float", 1e-5, minimum=0.0), Attr("affine", "bool", True))  # ConvNeXt writes eps=1e-6
+    words = {"layernorm": {}}
+
+    def saved(self, attrs, inputs, out):
+        return Saved(hidden=2 * numel(tuple(inputs[0][1:])))
+
+    def label(self, attrs):
+        return "layernorm"
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        kwargs += (("elementwise_affine", False),) if not attrs["affine"] else ()
+        if is_spatial(tuple(inputs[0])):
+            return Constructor("LayerNorm2d", (inputs[0][0],), kwargs, source=LAYER_NORM_2D)
+        return Constructor("LayerNorm", (inputs[0][0],), kwargs)
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,20 @@ from .base import (
     ShapeError,
     exact,
     numel,
+    one_value,
     py_reciprocal,
 )
-from .conv import pad_call, resolve_padding, spatial_input, window_output_hw
+from .conv import axis_text, pad_call, per_axis, resolve_padding, spatial_input, window_output_axes
 
 _MODULES = {"max": "MaxPool2d", "avg": "AvgPool2d"}
 
 
-def ceil_output(size: int, kernel: int, stride: int, pads: tuple[int, int], what: str) -> int:
+def ceil_output(size: int, kernel: int, stride: int, pads: tuple[int, int]) -> int:
     """One axis with ceil_mode: ⌈(W − F + 2P)/S⌉ + 1, less one when the last window would start
-    in the right padding (PyTorch's rule); a partial last window is kept, so nothing is dropped."""
+    in the right padding (PyTorch's rule); a partial last window is kept, so nothing is dropped.
+    The caller has checked that the window fits the padded axis."""
     before, after = pads
-    span = size - kernel + before + after
-    if span < 0:
-        raise ShapeError(f"input {size}×{size} too small for {what} (needs at least {kernel - before - after})")
-    out = -(-span // stride) + 1
+    out = -(-(size - kernel + before + after) // stride) + 1
     if (out - 1) * stride >= size + before:
         out -= 1
     return out
@@ -38,46 +37,66 @@ def ceil_output(size: int, kernel: int, stride: int, pads: tuple[int, int], what
 
 @dataclass(frozen=True)
 class Pool(LayerKind):
+    """Max, average and L2 pooling over a window that may differ per axis, (height, width), as a
+    conv's: `maxpool((3, 1), stride=(2, 1), padding=(1, 0))`."""
+
     name = "pool"
     category = "pool"
     attrs = (
-        Attr("kernel", "int", 2, minimum=1),
-        Attr("stride", "int", None, minimum=1),  # None: equal to the kernel, as in PyTorch
-        Attr("padding", "padding", 0),
+        Attr("kernel", "int", 2, minimum=1, pair=True),
+        Attr("stride", "int", None, minimum=1, pair=True),  # None: equal to the kernel, as in PyTorch
+        Attr("padding", "padding", 0, pair=True),
         Attr("type", "choice", "max", choices=("max", "avg", "l2")),
         Attr("ceil", "bool", False),  # PyTorch's ceil_mode (Caffe's rule): keep a last, partial window
     )
     words = {"pool": {}, "maxpool": {"type": "max"}, "avgpool": {"type": "avg"}, "l2pool": {"type": "l2"}}
     defaults_key = "pool"
 
-    def _geometry(self, attrs):
-        stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
-        return stride, resolve_padding(attrs["padding"], attrs["kernel"])
+    def _stride(self, attrs):
+        return attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+
+    def _axes(self, attrs) -> list[tuple[Any, Any, tuple[Any, Any]]]:
+        """(window, stride, (before, after)) for the height, then the width."""
+        return [(k, s, resolve_padding(p, k))
+                for k, s, p in zip(per_axis(attrs["kernel"]), per_axis(self._stride(attrs)), per_axis(attrs["padding"]))]
+
+    def _uneven(self, attrs) -> bool:
+        """Padded unevenly on some axis (padding=same with an even window): forward pads the map."""
+        return any(before != after for _, _, (before, after) in self._axes(attrs))
 
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, f"{attrs['type']}pool")
-        stride, pads = self._geometry(attrs)
-        if any(pads) and attrs["type"] == "l2":
+        axes = self._axes(attrs)
+        if attrs["type"] == "l2" and any(any(pads) for _, _, pads in axes):
             raise ShapeError("L2 pooling (LPPool2d) takes no padding")
-        if max(pads) * 2 > attrs["kernel"]:
-            raise ShapeError(f"pool padding {max(pads)} is more than half the window {attrs['kernel']}")
-        if pads[0] != pads[1] and attrs["ceil"]:
+        for axis, (k, _, pads) in zip(("height", "width"), axes):
+            if max(pads) * 2 > k:
+                if isinstance(attrs["kernel"], tuple) or isinstance(attrs["padding"], tuple):  # say which axis
+                    whole = f" ({axis_text(attrs['kernel'])})" if isinstance(attrs["kernel"], tuple) else ""
+                    raise ShapeError(f"pool padding {max(pads)} is more than half the window's {axis} {k}{whole}")
+                raise ShapeError(f"pool padding {max(pads)} is more than half the window {k}")
+        if self._uneven(attrs) and attrs["ceil"]:
             raise ShapeError("a pool padded unevenly (padding=same with an even window) cannot also keep a partial "
                              "last window (ceil=true)", "drop ceil=true: with padding=same every input row is read")
-        what = f"{attrs['type']}pool {attrs['kernel']}×{attrs['kernel']}" + (f" stride {stride}" if stride != attrs["kernel"] else "")
+        kh, kw = per_axis(attrs["kernel"])
+        stride = self._stride(attrs)
+        what = f"{attrs['type']}pool {kh}×{kw}" + (f" stride {axis_text(stride)}" if stride != attrs["kernel"] else "")
         if attrs["ceil"]:
-            return (c, ceil_output(h, attrs["kernel"], stride, pads, what), ceil_output(w, attrs["kernel"], stride, pads, what)), []
-        (oh, ow), warn = window_output_hw(h, w, attrs["kernel"], stride, pads, what)
+            (eh, _, ph), (ew, _, pw) = axes
+            if h - eh + sum(ph) < 0 or w - ew + sum(pw) < 0:
+                window_output_axes(h, w, axes, what)  # raises: the window is larger than the padded map
+            return (c,) + tuple(ceil_output(size, k, s, pads) for size, (k, s, pads) in zip((h, w), axes)), []
+        (oh, ow), warn = window_output_axes(h, w, axes, what)
         return (c, oh, ow), warn
 
     def receptive(self, attrs, inputs):
-        return attrs["kernel"], self._geometry(attrs)[0]
+        return attrs["kernel"], self._stride(attrs)
 
     def saved(self, attrs, inputs, out):
-        before, after = self._geometry(attrs)[1]
-        if before != after:  # the pool keeps the padded copy forward makes, not its input
+        if self._uneven(attrs):  # the pool keeps the padded copy forward makes, not its input
+            (_, _, (top, bottom)), (_, _, (left, right)) = self._axes(attrs)
             c, h, w = inputs[0]
-            padded = c * (h + before + after) * (w + before + after)
+            padded = c * (h + top + bottom) * (w + left + right)
             return Saved(inputs=(), hidden=padded, indices=numel(out) if attrs["type"] == "max" else 0)
         if attrs["type"] == "max":
             return Saved(indices=numel(out))  # where each maximum came from
@@ -90,14 +109,13 @@ class Pool(LayerKind):
         return inputs[0]
 
     def label(self, attrs):
-        stride, _ = self._geometry(attrs)
+        stride = self._stride(attrs)
         name = f"{attrs['type']}pool"
-        return f"{name}{attrs['kernel']}" if stride == attrs["kernel"] else f"{name} {attrs['kernel']}/{stride}"
+        kernel = axis_text(attrs["kernel"])
+        return f"{name}{kernel}" if stride == attrs["kernel"] else f"{name} {kernel}/{axis_text(stride)}"
 
     def constructor(self, attrs, inputs):
-        stride, (pad, after) = self._geometry(attrs)
-        if pad != after:
-            pad = 0  # padded in forward (see `forward`)
+        stride = self._stride(attrs)
         ceil = (("ceil_mode", True),) if attrs["ceil"] else ()
         if attrs["type"] == "l2":
             kwargs = (("stride", stride),) if stride != attrs["kernel"] else ()
@@ -105,19 +123,21 @@ class Pool(LayerKind):
         kwargs: list[tuple[str, Any]] = []
         if stride != attrs["kernel"]:
             kwargs.append(("stride", stride))
-        if pad != 0:
-            kwargs.append(("padding", pad))
+        if not self._uneven(attrs):  # else padded in forward (see `forward`)
+            (_, _, (top, _)), (_, _, (left, _)) = self._axes(attrs)
+            if (top, left) != (0, 0):
+                kwargs.append(("padding", one_value((top, left))))
         kwargs.extend(ceil)
         return Constructor(_MODULES[attrs["type"]], (attrs["kernel"],), tuple(kwargs))
 
     def forward(self, attrs, module, args, inputs):
-        pads = self._geometry(attrs)[1]
-        if pads[0] == pads[1]:
+        if not self._uneven(attrs):
             return f"{module}({args[0]})"
+        (_, _, height), (_, _, width) = self._axes(attrs)
         # Max pooling pads with −∞, as MaxPool2d's own padding behaves; average pooling with zeros,
         # counted in the mean as AvgPool2d's padding is (count_include_pad=True).
         fill = 'float("-inf")' if attrs["type"] == "max" else None
-        return f"{module}({pad_call(args[0], pads, fill)})"
+        return f"{module}({pad_call(args[0], width, fill, height=height)})"
 
 
 @dataclass(frozen=True)

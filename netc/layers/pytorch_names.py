@@ -1,7 +1,7 @@
 """PyTorch's layer names, and the other names people give layers, as plain data.
 
 An unknown layer word is often not a typo but the name of a layer netc does not have
-(`layernorm`, `rrelu`, `pixelshuffle`): the message should say so, rather than suggest the netc word it
+(`rmsnorm`, `rrelu`, `pixelshuffle`): the message should say so, rather than suggest the netc word it
 happens to be spelt like (`norm`, which is LRN; `relu`; `channelshuffle`). Or it is PyTorch's name for a layer
 netc has under its own word (`conv2d` is `conv`). This module knows those names.
 
@@ -66,13 +66,10 @@ NETC_WORD: dict[str, str] = {
 
 # Layers netc lacks, and what it has that comes closest, where something honestly does. Say what
 # differs: a hint that reads like "use this instead" for a layer that computes something else misleads.
-_NORMS = ("netc's normalisations are bn (batch norm, over the batch per channel), groupnorm, instancenorm "
-          "and lrn (local response norm)")
 _PADS = "netc pads with zeros only: inside a conv or pool (conv(C, 3, padding=1)), or zeropad(left, right, top, bottom)"
 CLOSEST: dict[str, str] = {
-    "LayerNorm": "groupnorm(1) normalises each image over all its channels and positions, as LayerNorm over "
-                 "C×H×W does, but learns a scale and shift per channel, not per value",
-    "RMSNorm": _NORMS,
+    "RMSNorm": "layernorm comes closest: it too normalises each position over its channels, but subtracts their "
+               "mean first and learns a shift besides the scale",
     "SyncBatchNorm": "netc's bn is nn.BatchNorm2d; SyncBatchNorm is that layer with its statistics shared across processes",
     "CrossMapLRN2d": "netc's lrn is nn.LocalResponseNorm, the same normalisation across channels",
     "RReLU": "leakyrelu(slope) has a fixed negative slope and prelu learns it; RReLU draws it at random while training",
@@ -95,8 +92,6 @@ OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
     "squeezeexcitation": ("squeeze-and-excitation (channels scaled by a gate computed from the map)",
                           "write it as a block: residual: globalavgpool-conv(c // r, 1)-relu-conv(c, 1)-sigmoid, "
                           "shortcut: identity, merge: mul"),
-    "stochasticdepth": ("stochastic depth (torchvision's StochasticDepth: residual branches dropped at random)",
-                        None),
     "dropblock": ("DropBlock (dropout of square regions)", "netc's dropout zeroes single values"),
 }
 
@@ -117,7 +112,6 @@ SPELLINGS: dict[str, str] = {
     "attention": "MultiheadAttention", "selfattention": "MultiheadAttention",
     "seblock": "squeezeexcitation", "semodule": "squeezeexcitation", "squeezeexcite": "squeezeexcitation",
     "squeezeandexcitation": "squeezeexcitation", "squeezeexcitation": "squeezeexcitation",
-    "droppath": "stochasticdepth", "stochasticdepth": "stochasticdepth",
     "dropblock": "dropblock",
 }
 
