@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import SourceSpan
+from .initspec import InitSpec
 
 
 # --- expressions (arguments, repeat counts) ---------------------------------------------------
@@ -23,14 +24,14 @@ class Name:
 @dataclass(frozen=True)
 class BinOp:
     op: str  # + - * / // % **
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: SourceSpan
 
 
 @dataclass(frozen=True)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     span: SourceSpan
 
 
@@ -39,7 +40,7 @@ class Func:
     """`ceil(x)`, `min(a, b)`, `make_divisible(c * width, 8)`: a function of the DSL's arithmetic."""
 
     name: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: SourceSpan
 
 
@@ -47,8 +48,8 @@ class Func:
 class Pair:
     """`(1, 7)`: a value per spatial axis (height, width), for a window's kernel, stride, padding."""
 
-    first: "Expr"
-    second: "Expr"
+    first: Expr
+    second: Expr
     span: SourceSpan
 
 
@@ -104,7 +105,7 @@ class Mark:
 
 @dataclass(frozen=True)
 class Repeat:
-    body: "Item"
+    body: Item
     count: Expr
     index: str | None  # `*M@i` binds the 0-based repetition index to i
     span: SourceSpan
@@ -113,7 +114,7 @@ class Repeat:
 
 @dataclass(frozen=True)
 class Seq:
-    items: tuple["Item", ...]
+    items: tuple[Item, ...]
     span: SourceSpan
     stage: bool = False  # written with [ ]
 
@@ -175,3 +176,4 @@ class Program:
     heads: tuple[HeadDef, ...]
     path: str
     overrides: dict[str, int | float] = field(default_factory=dict)
+    init: InitSpec | None = None  # `init:` (netc/initspec.py); None: PyTorch's own initialisation

@@ -13,7 +13,7 @@ from .attributes import bind_attrs
 from .errors import MAX_ERRORS, Diagnostic, NetcError, did_you_mean
 from .expander import DEFAULT_MAX_LAYERS, Expander, LimitError
 from .exprs import Value
-from .ir import BlockSignature, Network, NetworkSource, ScopeKind
+from .ir import BlockSignature, Network, NetworkSource
 from .layers import INPUT_KIND, KINDS, lookup_word
 from .templates import BlockTemplates
 
@@ -25,21 +25,7 @@ class _NetworkExpander(Expander):
         env: dict[str, Value] = dict(program.params)
         start = self.add_node(INPUT_KIND, {"shape": program.input_shape}, (), "", program.input_span, "input", local="input")
         end = self.seq(program.network, start, env, "")
-        outputs: list[tuple[str, str]] = []
-        for head in program.heads:
-            origin = end
-            if head.origin is not None:
-                try:
-                    origin = self.points.find(head.origin, None, [""], head.origin_span,
-                                              f"head '{head.name}' starts from", before=False)
-                except NetcError as exc:
-                    self.record(exc)
-                    continue
-            scope = self.new_scope(ScopeKind.HEAD, head.name, "", head.name, head.span, origin, exact=True)
-            scope.exit = self.seq(head.body, origin, env, scope.id)
-            outputs.append((head.name, scope.exit))
-        if not outputs:
-            outputs.append(("output", end))
+        outputs = self.heads(end, env)
         self.check_left_behind(outputs)
         warnings = self.unused_blocks()
         self.errors.check()
@@ -114,7 +100,7 @@ def network_source(program: ast.Program) -> NetworkSource:
     }
     heads = tuple((head.name, head.origin) for head in program.heads)
     body = program.network.span if program.network is not None else None
-    return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads)
+    return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads, program.init)
 
 
 def _parts(block: ast.BlockDef) -> list[ast.Seq]:

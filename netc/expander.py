@@ -109,6 +109,10 @@ class Expander:
     def attr_value(self, kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Any]) -> Any:
         return validate_attr(kind, attr, value, span, call, env)
 
+    def block_params(self) -> dict[str, Any]:
+        """The spec's params as a block body sees them."""
+        return self.program.params
+
     # --- sequences ------------------------------------------------------------------------------
     def seq(self, seq: ast.Seq, cur: str, env: dict[str, Value], scope: str) -> str:
         for item in seq.items:
@@ -119,6 +123,24 @@ class Expander:
             except NetcError as exc:  # leave the item out and go on: later items may hold more errors
                 self.record(exc)
         return cur
+
+    def heads(self, end: str, env: dict[str, Value]) -> list[tuple[str, str]]:
+        """The network's outputs: its heads, each from the end of `network` or from its mark, or
+        the end itself when there are none."""
+        outputs: list[tuple[str, str]] = []
+        for head in self.program.heads:
+            origin = end
+            if head.origin is not None:
+                try:
+                    origin = self.points.find(head.origin, None, [""], head.origin_span,
+                                              f"head '{head.name}' starts from", before=False)
+                except NetcError as exc:
+                    self.record(exc)
+                    continue
+            scope = self.new_scope(ScopeKind.HEAD, head.name, "", head.name, head.span, origin, exact=True)
+            scope.exit = self.seq(head.body, origin, env, scope.id)
+            outputs.append((head.name, scope.exit))
+        return outputs or [("output", end)]
 
     def record(self, exc: NetcError) -> None:
         self.error_events += 1
@@ -322,7 +344,7 @@ class Expander:
             raise limit_error(call.span, f"block '{block.name}' expands to at least {least:,} layers here, "
                          f"past the limit of {self.max_layers:,}")
         args = self.bind(block, call, env)
-        inner_env: dict[str, Value] = {**self.program.params, **args}
+        inner_env: dict[str, Value] = {**self.block_params(), **args}
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
         instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
         self.call_stack.append(block.name)

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from .errors import Diagnostic, SourceSpan
+from .initspec import InitSpec
 
 
 def numbered(base: str, n: int) -> str:
@@ -96,6 +97,7 @@ class NetworkSource:
     params: dict[str, Any]  # the spec's params, after -D
     blocks: dict[str, BlockSignature]
     heads: tuple[tuple[str, str | None], ...] = ()  # (head, the mark it starts from or None)
+    init: InitSpec | None = None  # the spec's `init:`; None: PyTorch's own initialisation
 
 
 @dataclass(frozen=True)

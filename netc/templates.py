@@ -15,6 +15,7 @@ stands for, which the code generator uses for comments and module paths, and rai
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from . import ast
@@ -22,7 +23,7 @@ from .attributes import validate_attr
 from .errors import NetcError
 from .expander import DEFAULT_MAX_LAYERS, Expander
 from .exprs import Value
-from .ir import Network, NetworkSource, ScopeKind
+from .ir import Network, NetworkSource, Scope, ScopeKind
 from .layers import INPUT_KIND, LayerKind
 from .symbolic import SPATIAL, NotSymbolic, Sym, Var, as_int, translate, value_at
 
@@ -51,6 +52,10 @@ class _TemplateExpander(Expander):
             raise NotGeneric(exc.names, str(exc)) from None
 
     def attr_value(self, kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Any]) -> Any:
+        if isinstance(value, tuple) and attr.pair and any(isinstance(v, Sym) for v in value):  # (k, 1): per axis
+            single = dataclasses.replace(attr, pair=False)
+            height, width = (self.attr_value(kind, single, v, span, call, env) for v in value)
+            return height if height == width else (height, width)
         if isinstance(value, Sym):
             if attr.type in ("int", "padding"):
                 return as_int(value)
@@ -92,6 +97,11 @@ class BlockTemplates:
     def __init__(self, program: ast.Program):
         self._program = program
 
+    def expand_network(self, values: dict[str, Any]) -> Network:
+        """The whole network expanded once with `values` for some of the spec's params (`Var`s),
+        for a network class that takes them as constructor arguments. Raises NotGeneric."""
+        return expand_network_template(self._program, values)
+
     def expand(self, block: str, values: dict[str, Any], in_channels: Any, rank: int) -> Network:
         """Block `block` expanded once with `values` for its arguments (numbers for the arguments
         fixed for the class, `Var`s for the others) and `in_channels` input channels, for inputs of
@@ -114,6 +124,64 @@ def expand_template(program: ast.Program, block: ast.BlockDef, values: dict[str,
     source = NetworkSource(program.path, block.span, block.span, dict(program.params), {})
     return Network(block.name, shape, expander.nodes, tuple(expander.order), (("output", end),),
                    expander.scopes, top, source)
+
+
+class _NetworkTemplateExpander(_TemplateExpander):
+    """The whole network with some params as expressions. A block body that reads one of them
+    cannot be its class (written with the param's value): the param is then fixed."""
+
+    def __init__(self, program: ast.Program, values: dict[str, Any]):
+        super().__init__(program, DEFAULT_MAX_LAYERS)
+        self.symbolic_params = values
+
+    def block_params(self) -> dict[str, Any]:
+        return {**self.program.params, **self.symbolic_params}
+
+    def value(self, expr: ast.Expr, env: dict[str, Any]) -> Any:
+        value = super().value(expr, env)
+        if self.call_stack and isinstance(value, Sym):
+            inside = value.names & set(self.symbolic_params)
+            if inside:
+                raise NotGeneric(frozenset(inside), f"block '{self.call_stack[-1]}' uses "
+                                 f"{', '.join(sorted(inside))} in its body")
+        return value
+
+
+def expand_network_template(program: ast.Program, values: dict[str, Any]) -> Network:
+    expander = _NetworkTemplateExpander(program, values)
+    env: dict[str, Any] = {**program.params, **values}
+    start = expander.add_node(INPUT_KIND, {"shape": program.input_shape}, (), "", program.input_span, "input",
+                              local=TEMPLATE_INPUT)
+    try:
+        outputs = expander.heads(expander.seq(program.network, start, env, ""), env)
+    except RecursionError:
+        raise NotGeneric(None, "nested too deeply") from None
+    top = tuple(child for child in expander.top if child != TEMPLATE_INPUT)
+    source = NetworkSource(program.path, program.name_span, program.network.span, dict(program.params), {})
+    return Network(program.name, program.input_shape, expander.nodes, tuple(expander.order), tuple(outputs),
+                   expander.scopes, top, source, (), expander.points.variables)
+
+
+NETWORK_INSTANCE = "@network"  # correspond_network's name for the whole network as one instance
+
+
+def correspond_network(template: Network, network: Network) -> dict[str, list[str]]:
+    """`correspond` for a template of the whole network (expand_network_template): at the spec's
+    params it must be the network, node for node, with the same outputs."""
+    entry = next(n for n in network.order if not network.node(n).inputs)
+    whole = Scope(NETWORK_INSTANCE, ScopeKind.BLOCK, network.name, network.source.name_span, "", None,
+                  dict(network.source.params), entry, network.outputs[0][1],
+                  [c for c in network.top if c != entry])
+    view = dataclasses.replace(network, scopes={**network.scopes, NETWORK_INSTANCE: whole})
+    found: dict[str, list[str]] = {TEMPLATE_INPUT: [entry]}
+    bound: dict[str, str] = {TEMPLATE_INPUT: entry}
+    _Matcher(template, view, found, bound).children(template.top, list(whole.children), 0,
+                                                    dict(network.source.params), NETWORK_INSTANCE)
+    _check([name for name, _ in template.outputs] == [name for name, _ in network.outputs],
+           "the network's template has other outputs")
+    for (_, mine), (_, theirs) in zip(template.outputs, network.outputs):
+        _check(bound.get(mine) == theirs, f"the template's output {mine} is not the network's {theirs}")
+    return found
 
 
 def correspond(template: Network, network: Network, instance_id: str) -> dict[str, list[str]]:

@@ -49,6 +49,13 @@ class ClassSource:
     locals_taken: set[str] = field(default_factory=set)  # names __init__ already uses (parameters)
     slots: list[Slot] | None = None  # comments of a generic class, filled with this instance's numbers
 
+    @property
+    def instance_entry(self) -> str:
+        """The analysed node whose output is the instance's input (the network's input when the
+        instance is the whole network, netc/codegen/network_class.py)."""
+        scope = self.analysis.network.scopes.get(self.instance or "")
+        return scope.entry if scope is not None else self.found[self.entry][0]
+
 
 @dataclass
 class Sized:
@@ -63,7 +70,8 @@ def constructor_expr(value: Any) -> Expr:
     if isinstance(value, Constructor):
         items = [Item(constructor_expr(a)) for a in value.args]
         items += [Item(constructor_expr(v), k) for k, v in value.kwargs]
-        return Bracketed(f"nn.{value.cls}(", ")", items)
+        # A class the generated file defines itself (Constructor.source) is named as it is.
+        return Bracketed(f"{value.cls}(" if value.source else f"nn.{value.cls}(", ")", items)
     if isinstance(value, tuple) and len(value) > 1:  # a tuple argument: nn.ZeroPad2d((0, 1, 0, 1))
         return Bracketed("(", ")", [Item(constructor_expr(v)) for v in value])
     return Raw(literal(value))

@@ -48,6 +48,14 @@ def _source(value: Any) -> str:
     return value.source() if isinstance(value, Sym) else str(value)
 
 
+def network_comment_text(slot: Slot) -> str:
+    """The network class's comment: its one instance's height and width as numbers (the input's
+    size is the spec's), the channels as the class computes them (`classes`)."""
+    out = slot.samples[0][1] if slot.samples else ()
+    dims = [_source(slot.shape[0])] + [str(d) for d in out][: max(0, len(slot.shape) - 1)]
+    return comment(f"[B, {', '.join(dims)}]  {where(slot.span)}")
+
+
 def comment_text(slot: Slot) -> str:
     """`[B, width * 4, H/stride, W/stride]  path:line:col` from the symbolic shape and every
     instance's sizes: H and W are the block input's; H/s is rounded up."""

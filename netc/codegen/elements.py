@@ -241,7 +241,7 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
 
 
 def class_block(name: str, params: list[Item], init_body: list[Any], forward_body: list[Any],
-                returns_dict: bool, comments: list[str]) -> list[Any]:
+                returns_dict: bool, comments: list[str], methods: list[Any] = ()) -> list[Any]:
     init_sig = Bracketed("__init__(", ") -> None", [Item(Raw("self"))] + params)
     returns = "dict[str, torch.Tensor]" if returns_dict else "torch.Tensor"
     forward_sig = Bracketed("forward(", f") -> {returns}", [Item(Raw("self")), Item(Raw("x: torch.Tensor"))])
@@ -250,4 +250,6 @@ def class_block(name: str, params: list[Item], init_body: list[Any], forward_bod
         Blank(),
         Block(("def ", forward_sig), forward_body),
     ]
+    for method in methods:  # after forward: reset_parameters (netc/codegen/init_method.py)
+        body += [Blank(), method]
     return [pysrc.Comment(c) for c in comments] + [Block(f"class {name}(nn.Module)", body)]

@@ -17,6 +17,7 @@ the comments, and the class is checked against each instance's analysis as it is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -102,7 +103,7 @@ class Emitter:
         data = [h for i, h in enumerate(inputs) if i not in node.shape_only]
         in_place = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_in_place(attrs)
         if in_place:
-            build = Constructor(build.cls, build.args, tuple(build.kwargs) + (("inplace", True),))
+            build = replace(build, kwargs=tuple(build.kwargs) + (("inplace", True),))
         info = self.info(node_id)
         out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.new_tensor and not in_place and not self.shared(node_id),
                      pinned=node_id in self.src.pinned)
@@ -190,6 +191,14 @@ class Emitter:
             raise not_generic(kind, exc) from None
         if len(shape) != len(self.info(node_id).shape):
             raise NotGeneric(None, f"the rank of {node_id} differs from the analysis")
+        # A size the rule states as a number must be every instance's: a rule written for a block's
+        # unknown height and width may pass a known one through unchanged (the network class's).
+        for instance in self.src.found.get(node_id, []):
+            actual = self.src.analysis[instance].shape
+            if any(isinstance(mine, int) and mine != real for mine, real in zip(shape, actual)):
+                stated = "×".join(d.source() if isinstance(d, Sym) else str(d) for d in shape)
+                raise NotGeneric(None, f"{kind.name}'s size rule states {stated} where {instance} is "
+                                 f"{'×'.join(map(str, actual))}")
         return shape
 
     def stride(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any], shape) -> Any:
@@ -204,6 +213,8 @@ class Emitter:
         try:
             step = kind.receptive(attrs, in_shapes)[1]
         except (NeedsSpatial, NoSymbolicRule, TypeError):  # a rule over sizes the class does not know (Fraction of an expression)
+            return None
+        if isinstance(step, tuple):  # a step per axis (a 3×1 pool of stride (2, 1)): no one stride
             return None
         before = strides[0]
         if before is None:
@@ -237,9 +248,9 @@ class Emitter:
         sized = self.sized[ir_id]
         result = Note()
         if self.recording:
-            entry = self.src.analysis[self.src.analysis.network.scopes[self.src.instance].entry]
+            entry = self.src.analysis[self.src.instance_entry]
             info = self.info(ir_id)
-            ratio = exact(Fraction(info.jump) / entry.jump)
+            ratio = exact(Fraction(info.jump[0]) / entry.jump[0])  # the height's; comment_text checks each axis's sizes
             self.src.slots.append(Slot(result, sized.shape if shape is None else shape,
                                        sized.stride if stride == "unset" else stride, span,
                                        [(tuple(entry.shape[1:]), tuple(info.shape[1:]), ratio)]))
@@ -299,7 +310,8 @@ class Emitter:
                                   note(info.shape, scope.span), dict(ref.paths)))
             return
         if not ref.generic:
-            raise NotGeneric(None, f"block '{scope.block}' inside it is written per use")
+            self.concrete_instance(scope_id, ref, entry, out, container)
+            return
         channels = self.sized[scope.entry].shape[0]
         for name in ref.static:
             if isinstance(scope.args[name], Sym):
@@ -319,7 +331,28 @@ class Emitter:
             else binary("*", outer_stride, end.stride))
         self.sized[scope.exit] = Sized(end.shape, stride)
         self.handles[scope.exit] = out
+        self.name_point(scope.exit, out)
         build = Bracketed(f"{ref.class_name}(", ")", ref.call_items(channels, scope.args))
+        element = Element(scope_id.rsplit(".", 1)[-1], build, call_module, [entry], out, self.note(scope.exit, scope.span),
+                          dict(ref.paths))
+        element.source = scope_id  # type: ignore[attr-defined]
+        container.add(element)
+
+    def concrete_instance(self, scope_id: str, ref: ClassRef, entry: Handle, out: Handle, container: Container) -> None:
+        """A block written per use, inside a generic class: only where every use this call stands
+        for is that one class with all its sizes known (the network class, netc/codegen/network_class.py,
+        calling `Basic_1()` in a loop over a param); otherwise the class cannot be generic."""
+        scope = self.net.scopes[scope_id]
+        instances = self.src.found.get(scope_id, [])
+        refs = [self.src.refs.get(i) for i in instances]
+        known = all(not isinstance(d, Sym) and d is not SPATIAL for d in self.sized[scope.entry].shape)
+        if (not instances or not known or any(isinstance(v, Sym) for v in scope.args.values())
+                or any(r is None or r.class_name != ref.class_name for r in refs)):
+            raise NotGeneric(None, f"block '{scope.block}' inside it is written per use")
+        self.sized[scope.exit] = Sized(self.info(scope.exit).shape, None)
+        self.handles[scope.exit] = out
+        self.name_point(scope.exit, out)
+        build = Bracketed(f"{ref.class_name}(", ")", [])
         element = Element(scope_id.rsplit(".", 1)[-1], build, call_module, [entry], out, self.note(scope.exit, scope.span),
                           dict(ref.paths))
         element.source = scope_id  # type: ignore[attr-defined]
@@ -391,9 +424,9 @@ class Emitter:
     def loop_note(self, loop, label: tuple[Any, ...], stride: Any, repetitions: int) -> Note:
         result = Note()
         if self.recording:
-            entry = self.src.analysis[self.src.analysis.network.scopes[self.src.instance].entry]
+            entry = self.src.analysis[self.src.instance_entry]
             info = self.info(loop.exit, repetitions - 1)
-            ratio = exact(Fraction(info.jump) / entry.jump)
+            ratio = exact(Fraction(info.jump[0]) / entry.jump[0])  # the height's; comment_text checks each axis's sizes
             self.src.slots.append(Slot(result, label, stride, loop.span,
                                        [(tuple(entry.shape[1:]), tuple(info.shape[1:]), ratio)]))
         return result

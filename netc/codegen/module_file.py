@@ -1,4 +1,5 @@
-"""The whole generated file: header, imports, the block classes, then the network class.
+"""The whole generated file: header, imports, the helper classes of layers torch.nn has no module
+for (ConvNeXt's LayerNorm2d, declared with their kinds), the block classes, then the network class.
 
 The network class is written from the network by the same emitter as every block class
 (netc/codegen/emit.py); block instances with a class of their own (netc/codegen/variants.py)
@@ -11,11 +12,14 @@ from dataclasses import dataclass, field
 
 from ..infer import Analysis
 from ..ir import ScopeKind
+from ..layers import KINDS, Conditional, Constructor
 from ..version import __version__
 from .class_source import ClassSource, shape_text
 from .elements import Container, Handle
 from .emit import Emitter
+from .init_method import init_method
 from .names import GLOBALS, class_name
+from .network_class import generic_network
 from .pysrc import comment, render, spec_label, where
 from .variants import ClassPlanner, render_class
 
@@ -26,12 +30,15 @@ class Generated:
     class_name: str
     paths: dict[str, str]  # IR node id → module path in the network module
     fallbacks: dict[str, Exception] = field(default_factory=dict)  # block → why it is one class per use
+    arguments: dict[str, str] = field(default_factory=dict)  # the spec's params the network class takes → keyword
+    fixed: dict[str, str] = field(default_factory=dict)  # the others: param → why it is fixed
 
 
 def generate(analysis: Analysis) -> Generated:
     net = analysis.network
     spec = net.source
-    class_names: set[str] = set(GLOBALS)
+    helpers = helper_classes(analysis)
+    class_names: set[str] = set(GLOBALS) | set(helpers)  # a block may not take a helper's name
     top_name = class_name(net.name, spec.name_span, "the spec's name", class_names)
     class_names.add("Model")  # the alias of the network class
     origins = dict(spec.heads)
@@ -44,13 +51,22 @@ def generate(analysis: Analysis) -> Generated:
     x = Handle()
     source = ClassSource(net, net.top, inputs[0] if inputs else None, planner.refs, analysis, pinned=pinned,
                          heads=origins)
-    emitter = Emitter(source, x)
-    container = Container()
-    emitter.children(net.top, container, "")
-    outputs = [(name, emitter.handles[node]) for name, node in net.outputs]
-    statements, paths = render_class(top_name, container, x, outputs, [], [], as_dict=bool(spec.heads))
-    lines = _header(analysis, top_name, any(v.generic for v in planner.classes)) + [""]
+    methods = lambda paths: init_method(analysis, paths)
+    generic = generic_network(analysis, planner, top_name, pinned, origins, methods)
+    arguments, fixed = generic.arguments, generic.fixed
+    if generic.statements is not None:
+        statements, paths = generic.statements, generic.paths
+    else:
+        emitter = Emitter(source, x)
+        container = Container()
+        emitter.children(net.top, container, "")
+        outputs = [(name, emitter.handles[node]) for name, node in net.outputs]
+        statements, paths = render_class(top_name, container, x, outputs, [], [], as_dict=bool(spec.heads),
+                                         methods=methods)
+    lines = _header(analysis, top_name, any(v.generic for v in planner.classes), arguments, fixed) + [""]
     lines += ["import torch", "from torch import nn"]
+    for helper in helpers.values():
+        lines += ["", ""] + helper.rstrip("\n").split("\n")
     for variant in planner.classes:
         lines += ["", ""] + render(variant.statements)
     top_comment = comment(f"{net.name}: the network, {where(spec.name_span)}")
@@ -58,10 +74,27 @@ def generate(analysis: Analysis) -> Generated:
     if top_name != "Model":
         lines += ["", "", f"Model = {top_name}"]
     fallbacks = {v.block.name: planner.reasons[v.block.name] for v in planner.classes if not v.generic}
-    return Generated("\n".join(lines) + "\n", top_name, paths, fallbacks)
+    return Generated("\n".join(lines) + "\n", top_name, paths, fallbacks, arguments, fixed)
 
 
-def _header(analysis: Analysis, top_name: str, any_generic: bool) -> list[str]:
+def helper_classes(analysis: Analysis) -> dict[str, str]:
+    """The classes the file defines for layers torch.nn has no module for (Constructor.source),
+    by name, in the order the network first uses them: each once, however many layers use it."""
+    found: dict[str, str] = {}
+    net = analysis.network
+    for node_id in net.order:
+        node = net.node(node_id)
+        if not node.inputs:
+            continue
+        build = KINDS[node.kind].constructor(node.attrs, list(analysis[node_id].inputs))
+        for one in (build.identity, build.module) if isinstance(build, Conditional) else (build,):
+            if isinstance(one, Constructor) and one.source:
+                found.setdefault(one.cls, one.source)
+    return found
+
+
+def _header(analysis: Analysis, top_name: str, any_generic: bool, arguments: list[str],
+            fixed: dict[str, str]) -> list[str]:
     net = analysis.network
     outputs = ", ".join(f"{name} {shape_text(analysis[node].shape)}" for name, node in net.outputs)
     lines = [
@@ -73,7 +106,18 @@ def _header(analysis: Analysis, top_name: str, any_generic: bool) -> list[str]:
     ]
     if any_generic:
         lines.append("In block classes, H and W are the block input's height and width; H/s rounds up.")
+    params = net.source.params
+    if arguments:
+        given = ", ".join(f"{keyword}={_value(params[name])}" for name, keyword in arguments.items())
+        lines.append(f"{top_name}({given}) takes these params; netc checked these values (netc check -D checks others).")
+    if fixed:
+        lines.append("Fixed at generation (netc compile -D NAME=VALUE writes another value):")
+        lines += [f"  {name}={_value(params[name])}: {why}" for name, why in fixed.items()]
     return [f"# {comment(line)}" for line in lines]
+
+
+def _value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 __all__ = ["Generated", "generate"]

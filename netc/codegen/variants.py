@@ -13,6 +13,7 @@ enclosing class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,8 +89,11 @@ def _show(value: Any) -> str:
 
 
 def render_class(name: str, container: Container, x: Handle, outputs: list[tuple[str, Handle]],
-                 params: list[Item], extra: list[Any], as_dict: bool = False) -> tuple[list[Any], dict[str, str]]:
-    """A class's statements, and its IR nodes' module paths."""
+                 params: list[Item], extra: list[Any], as_dict: bool = False,
+                 methods: Callable[[dict[str, str]], tuple[list[Any], list[Any]]] | None = None,
+                 ) -> tuple[list[Any], dict[str, str]]:
+    """A class's statements, and its IR nodes' module paths. `methods`, given those paths, adds
+    statements at the end of __init__ and methods after forward."""
     elements: list[Element] = container.elements
     taken: set[str] = {name for element in elements for name, _ in element.module_values}
     for element in elements:
@@ -97,7 +101,9 @@ def render_class(name: str, container: Container, x: Handle, outputs: list[tuple
             element.name = attribute(element.name, taken)
     init = init_statements(elements) + extra
     forward = forward_statements(x, elements, outputs, as_dict)
-    return class_block(name or "Block", params, init, forward, as_dict, []), module_paths(elements)
+    paths = module_paths(elements)
+    tail, more = methods(paths) if methods is not None else ([], [])
+    return class_block(name or "Block", params, init + tail, forward, as_dict, [], more), paths
 
 
 class ClassPlanner:

@@ -1,0 +1,118 @@
+"""`init:`: how the learned tensors start (netc/initspec.py says what a rule is).
+
+A key names a layer kind with parameters (`conv`, `fc`, `bn`, … as `defaults:` does); its value is
+one method for the weight (biases then start at zero, as torchvision's VGG, ResNet and MobileNet
+do) or `{weight: …, bias: …}`. Methods: default (torch's own), kaiming_normal(fan_in | fan_out),
+kaiming_uniform(…), xavier_normal, xavier_uniform, normal(std), trunc_normal(std), uniform(bound),
+zeros, ones, constant(value). `zero_init_residual: true` starts the last batch norm of every
+residual body at 0, so each residual block starts as its shortcut (Goyal et al. 2017).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import Diagnostics, NetcError, did_you_mean
+from ..initspec import METHODS, WORD_CHOICES, InitCall, InitSpec, KindInit
+from ..layers import KINDS, has_parameters
+from ..spec import YNode
+from .checks import describe, expect, key_index
+
+FLAGS = ("zero_init_residual",)
+ZERO = InitCall("zeros", (), "zeros")
+
+
+def read_init(node: YNode | None, key_span=None) -> InitSpec | None:
+    """`key_span`: where the `init:` key is written, for the generated method's comment."""
+    if node is None:
+        return None
+    expect(node, dict, "init")
+    learned = sorted(name for name, kind in KINDS.items() if has_parameters(kind) and kind.words)
+    kinds: dict[str, KindInit] = {}
+    flags: dict[str, bool] = {}
+    errors = Diagnostics()
+    for key, value in node.value.items():
+        span = node.source.span_at(key_index(node, key), len(key))
+        name = key.lower()
+        if name in FLAGS:
+            if not isinstance(value.value, bool):
+                errors.add(NetcError.at(value.span, f"init: {key} must be true or false, got {describe(value.value)}"))
+            else:
+                flags[name] = value.value
+            continue
+        if name not in KINDS:
+            errors.add(NetcError.at(span, f"init: '{key}' is not a layer kind", did_you_mean(name, learned + list(FLAGS))
+                                    or f"the kinds with parameters are {', '.join(learned)}"))
+            continue
+        if not has_parameters(KINDS[name]) or not KINDS[name].words:
+            errors.add(NetcError.at(span, f"init: {name} has no parameters to initialise",
+                                    f"the kinds with parameters are {', '.join(learned)}"))
+            continue
+        rule = errors.run(_kind_rule, key, value)
+        if rule is not None:
+            kinds[name] = rule
+    errors.check()
+    return InitSpec(kinds, flags.get("zero_init_residual", False), key_span or node.span)
+
+
+def _kind_rule(key: str, value: YNode) -> KindInit:
+    if isinstance(value.value, str):
+        weight = _call(value.value, value, f"init: {key}")
+        return KindInit(weight, None if weight.writes_nothing else ZERO)
+    expect(value, dict, f"init: {key}")
+    rules: dict[str, InitCall] = {}
+    errors = Diagnostics()
+    for part, item in value.value.items():
+        if part not in ("weight", "bias"):
+            span = value.source.span_at(key_index(value, part), len(part))
+            errors.add(NetcError.at(span, f"init: {key} has no '{part}' (it sets weight and bias)",
+                                    did_you_mean(part, ["weight", "bias"])))
+            continue
+        if not isinstance(item.value, str):
+            errors.add(NetcError.at(item.span, f"init: {key}.{part} must be a method such as normal(0.01), "
+                                    f"got {describe(item.value)}"))
+            continue
+        call = errors.run(_call, item.value, item, f"init: {key}.{part}")
+        if call is not None:
+            rules[part] = call
+    errors.check()
+    return KindInit(rules.get("weight"), rules.get("bias"))
+
+
+def _call(text: str, node: YNode, what: str) -> InitCall:
+    match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", text)
+    if match is None:
+        raise NetcError.at(node.span, f"{what}: {text!r} is not a method call such as kaiming_normal(fan_out)")
+    method, inside = match.group(1).lower(), match.group(2)
+    if method not in METHODS:
+        raise NetcError.at(node.span, f"{what}: unknown init method '{method}'", did_you_mean(method, list(METHODS))
+                           or f"the methods are {', '.join(METHODS)}")
+    names = METHODS[method][1]
+    given = [a.strip() for a in inside.split(",")] if inside and inside.strip() else []
+    if len(given) > len(names):
+        raise NetcError.at(node.span, f"{what}: {method} takes {len(names)} argument(s), got {len(given)}")
+    args: list[tuple[str, object]] = []
+    for (name, default), raw in zip(names, given + [None] * (len(names) - len(given))):
+        if raw is None:
+            if default is None:
+                raise NetcError.at(node.span, f"{what}: {method} needs its {name}, e.g. {method}(0.01)")
+            args.append((name, default))
+            continue
+        args.append((name, _argument(raw, name, method, node, what)))
+    return InitCall(method, tuple(args), text.strip())
+
+
+def _argument(raw: str, name: str, method: str, node: YNode, what: str) -> object:
+    choices = WORD_CHOICES.get(name)
+    if choices is not None:
+        if raw not in choices:
+            raise NetcError.at(node.span, f"{what}: {method}'s {name} is one of {', '.join(choices)}, got {raw!r}",
+                               did_you_mean(raw, list(choices)))
+        return raw
+    try:
+        number = float(raw)
+    except ValueError:
+        raise NetcError.at(node.span, f"{what}: {method}'s {name} must be a number, got {raw!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise NetcError.at(node.span, f"{what}: {method}'s {name} must be finite, got {raw!r}")
+    return number
