@@ -4,6 +4,11 @@
     netc.compile_source("specs/resnet50.yaml")  # standalone PyTorch source
     netc.build("specs/resnet50.yaml", N=3)      # the nn.Module, from exactly that source
     netc.render("specs/googlenet.yaml")         # graphviz.Digraph
+    netc.port("specs/resnet50.yaml", "resnet50.pth", classes=10)   # a checkpoint loaded by structure:
+                                                # .state_dict (for the generated module), .report, .module
+
+Finetuning helpers (netc/transfer.py): load_weights(module, path, strict=False) -> TransferReport,
+freeze(module, generated.paths, ["stem", "stage1"]), param_groups(module, generated.paths, lr, {...}).
 """
 
 from __future__ import annotations
@@ -54,6 +59,19 @@ def build(spec: str, *, max_params: int | None = None, **params):
     return build_module(analyze(spec, **params), max_params=max_params)
 
 
+def port(spec: str, weights: str, *, strict: bool = False, output: str | None = None, **params):
+    """Load a checkpoint (`.pth`/`.pt` state_dict, or `.safetensors`; e.g. torchvision's or timm's)
+    into the spec's generated module by structure (tensors in order by role and shape; names are
+    not compared) and return a `netc.transfer.Ported`: `.state_dict` (loads with plain
+    `module.load_state_dict`), `.report` (what matched, what was skipped and why; print it),
+    `.module`. Tensors the checkpoint does not fill (a new head, `classes=10`) keep a seeded
+    initialisation; `strict=True` raises a NetcError instead. `output=` writes the state_dict
+    (`netc port`). Params and `scale=` as for `analyze`."""
+    from .transfer import port as port_analysis
+
+    return port_analysis(analyze(spec, **params), weights, strict=strict, output=output)
+
+
 def render(spec: str, **options):
     """The network as a graphviz.Digraph (options: depth, rankdir, roll)."""
     from .drawing import to_digraph
@@ -61,4 +79,4 @@ def render(spec: str, **options):
     return to_digraph(analyze(spec), **options)
 
 
-__all__ = ["__version__", "NetcError", "UsageError", "analyze", "build", "compile_source", "render"]
+__all__ = ["NetcError", "UsageError", "__version__", "analyze", "build", "compile_source", "port", "render"]

@@ -1,4 +1,4 @@
-"""Command line: `netc check | table | compile | render`.
+"""Command line: `netc check | table | compile | render | port`.
 
 Exit codes: 0 valid, 1 spec error (printed as path:line:col + source line + caret), 2 usage error.
 Only `compile` (and `render` of nothing torch-related) reach beyond the analysis path; torch is
@@ -113,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--depth", type=int, default=None, help="fold blocks deeper than this into one node")
     render.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     render.add_argument("--roll", action="store_true", help="draw repeated identical blocks once with a ×N badge")
+
+    port = sub.add_parser("port", help="load a checkpoint (.pth, .safetensors) into the spec's module by structure; "
+                                       "write its state_dict")
+    _add_spec_arguments(port)  # its --strict also fails on any tensor that does not match
+    port.add_argument("--weights", required=True, metavar="FILE", help="the checkpoint: a .pth/.pt state_dict or a .safetensors file")
+    port.add_argument("-o", "--output", required=True, help="the state_dict to write (.pth; .safetensors for that format)")
+    port.add_argument("--verbose", action="store_true", help="list every matched tensor, not runs of them")
+
+    train = sub.add_parser("train", help="train the network on digits, an image folder or CIFAR-10 (runs/NAME)")
+    _add_spec_arguments(train)
+    from .train.options import add_train_arguments  # argparse only: no torch until a run starts
+
+    add_train_arguments(train)
     return parser
 
 
@@ -177,6 +190,10 @@ def _check_output(args: argparse.Namespace) -> None:
 
 
 def _run(args) -> int:
+    if args.command == "train":
+        from .train.rundir import prepare_resume
+
+        prepare_resume(args)  # a --resume run takes its spec, params and data from its config.json
     analysis = _analyze(args)
     _report_warnings(analysis, args.strict, args.quiet, args.pedantic)
     if args.command == "check":
@@ -200,6 +217,17 @@ def _run(args) -> int:
         from .drawing import render_to_path
 
         render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
+    elif args.command == "port":
+        from .transfer import port  # imports torch, on this command only
+
+        ported = port(analysis, args.weights, strict=args.strict, output=args.output)
+        print(ported.report.render(args.verbose))
+        how = "a safetensors file" if args.output.endswith(".safetensors") else "loads with module.load_state_dict(torch.load(FILE))"
+        print(f"wrote {printable(args.output)}: {how}")
+    elif args.command == "train":
+        from .train.run import train  # imports torch, on this command only
+
+        return train(args, analysis)
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: check the zoo, tabulate VGG16 as the lecture notes do, generate a ResNet-50
-# module and run it, and draw GoogLeNet and ResNet-50 — everything lands in out/.
+# module and run it, draw GoogLeNet and ResNet-50, and train LeNet-5 on scikit-learn's digits to
+# at least 97% — everything lands in out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETC=".venv/bin/netc"
@@ -29,4 +30,20 @@ if command -v dot >/dev/null 2>&1; then
     $NETC render specs/googlenet.yaml -o out/googlenet.svg --depth 1
     $NETC render specs/resnet50.yaml -o out/resnet50.png --depth 1
 fi
-ls -l out/
+
+echo; echo "== netc train specs/lenet5.yaml --data digits --epochs 10   (out/runs/lenet5-digits)"
+# LeNet-5 at its own 1×32×32 input: scikit-learn's 8×8 digits are upsampled to it. Ten epochs reach
+# 98.6% on the held-out 20% in about 7 s. One thread: at 61k parameters and batch 64 a second
+# thread costs more in synchronisation than it gives; on a shared 2-core machine two threads took
+# 69 s instead of 7 (README, "Training").
+rm -rf out/runs/lenet5-digits
+time OMP_NUM_THREADS=1 $NETC train specs/lenet5.yaml --data digits --epochs 10 --batch 64 --lr 0.05 \
+    --runs out/runs --name lenet5-digits
+"$PY" - <<'CHECK'
+import csv
+rows = list(csv.DictReader(open("out/runs/lenet5-digits/metrics.csv")))
+best = max(float(r["val_acc"]) for r in rows)
+print(f"demo: best held-out accuracy {best:.2%} (the goal is at least 97%); curves in out/runs/lenet5-digits/curves.png")
+raise SystemExit(0 if best >= 0.97 else 1)
+CHECK
+ls -l out/ out/runs/lenet5-digits/

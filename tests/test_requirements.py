@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]  # dev, train, …
+    return [Requirement(r) for r in project["dependencies"] + extras]
 
 
 def pins(name: str) -> dict[str, Version]:

@@ -5,6 +5,7 @@
     blocks.py       blocks: (sequence, parallel and residual blocks)
     heads.py        heads:
     scales.py       scales: (named presets of params)
+    init_config.py  init: (how the learned tensors start)
     dsl.py          the DSL strings, wherever they stand
     checks.py       the shared checks: types, keys, identifiers (check_identifier), finite numbers
 Errors are collected with netc.errors.Diagnostics, the accumulator every stage uses.

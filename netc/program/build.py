@@ -16,10 +16,12 @@ from .blocks import read_block
 from .checks import check_keys, describe, expect, key_index
 from .dsl import parse_dsl_node
 from .heads import read_heads
+from .init_config import read_init
 from .scales import chosen_scale, read_scales
+from .train_config import read_train_config
 from .values import read_defaults, read_input_shape, read_params
 
-TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads")
+TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads", "init", "train")
 
 
 def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
@@ -71,6 +73,8 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
     input_shape = errors.run(read_input_shape, top["input"], params) if "input" in top else None
     network = errors.run(parse_dsl_node, top["network"], "network", errors) if "network" in top else None
     heads = errors.run(read_heads, top.get("heads"), errors)
+    init = errors.run(read_init, top.get("init"), root.source.span_at(key_index(root, "init"), 4) if "init" in top else None)
+    errors.run(read_train_config, top.get("train"))  # checked here so `netc check` reports it; netc train reads it
     errors.check()
     return ast.Program(
         name=name, name_span=name_span,
@@ -78,7 +82,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
         params=params, param_spans=param_spans,
         defaults=defaults, default_spans=default_spans,
         blocks=blocks, network=network, heads=heads,
-        path=root.source.path, overrides=dict(overrides or {}),
+        path=root.source.path, overrides=dict(overrides or {}), init=init,
     )
 
 

@@ -1,0 +1,64 @@
+"""`netc train`'s command line. Imported by netc.cli for every command, so it imports no torch:
+`netc check` stays on the analysis path."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..program.train_config import CHOICES, TRAIN_KEYS, check_value
+
+_HELP = {
+    "optimizer": "sgd (with momentum), adam or adamw",
+    "lr": "learning rate for the global batch (default 0.1 for sgd, 0.001 for adam/adamw)",
+    "momentum": "SGD momentum (default 0.9)",
+    "weight_decay": "L2 weight decay (default 5e-4)",
+    "schedule": "learning-rate schedule per step: cosine, step (×0.1 at 50%% and 75%%) or constant",
+    "epochs": "passes over the training data (default 10)",
+    "batch": "global batch size, split evenly over torchrun's processes (default 128)",
+    "label_smoothing": "cross-entropy label smoothing (default 0)",
+    "amp": "mixed precision on CUDA: off, bf16 or fp16 (default off)",
+    "seed": "random seed: the same command with the same seed gives the same metrics on CPU (default 0)",
+    "workers": "DataLoader worker processes per training process (default 0)",
+    "val_split": "share held out for validation when the data has no val set (default 0.2)",
+}
+
+
+def _typed(key: str):
+    def parse(text: str):
+        value: object = text
+        if key not in CHOICES:
+            try:
+                value = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"takes a number, got {text!r}") from None
+        try:
+            return check_value(key, value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None  # argparse names the option
+
+    return parse
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=None,
+                        help="digits (scikit-learn's 8×8 digits), an ImageFolder directory (train/ and val/, or "
+                             "one folder of class folders), or a CIFAR-10 python batches directory")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA when there is a GPU, else the CPU")
+    parser.add_argument("--runs", default="runs", help="the folder that holds run directories (default runs)")
+    parser.add_argument("--name", default=None, help="run directory name (default: the spec's name, numbered if taken)")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR (runs/NAME) from its last checkpoint")
+    parser.add_argument("--stop-after", type=_typed("epochs"), default=None, metavar="EPOCHS",
+                        help="stop once this many epochs are done in total, keeping the schedule of --epochs "
+                             "(continue later with --resume)")
+    for key in TRAIN_KEYS:
+        flag = "--" + key.replace("_", "-")
+        extra = {"choices": CHOICES[key]} if key in CHOICES else {}
+        parser.add_argument(flag, dest=f"train_{key}", type=_typed(key), default=None, help=_HELP[key],
+                            metavar=None if extra else key.upper(), **extra)
+
+
+def train_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The `train:` keys given on the command line."""
+    return {key: getattr(args, f"train_{key}") for key in TRAIN_KEYS if getattr(args, f"train_{key}") is not None}
