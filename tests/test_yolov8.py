@@ -81,8 +81,8 @@ class YOLOv8(nn.Module):
 
     def __init__(self, depth: float, width: float, max_channels: int, nc: int = 80):
         super().__init__()
-        w = lambda c: math.ceil(min(c, max_channels) * width / 8) * 8  # noqa: E731
-        d = lambda n: max(round(n * depth), 1)  # noqa: E731
+        w = lambda c: math.ceil(min(c, max_channels) * width / 8) * 8
+        d = lambda n: max(round(n * depth), 1)
         self.backbone = nn.ModuleList([
             Conv(3, w(64), 3, 2), Conv(w(64), w(128), 3, 2), C2f(w(128), w(128), d(3), True),
             Conv(w(128), w(256), 3, 2), C2f(w(256), w(256), d(6), True),

@@ -35,7 +35,9 @@ ZOO = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet_cifar",
     "alphago_policy", "yolo_v1", "localization", "generic",
     "squeezenet", "mobilenet_v1", "mobilenet_v2", "densenet121", "unet", "efficientnet", "se_resnet50", "shufflenet_v2", "mobilenet_v3", "fcn_resnet50", "yolov3_tiny", "inception_v3",
+    "fcn32s",
     "yolov8",
+    "convnext_tiny",
 ]
 
 _cache: dict = {}
@@ -456,6 +458,20 @@ def test_densenet121():
     assert a.output_shapes() == {"output": (1000,)}
 
 
+def test_convnext_tiny():
+    a = analysis("convnext_tiny")
+    # torchvision.models.convnext_tiny: 28,589,128 parameters, "GFLOPS 4.46" (multiply-adds) in its weights metadata.
+    assert a.params == 28_589_128
+    assert round(a.macs / 1e9, 2) == 4.46
+    # Liu et al. 2022, Table 9 (ConvNeXt-T): blocks 3, 3, 9, 3 of 96, 192, 384, 768 channels at 56, 28, 14, 7.
+    adds = [hwc(i) for n, i in a.rows() if n.kind == "add"]
+    assert adds == [(56, 56, 96)] * 3 + [(28, 28, 192)] * 3 + [(14, 14, 384)] * 9 + [(7, 7, 768)] * 3
+    # torchvision's drop probabilities: 0.1 × block / (blocks − 1), block counted from 0 across stages.
+    drops = [n.attrs["p"] for n, _ in a.rows() if n.kind == "stochasticdepth"]
+    assert drops == pytest.approx([0.1 * k / 17 for k in range(18)])
+    assert a.output_shapes() == {"output": (1000,)}
+
+
 # --- the README table ------------------------------------------------------------------------------
 def _zoo_table_script():
     spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "scripts" / "zoo_table.py")
@@ -583,6 +599,23 @@ def test_cifar_resnet_option_a_against_a_hand_written_torch_resnet():
         assert tuple(model(x).shape[1:]) == a.output_shapes()["output"]
     shortcuts = [i for n, i in a.rows() if n.id.endswith(".shortcut")]
     assert len(shortcuts) == 9 and all(i.params == 0 and i.flops == 0 for i in shortcuts)
+
+
+# --- FCN-32s ---------------------------------------------------------------------------------------
+def test_fcn32s_is_vgg16_fully_convolutional():
+    # Long, Shelhamer & Darrell 2015, Table 1: FCN-VGG16 has 134M parameters, learned ones: Caffe's
+    # fcn32s-heavy-pascal keeps upscore (21·21·64·64 weights, no bias) fixed at bilinear interpolation.
+    # VGG-16's convs are vgg16's; fc6 and fc7 are its FC-4096 layers as 7×7 and 1×1 convs.
+    a, vgg = analysis("fcn32s"), analysis("vgg16")
+    assert a.params == 136_152_917
+    assert round((a.params - 21 * 21 * 64 * 64) / 1e6) == 134
+    vgg_convs = [i.params for n, i in vgg.rows() if n.kind == "conv"]
+    fc6, fc7, _ = [i.params for n, i in vgg.rows() if n.kind == "fc"]
+    assert [i.params for n, i in a.rows() if n.kind == "conv"] == vgg_convs + [fc6, fc7, 4096 * 21 + 21]
+    assert (fc6, fc7) == (102_764_544, 16_781_312)
+    assert a.output_shapes() == {"output": (21, 224, 224)}
+    assert analyze_file(str(SPECS / "fcn32s.yaml"), input_shape=(3, 500, 500)).output_shapes() == {
+        "output": (21, 500, 500)}  # PASCAL's 500×500 in, scores for every pixel out
 
 
 # --- SE-ResNet-50 ----------------------------------------------------------------------------------
