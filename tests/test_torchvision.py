@@ -43,6 +43,16 @@ def test_the_generated_module_computes_torchvisions_output(spec, params, model, 
     reference = module(**options).eval()
     ours = build(str(ROOT / "specs" / f"{spec}.yaml"), **params).eval()
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters())
+    # A fresh model's norms have mean 0 and variance 1, where eps barely shows: give every norm
+    # statistics of its own, and compare what state cannot carry (eps, momentum) directly.
+    norm = torch.nn.modules.batchnorm._BatchNorm
+    assert [(m.eps, m.momentum) for m in ours.modules() if isinstance(m, norm)] == [
+        (m.eps, m.momentum) for m in reference.modules() if isinstance(m, norm)]
+    with torch.no_grad():
+        for m in reference.modules():
+            if isinstance(m, norm):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.7, 1.3)
     load_by_structure(ours, reference)
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
@@ -73,3 +83,22 @@ def test_convnext_drops_the_blocks_torchvision_drops_while_training():
         want = reference.train()(x)
         assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item()
         assert (got - ours.eval()(x)).abs().max().item() > 1e-3 * want.abs().max().item()
+
+
+def test_efficientnet_drops_the_blocks_torchvision_drops_while_training():
+    """EfficientNet-B0's stochastic depth (block b of 16 at 0.2 × b / 16) and classifier dropout in
+    training mode: the same seed draws the same masks in the same order as torchvision's, so the
+    outputs agree; and the draws matter, for another seed gives other outputs."""
+    reference = torchvision().models.efficientnet_b0()
+    ours = build(str(ROOT / "specs" / "efficientnet.yaml"))
+    load_by_structure(ours, reference)
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        got = ours.train()(x)
+        torch.manual_seed(1)
+        want = reference.train()(x)
+        assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item()
+        torch.manual_seed(2)
+        other = ours.train()(x)
+        assert (other - want).abs().max().item() > 1e-3 * want.abs().max().item()

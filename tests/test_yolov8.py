@@ -38,7 +38,8 @@ PUBLISHED = {
 
 class Conv(nn.Sequential):
     def __init__(self, cin: int, c: int, k: int = 1, s: int = 1):
-        super().__init__(nn.Conv2d(cin, c, k, s, k // 2, bias=False), nn.BatchNorm2d(c, eps=0.001), nn.SiLU())
+        super().__init__(nn.Conv2d(cin, c, k, s, k // 2, bias=False), nn.BatchNorm2d(c, eps=0.001, momentum=0.03),
+                         nn.SiLU())
 
 
 class Bottleneck(nn.Module):

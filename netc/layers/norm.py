@@ -16,7 +16,11 @@ class BatchNorm(LayerKind):
     category = "norm"
     foldable = True
     batch_norm = True
-    attrs = (Attr("eps", "float", 1e-5, minimum=0.0),)  # added to the variance; torchvision's GoogLeNet uses 0.001
+    attrs = (
+        Attr("eps", "float", 1e-5, minimum=0.0),  # added to the variance; torchvision's GoogLeNet uses 0.001
+        # The weight of each batch in the running statistics (training only): MobileNet v3's 0.01, YOLOv8's 0.03.
+        Attr("momentum", "float", 0.1, minimum=0.0),
+    )
     words = {"bn": {}, "batchnorm": {}}
 
     def params(self, attrs, inputs, out):
@@ -27,6 +31,7 @@ class BatchNorm(LayerKind):
 
     def constructor(self, attrs, inputs):
         kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        kwargs += (("momentum", attrs["momentum"]),) if attrs["momentum"] != 0.1 else ()
         return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],), kwargs)
 
 
