@@ -16,6 +16,7 @@ from .errors import NetcError, did_you_mean
 from .exprs import MAX_INT, Symbol, Value
 from .layers import LayerKind
 from .layers.base import REQUIRED as _REQUIRED
+from .layers.conv import PADDING_KINDS
 
 
 def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults: dict[str, dict[str, Any]],
@@ -97,9 +98,9 @@ def validate_attr(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: 
         if isinstance(value, str) and not isinstance(value, Symbol):
             value = Symbol(value.lower())
         if isinstance(value, Symbol):
-            if value.name.lower() not in ("valid", "same", "full"):
+            if value.name.lower() not in PADDING_KINDS:
                 raise NetcError.at(span, f"{what} must be valid, same, full or a whole number, got '{value}'",
-                                   did_you_mean(value.name, ["valid", "same", "full"]))
+                                   did_you_mean(value.name, list(PADDING_KINDS)))
             return Symbol(value.name.lower())
         if isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -46,8 +46,11 @@ VARIANTS: dict[str, list[dict[str, int | str]]] = {
 
 
 def title(path: Path) -> str:
-    """The spec's first comment line, up to its first " (" (the citation)."""
+    """The spec's first comment line, up to its first " (" (the citation); the editor's schema
+    line (`# yaml-language-server: $schema=…`, README "Editors") is no title."""
     for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") and line.lstrip("# ").startswith("yaml-language-server:"):
+            continue
         if line.startswith("#"):
             return line.lstrip("# ").split(" (", 1)[0].rstrip(" ,:;.")
         if line.strip():

@@ -13,6 +13,7 @@ from .checks import check_identifier, check_keys, expect, finite, key_index
 from .dsl import parse_dsl_items, parse_dsl_node
 
 BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "merge", "after")
+BLOCK_FORMS = ("body", "parallel", "residual")  # a block has exactly one
 DEFAULT_MERGE = {"parallel": "concat", "residual": "add"}  # what `merge:` is when a block does not say
 SHORTCUT_WORDS = ("auto", "identity", "zeropad")
 
@@ -33,7 +34,7 @@ def read_block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | N
     expect(node, dict, f"block '{name}'")
     local = Diagnostics(errors)  # the block's parts are checked independently, like the spec's
     local.run(check_keys, node, BLOCK_KEYS, f"block '{name}'")
-    forms = [k for k in ("body", "parallel", "residual") if k in node.value]
+    forms = [k for k in BLOCK_FORMS if k in node.value]
     if len(forms) != 1:
         local.add(NetcError.at(span, f"block '{name}' needs exactly one of body, parallel, residual "
                                f"(got {' and '.join(forms) if forms else 'none'})"))
@@ -74,6 +75,11 @@ def read_block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | N
     return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span, merge)
 
 
+def merge_kinds() -> list[str]:
+    """The words `merge:` takes: the registry's kinds that merge several inputs."""
+    return sorted(name for name, kind in KINDS.items() if kind.merges)
+
+
 def _merge(node: YNode | None, form: str) -> str:
     """The kind that merges a parallel or residual block: a registry kind that takes several inputs."""
     if node is None:
@@ -82,7 +88,7 @@ def _merge(node: YNode | None, form: str) -> str:
         raise NetcError.at(node.span, "merge belongs to a parallel or residual block",
                            "a `body:` block is one chain: nothing to merge")
     expect(node, str, "merge")
-    merges = sorted(name for name, kind in KINDS.items() if kind.merges)
+    merges = merge_kinds()
     word = node.value.strip().lower()
     if word not in merges:
         raise NetcError.at(node.span, f"unknown merge '{node.value.strip()}' (the merges are {', '.join(merges)})",

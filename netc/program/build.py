@@ -13,15 +13,17 @@ from ..parse import parse_dsl
 from ..source import DslText
 from ..spec import YNode, load_yaml, read_spec_text
 from .blocks import read_block
-from .checks import check_keys, describe, expect, key_index
+from .checks import SPEC_NAME, check_keys, describe, expect, key_index
 from .dsl import parse_dsl_node
+from .freeze import read_freeze
 from .heads import read_heads
 from .init_config import read_init
 from .scales import chosen_scale, read_scales
 from .train_config import read_train_config
 from .values import read_defaults, read_input_shape, read_params
 
-TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads", "init", "train")
+TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads", "init", "freeze", "train")
+REQUIRED_KEYS = ("input", "network")
 
 
 def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
@@ -32,7 +34,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
     errors = Diagnostics()  # every independent part is checked; all their errors are reported together
     errors.run(check_keys, root, TOP_KEYS, "the spec")
     top = root.value
-    for required in ("input", "network"):
+    for required in REQUIRED_KEYS:
         if required not in top:
             example = "input: [3, 224, 224]" if required == "input" else "network: conv3-64-relu-maxpool-fc(10)"
             hint = f"add a line like `{example}`"
@@ -74,6 +76,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
     network = errors.run(parse_dsl_node, top["network"], "network", errors) if "network" in top else None
     heads = errors.run(read_heads, top.get("heads"), errors)
     init = errors.run(read_init, top.get("init"), root.source.span_at(key_index(root, "init"), 4) if "init" in top else None)
+    frozen = errors.run(read_freeze, top.get("freeze"), default=())
     errors.run(read_train_config, top.get("train"))  # checked here so `netc check` reports it; netc train reads it
     errors.check()
     return ast.Program(
@@ -82,7 +85,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
         params=params, param_spans=param_spans,
         defaults=defaults, default_spans=default_spans,
         blocks=blocks, network=network, heads=heads,
-        path=root.source.path, overrides=dict(overrides or {}), init=init,
+        path=root.source.path, overrides=dict(overrides or {}), init=init, freeze=frozen or (),
     )
 
 
@@ -90,7 +93,7 @@ def _name(node: YNode | None, default_name: str, default_span: SourceSpan) -> tu
     if node is None:
         return default_name, default_span
     expect(node, str, "name")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]*", node.value):
+    if not SPEC_NAME.match(node.value):
         raise NetcError.at(node.span, f"name {node.value!r} must start with a letter and hold only letters, "
                            "digits, _ and -")
     return node.value, node.span

@@ -11,6 +11,7 @@ from ..errors import Diagnostic, NetcError, SourceSpan, did_you_mean
 from ..spec import YNode
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+SPEC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*\Z")  # `name:`, which names the generated class
 
 FLOW_COMMA_HINT = ("inside { } or [ ], YAML splits a plain string at every comma: "
                    "put the network description in quotes")

@@ -8,6 +8,7 @@ from ..spec import YNode
 from .checks import check_identifier, check_keys, expect, key_index
 from .dsl import parse_dsl_node
 
+HEAD_KEYS = ("from", "body")  # a head written as a mapping; a bare DSL string is its body
 
 def read_heads(node: YNode | None, errors: Diagnostics | None = None) -> tuple[ast.HeadDef, ...]:
     if node is None:
@@ -24,7 +25,7 @@ def _head(node: YNode, name: str, body: YNode, errors: Diagnostics) -> ast.HeadD
     check_identifier(name, span, "head name")
     origin, origin_span = None, None
     if isinstance(body.value, dict):
-        check_keys(body, ("from", "body"), f"head '{name}'")
+        check_keys(body, HEAD_KEYS, f"head '{name}'")
         if "body" not in body.value:
             raise NetcError.at(body.span, f"head '{name}' needs a body")
         if "from" in body.value:

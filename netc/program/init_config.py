@@ -19,6 +19,7 @@ from ..spec import YNode
 from .checks import describe, expect, key_index
 
 FLAGS = ("zero_init_residual",)
+PARTS = ("weight", "bias")  # what `{weight: …, bias: …}` sets
 ZERO = InitCall("zeros", (), "zeros")
 
 
@@ -27,7 +28,7 @@ def read_init(node: YNode | None, key_span=None) -> InitSpec | None:
     if node is None:
         return None
     expect(node, dict, "init")
-    learned = sorted(name for name, kind in KINDS.items() if has_parameters(kind) and kind.words)
+    learned = learned_kinds()
     kinds: dict[str, KindInit] = {}
     flags: dict[str, bool] = {}
     errors = Diagnostics()
@@ -55,6 +56,11 @@ def read_init(node: YNode | None, key_span=None) -> InitSpec | None:
     return InitSpec(kinds, flags.get("zero_init_residual", False), key_span or node.span)
 
 
+def learned_kinds() -> list[str]:
+    """The kinds `init:` may name: those a DSL word writes that learn tensors."""
+    return sorted(name for name, kind in KINDS.items() if has_parameters(kind) and kind.words)
+
+
 def _kind_rule(key: str, value: YNode) -> KindInit:
     if isinstance(value.value, str):
         weight = _call(value.value, value, f"init: {key}")
@@ -63,10 +69,10 @@ def _kind_rule(key: str, value: YNode) -> KindInit:
     rules: dict[str, InitCall] = {}
     errors = Diagnostics()
     for part, item in value.value.items():
-        if part not in ("weight", "bias"):
+        if part not in PARTS:
             span = value.source.span_at(key_index(value, part), len(part))
             errors.add(NetcError.at(span, f"init: {key} has no '{part}' (it sets weight and bias)",
-                                    did_you_mean(part, ["weight", "bias"])))
+                                    did_you_mean(part, list(PARTS))))
             continue
         if not isinstance(item.value, str):
             errors.add(NetcError.at(item.span, f"init: {key}.{part} must be a method such as normal(0.01), "

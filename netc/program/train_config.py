@@ -13,6 +13,8 @@
       seed: 0
       workers: 0            # DataLoader worker processes per training process
       val_split: 0.2        # the share held out when the data has no separate validation set
+      freeze: [stem, stage1]            # scopes (the table's names) not trained: finetuning
+      lr_mult: {stage2: 0.01, stage3: 0.1}  # per-scope learning-rate multipliers (the notes' 1/100, 1/10)
 
 Only values are checked here (this is the analysis path: `netc check` reports a bad `train:` key at
 its place without importing torch); the command line overrides each key (`--lr 0.05`) and
@@ -30,6 +32,7 @@ from .checks import describe, expect, key_index
 
 CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("cosine", "step", "constant"),
            "amp": ("off", "bf16", "fp16")}
+BOOLEAN_CHOICES = {"amp": {False: "off", True: "bf16"}}  # YAML reads a bare `off` as false
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     val_split: float = 0.2
+    freeze: tuple[str, ...] = ()  # scopes whose parameters are not trained
+    lr_mult: tuple[tuple[str, float], ...] = ()  # (scope, multiplier of lr), in the order written
 
     @property
     def learning_rate(self) -> float:
@@ -56,45 +61,99 @@ class TrainConfig:
     def as_dict(self) -> dict:
         values = asdict(self)
         values["lr"] = self.learning_rate  # what was used, not "unset"
+        values["freeze"] = list(self.freeze)
+        values["lr_mult"] = dict(self.lr_mult)
         return values
 
 
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
-_INTS = {"epochs", "batch", "seed", "workers"}
+INT_KEYS = {"epochs", "batch", "seed", "workers"}
+_LARGEST = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a number key's value may lie; `says` is how the message puts it."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False  # the low end itself is refused
+    high_open: bool = False
+    says: str = ""
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+
+RANGES = {
+    "lr": Range(0, low_open=True, says="above 0"),
+    "momentum": Range(0, 1, high_open=True, says="at least 0 and below 1"),
+    "weight_decay": Range(0, says="at least 0"),
+    "label_smoothing": Range(0, 1, high_open=True, says="at least 0 and below 1"),
+    "val_split": Range(0, 1, low_open=True, high_open=True, says="between 0 and 1 (a share of the data)"),
+    **{key: Range(low, _LARGEST, says=f"between {low} and {_LARGEST}")
+       for key, low in (("epochs", 1), ("batch", 1), ("seed", 0), ("workers", 0))},
+}
 
 
 def check_value(key: str, value) -> object:
     """One key's value, checked; returns it normalised, or raises ValueError with the reason.
     Shared by the spec reader and the command line, so both accept exactly the same values."""
+    if key == "freeze":
+        return _scopes(value)
+    if key == "lr_mult":
+        return _multipliers(value)
     if key in CHOICES:
-        if key == "amp" and isinstance(value, bool):  # YAML reads a bare `off` as false
-            value = "bf16" if value else "off"
+        if key in BOOLEAN_CHOICES and isinstance(value, bool):
+            value = BOOLEAN_CHOICES[key][value]
         if not isinstance(value, str) or value.lower() not in CHOICES[key]:
             shown = repr(value) if isinstance(value, str) else describe(value)
             raise ValueError(f"must be one of {', '.join(CHOICES[key])}, got {shown}")
         return value.lower()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, got {describe(value)}")  # noqa: TRY004 - the callers report ValueError
-    if key in _INTS:
+    if key in INT_KEYS:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"must be a whole number, got {value}")
         value = int(value)
-        low = 0 if key in ("seed", "workers") else 1
-        if value < low or value > 2**31 - 1:
-            raise ValueError(f"must be between {low} and {2**31 - 1}, got {value}")
-        return value
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {value}")
-    if key == "lr" and value <= 0:
-        raise ValueError(f"must be above 0, got {value}")
-    if key in ("momentum", "label_smoothing") and not 0 <= value < 1:
-        raise ValueError(f"must be at least 0 and below 1, got {value}")
-    if key == "val_split" and not 0 < value < 1:
-        raise ValueError(f"must be between 0 and 1 (a share of the data), got {value}")
-    if key == "weight_decay" and value < 0:
-        raise ValueError(f"must be at least 0, got {value}")
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value}")
+    bounds = RANGES.get(key)
+    if bounds is not None and not bounds.holds(value):
+        raise ValueError(f"must be {bounds.says}, got {value}")
     return value
+
+
+def _scopes(value) -> tuple[str, ...]:
+    """`[stem, stage1]`, or `stem,stage1` as the command line writes it."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ValueError(f"must be a list of scope names such as [stem, stage1], got {describe(value)}")
+    return tuple(v.strip() for v in items)
+
+
+def _multipliers(value) -> tuple[tuple[str, float], ...]:
+    """`{stage1: 0.01}`, or `stage1=0.01,stage2=0.1` as the command line writes it."""
+    if isinstance(value, str):
+        pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+        if not all(len(p) == 2 for p in pairs):
+            raise ValueError(f"must be SCOPE=FACTOR pairs such as stage1=0.01,stage2=0.1, got {value!r}")
+        try:
+            value = {name.strip(): float(factor) for name, factor in pairs}
+        except ValueError:
+            raise ValueError(f"must be SCOPE=FACTOR pairs with numbers, got {value!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"must map scopes to multipliers such as {{stage1: 0.01}}, got {describe(value)}")
+    out = []
+    for name, factor in value.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) or factor < 0:
+            raise ValueError(f"multiplier of {name} must be a number at least 0, got {describe(factor)}")
+        out.append((str(name), float(factor)))
+    return tuple(out)
 
 
 def read_train_config(node: YNode | None) -> dict[str, object]:
@@ -112,7 +171,7 @@ def read_train_config(node: YNode | None) -> dict[str, object]:
                                     or f"the keys here are {', '.join(TRAIN_KEYS)}"))
             continue
         try:
-            values[key] = check_value(key, item.value)
+            values[key] = check_value(key, item.plain())
         except ValueError as exc:
             errors.add(NetcError.at(item.span, f"train.{key} {exc}"))
     errors.check()
@@ -125,6 +184,9 @@ def effective_config(spec_values: dict[str, object], overrides: dict[str, object
     unknown = sorted(set(merged) - set(TRAIN_KEYS))
     if unknown:
         raise UsageError(f"unknown training setting {unknown[0]!r}")
+    for key in ("freeze", "lr_mult"):  # as a run's config.json holds them: a list, a mapping
+        if key in merged and not isinstance(merged[key], tuple):
+            merged[key] = check_value(key, merged[key])
     return TrainConfig(**merged)
 
 

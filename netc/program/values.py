@@ -6,9 +6,14 @@ from __future__ import annotations
 import re
 
 from ..errors import Diagnostics, NetcError, SourceSpan, did_you_mean
-from ..layers import KINDS
+from ..layers import KINDS, LayerKind
 from ..spec import YNode
 from .checks import IDENTIFIER, check_identifier, describe, expect, finite, key_index
+
+INPUT_RANKS = (1, 3)  # [F] or [C, H, W]
+MAX_INPUT_SIZE = 1_000_000
+SIZE_TEXT = r"[0-9]{1,12}"  # one size of an input written as text: 3x224x224
+SIZE_SEPARATOR = r"\s*[xX×,]\s*"
 
 
 def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) -> tuple[int, ...]:
@@ -17,8 +22,8 @@ def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) 
     if isinstance(value, list):
         value = [_input_param(item, params or {}) for item in value]
     if isinstance(value, str):
-        parts = re.split(r"\s*[x×,]\s*", value.strip().lower())
-        if not all(re.fullmatch(r"[0-9]{1,12}", p) for p in parts):
+        parts = re.split(SIZE_SEPARATOR, value.strip())
+        if not all(re.fullmatch(SIZE_TEXT, p) for p in parts):
             raise NetcError.at(node.span, f"input must be a list like [3, 224, 224] or 3x224x224, got {value!r}")
         dims = [int(p) for p in parts]
     elif isinstance(value, list):
@@ -33,13 +38,13 @@ def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) 
         dims = [item.value for item in value]
     else:
         raise NetcError.at(node.span, f"input must be a list [C, H, W] or [F], got {describe(value)}")
-    if len(dims) not in (1, 3):
+    if len(dims) not in INPUT_RANKS:
         hint = (f"give the channels first: [3, {dims[0]}, {dims[1]}] for a colour image, [1, {dims[0]}, {dims[1]}] "
                 "for a grey one" if len(dims) == 2 else None)
         raise NetcError.at(node.span, f"input must have 3 sizes [C, H, W] or 1 [F], got {len(dims)}", hint)
     for d in dims:
-        if d <= 0 or d > 1_000_000:
-            raise NetcError.at(node.span, f"input sizes must be between 1 and 1,000,000, got {d}")
+        if d <= 0 or d > MAX_INPUT_SIZE:
+            raise NetcError.at(node.span, f"input sizes must be between 1 and {MAX_INPUT_SIZE:,}, got {d}")
     return tuple(dims)
 
 
@@ -84,11 +89,18 @@ def _yaml_float(text: str) -> str:
     return f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
 
 
+def defaults_sections() -> dict[str, LayerKind]:
+    """The sections `defaults:` may hold, sorted, each with the kind whose attributes it sets: a
+    kind's own name, or a `defaults_key` (the first kind that declares it)."""
+    names = sorted({k.defaults_key for k in KINDS.values() if k.defaults_key} | set(KINDS))
+    return {name: KINDS.get(name) or next(k for k in KINDS.values() if k.defaults_key == name) for name in names}
+
+
 def read_defaults(node: YNode | None) -> tuple[dict, dict]:
     if node is None:
         return {}, {}
     expect(node, dict, "defaults")
-    sections = sorted({k.defaults_key for k in KINDS.values() if k.defaults_key} | set(KINDS))
+    sections = defaults_sections()
     values: dict[str, dict] = {}
     spans: dict[tuple[str, str], SourceSpan] = {}
     errors = Diagnostics()
@@ -98,13 +110,14 @@ def read_defaults(node: YNode | None) -> tuple[dict, dict]:
     return values, spans
 
 
-def _defaults_section(node: YNode, section: str, body: YNode, sections: list[str], values: dict, spans: dict) -> None:
+def _defaults_section(node: YNode, section: str, body: YNode, sections: dict[str, LayerKind], values: dict,
+                      spans: dict) -> None:
     key = section.lower()
     if key not in sections:
         span = node.source.span_at(key_index(node, section), len(section))
-        raise NetcError.at(span, f"unknown defaults section '{section}'", did_you_mean(key, sections))
+        raise NetcError.at(span, f"unknown defaults section '{section}'", did_you_mean(key, list(sections)))
     expect(body, dict, f"defaults.{section}")
-    kind = KINDS.get(key) or next(k for k in KINDS.values() if k.defaults_key == key)
+    kind = sections[key]
     names = [a.name for a in kind.attrs]
     values[key] = {}
     errors = Diagnostics()
