@@ -4,33 +4,14 @@ The registry's torchvision wheel is built against the CUDA build of torch: besid
 wheel (torch==2.13.0+cpu) its C++ operators do not load, and `import torchvision` fails with
 "operator torchvision::nms does not exist" (its Python code registers fake kernels for those
 operators at import). The tests need only its pure-Python models, so the two operator schemas it
-expects are declared first; no torchvision operator is ever run. A workaround for test references
-only: netc itself never imports torchvision.
+expects are declared first; no torchvision operator is ever run. The workaround lives in
+netc/importer/torchvision_compat.py, for `netc import torchvision:NAME` needs it too; the rest of
+netc never imports torchvision.
 """
 
 from __future__ import annotations
 
-import functools
-
-_DECLARED: list = []  # the Library that declares the schemas must outlive the import
-
-@functools.lru_cache(maxsize=1)
-def torchvision():
-    import torch
-
-    try:
-        import torchvision as tv
-
-        return tv
-    except RuntimeError:  # the operators of the CUDA build are missing
-        pass
-    library = torch.library.Library("torchvision", "DEF")  # kept alive by the cache
-    library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    library.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
-    _DECLARED.append(library)
-    import torchvision as tv
-
-    return tv
+from netc.importer.torchvision_compat import torchvision  # noqa: F401 - the tests' one way to torchvision
 
 
 def children_first(state: dict) -> dict:

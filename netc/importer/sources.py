@@ -1,0 +1,119 @@
+"""What `netc import` reads: `torchvision:NAME[?key=value&…]` (a torchvision model builder, its
+keyword arguments after `?`) or `module:package.module:factory[?key=value&…]` (a function or class
+of the user's, importable from PYTHONPATH, that returns an nn.Module). Values are Python-ish:
+`true`/`false`, `none`, numbers, anything else a string. No weights are downloaded: torchvision's
+builders are called with their default `weights=None` unless the source says otherwise."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import UsageError
+
+FORMS = "torchvision:NAME[?key=value&...] or module:package.module:factory[?key=value&...]"
+
+
+def parse_value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_kwargs(text: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for part in filter(None, text.split("&")):
+        if "=" not in part:
+            raise UsageError(f"{part!r} in the source's options: give key=value (e.g. aux_logits=false)")
+        key, value = part.split("=", 1)
+        key = key.strip()
+        if not key.isidentifier():
+            raise UsageError(f"{key!r} in the source's options is not a keyword argument name")
+        kwargs[key] = parse_value(value)
+    return kwargs
+
+
+def load_source(source: str):
+    """(the module, a name for the spec) for a source string."""
+    head, _, query = source.partition("?")
+    kwargs = parse_kwargs(query)
+    scheme, sep, rest = head.partition(":")
+    if not sep or not rest:
+        raise UsageError(f"cannot read the source {source!r}: give {FORMS}")
+    if scheme == "torchvision":
+        return _torchvision(rest, kwargs), rest.rsplit(".", 1)[-1]
+    if scheme == "module":
+        path, sep, factory = rest.rpartition(":")
+        if not sep or not path or not factory:
+            raise UsageError(f"cannot read the source {source!r}: give module:package.module:factory")
+        return _factory(path, factory, kwargs), factory
+    raise UsageError(f"unknown source kind {scheme!r}: give {FORMS}")
+
+
+def _call(fn, kwargs: dict[str, Any], what: str):
+    from torch import nn
+
+    try:
+        model = fn(**kwargs)
+    except TypeError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's factory failing is theirs to see, in one line
+        raise UsageError(f"{what} raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"{what} returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def _torchvision(name: str, kwargs: dict[str, Any]):
+    from .torchvision_compat import torchvision
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+        raise UsageError(f"{name!r} is not a torchvision model name")
+    try:
+        tv = torchvision()
+    except ImportError:
+        raise UsageError("torchvision is not installed: pip install torchvision") from None
+    models = tv.models
+    fn = models
+    for part in name.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            break
+    if fn is None or not callable(fn) or name.split(".")[-1].startswith("_"):
+        known = sorted(tv.models.list_models()) if hasattr(tv.models, "list_models") else []
+        from ..errors import did_you_mean
+
+        suggestion = did_you_mean(name, known) if known else None
+        raise UsageError(f"torchvision has no model {name!r}" + (f"; {suggestion}" if suggestion else ""))
+    return _call(fn, kwargs, f"torchvision.models.{name}")
+
+
+def _factory(path: str, factory: str, kwargs: dict[str, Any]):
+    import importlib
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` does: the current folder first
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(path)
+    except ImportError as exc:
+        raise UsageError(f"cannot import {path!r}: {exc} (is its folder on PYTHONPATH?)") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module failing at import
+        raise UsageError(f"importing {path!r} raised {type(exc).__name__}: {exc}") from None
+    fn = module
+    for part in factory.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise UsageError(f"{path!r} has no {factory!r}")
+    if not callable(fn):
+        raise UsageError(f"{path}:{factory} is not callable")
+    return _call(fn, kwargs, f"{path}:{factory}")

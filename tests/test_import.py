@@ -1,0 +1,178 @@
+"""`netc import`: torchvision's models (and the user's own) traced with torch.fx into specs.
+
+For each of the eight torchvision models the imported spec, analysed by netc, has the model's
+parameter count, and the spec's generated module, given the model's state_dict through
+netc.transfer.load_weights (strict: every tensor matched), computes the model's eval-mode output
+(max abs diff ≤ 1e-5). The norms get statistics of their own first, as in tests/test_torchvision.py.
+Inputs are small (2 CPU cores): 64×64, inception_v3 80×80 (it needs at least 75).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torchvision_models import torchvision
+
+from netc import build
+from netc.analysis import analyze_file
+from netc.cli import main
+from netc.errors import NetcError
+from netc.importer import import_module, import_source
+from netc.transfer import load_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_AUX = {"aux_logits": False, "init_weights": False}
+
+MODELS = [  # torchvision builder, its options, input size
+    ("resnet18", {}, 64),
+    ("resnet50", {}, 64),
+    ("vgg16_bn", {}, 64),
+    ("mobilenet_v2", {}, 64),
+    ("densenet121", {}, 64),
+    ("googlenet", NO_AUX, 64),
+    ("efficientnet_b0", {}, 64),
+    ("inception_v3", NO_AUX, 80),
+]
+
+
+@pytest.mark.parametrize("name,options,size", MODELS, ids=[m[0] for m in MODELS])
+def test_an_imported_torchvision_model_computes_the_models_output(name, options, size, tmp_path):
+    torch.manual_seed(0)
+    reference = getattr(torchvision().models, name)(**options).eval()
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(import_module(reference, (3, size, size), source=f"torchvision:{name}"))
+    params = sum(p.numel() for p in reference.parameters())
+    assert analyze_file(str(spec)).params == params
+    norm = torch.nn.modules.batchnorm._BatchNorm
+    with torch.no_grad():
+        for m in reference.modules():
+            if isinstance(m, norm):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.7, 1.3)
+    weights = tmp_path / "weights.pth"
+    torch.save(reference.state_dict(), weights)
+    ours = build(str(spec)).eval()
+    assert sum(p.numel() for p in ours.parameters()) == params
+    assert [(m.eps, m.momentum) for m in ours.modules() if isinstance(m, norm)] == [
+        (m.eps, m.momentum) for m in reference.modules() if isinstance(m, norm)]
+    report = load_weights(ours, weights, strict=True)
+    assert report.complete
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max().item() <= 1e-5
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_imported_resnet50_is_blocks_and_repetitions_as_short_as_the_hand_written_spec():
+    text = import_source("torchvision:resnet50", (3, 224, 224))
+    hand_written = _lines((ROOT / "specs" / "resnet50.yaml").read_text())
+    assert len(_lines(text)) <= 2 * len(hand_written), text
+    assert "residual:" in text and "shortcut: auto" in text and "after: relu" in text
+    assert "[bottleneck(64)*3]" in text
+    assert "[bottleneck(256, stride=2) - bottleneck(256)*5]" in text
+    assert "residual: conv(c, 1, bias=false) - bn - relu - conv(c, 3, stride=stride, bias=false) - bn - relu" \
+           " - conv(c*4, 1, bias=false) - bn" in text
+
+
+def test_blocks_parallel_branches_and_dense_layers_are_recovered():
+    googlenet = import_source("torchvision:googlenet?aux_logits=false&init_weights=false", (3, 64, 64))
+    assert "inception(64, 96, 128, 16, 32, 32)" in googlenet and "parallel:" in googlenet
+    assert "defaults: {bn: {eps: 0.001}}" in googlenet
+    densenet = import_source("torchvision:densenet121", (3, 64, 64))
+    assert "[dense_layer*24]" in densenet and "- identity" in densenet
+    mobilenet = import_source("torchvision:mobilenet_v2", (3, 64, 64))
+    assert "shortcut: auto" in mobilenet and "groups=c" in mobilenet
+
+
+class Odd(torch.nn.Module):
+    """A conv, then things netc has no word for."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LSTM(8 * 14 * 14, 16))
+
+    def forward(self, x):
+        return self.head(self.conv(x).cumsum(1))[0]
+
+
+def test_what_netc_cannot_express_is_an_error_naming_the_module_and_op():
+    with pytest.raises(NetcError) as caught:
+        import_module(Odd(), (3, 16, 16))
+    text = str(caught.value)
+    assert "the model's forward: Tensor.cumsum(): netc has no layer for cumsum" in text
+    assert "head.1 (LSTM): netc has no layer for torch.nn.modules.rnn.LSTM" in text
+    assert "recurrent" in text and "Traceback" not in text
+
+
+class Branchy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        return self.conv(x) if x.sum() > 0 else x
+
+
+class Shared(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(self.conv(x))
+
+
+def test_untraceable_and_weight_sharing_models_are_explained():
+    with pytest.raises(NetcError, match="torch.fx cannot trace it: its forward branches on a tensor's value"):
+        import_module(Branchy(), (3, 16, 16))
+    with pytest.raises(NetcError, match=r"conv \(Conv2d\): a module called twice with the same weights"):
+        import_module(Shared(), (3, 16, 16))
+
+
+FACTORY = '''
+import torch.nn as nn
+
+
+def small(width=8, classes=10):
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                         nn.MaxPool2d(2), nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, classes))
+
+
+def lstm():
+    return nn.LSTM(4, 4)
+'''
+
+
+def test_the_command_imports_a_factory_of_the_users_and_a_torchvision_model(tmp_path, monkeypatch, capsys):
+    (tmp_path / "my_models.py").write_text(FACTORY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "small.yaml"
+    assert main(["import", "module:my_models:small?width=16&classes=5", "--input", "3x32x32", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "conv(16, 3) - bn - relu - maxpool(2) - conv(32, 3) - relu - globalavgpool - fc(classes)" in text
+    assert "params: {classes: 5}" in text and "input: [3, 32, 32]" in text
+    assert analyze_file(str(out)).params == 16 * 27 + 16 + 32 + 32 * 16 * 9 + 32 + 32 * 5 + 5
+    capsys.readouterr()
+    assert main(["import", "module:my_models:lstm", "--input", "4"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot import module:my_models:lstm:") and "LSTM" in err and "Traceback" not in err
+    for source, message in (("torchvision:resnet5", "did you mean 'resnet50'?"), ("nothing", "give torchvision:NAME"),
+                            ("module:no_such_module_here:f", "cannot import 'no_such_module_here'"),
+                            ("torchvision:resnet18?depth", "give key=value")):
+        assert main(["import", source]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    out = tmp_path / "googlenet.yaml"
+    assert main(["import", "torchvision:googlenet?aux_logits=false&init_weights=false", "--input", "3x64x64",
+                 "-o", str(out)]) == 0
+    assert analyze_file(str(out)).params == 6_624_904
+    assert "torchvision" in sys.modules  # through netc/importer/torchvision_compat.py, beside the CPU torch
