@@ -177,3 +177,4 @@ class Program:
     path: str
     overrides: dict[str, int | float] = field(default_factory=dict)
     init: InitSpec | None = None  # `init:` (netc/initspec.py); None: PyTorch's own initialisation
+    freeze: tuple[tuple[str, SourceSpan], ...] = ()  # `freeze:` scope names, where each is written

@@ -15,6 +15,7 @@ from .expander import DEFAULT_MAX_LAYERS, Expander, LimitError
 from .exprs import Value
 from .ir import BlockSignature, Network, NetworkSource
 from .layers import INPUT_KIND, KINDS, lookup_word
+from .scopes import scope_members
 from .templates import BlockTemplates
 
 
@@ -27,11 +28,22 @@ class _NetworkExpander(Expander):
         end = self.seq(program.network, start, env, "")
         outputs = self.heads(end, env)
         self.check_left_behind(outputs)
+        self.check_frozen()
         warnings = self.unused_blocks()
         self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), network_source(program), tuple(warnings),
                        self.points.variables, templates=BlockTemplates(program))
+
+    def check_frozen(self) -> None:
+        """Each `freeze:` name names a scope of this network (a prefix of the table's names, or stem)."""
+        known = scope_members(n for n in self.order if self.nodes[n].inputs)
+        for name, span in self.program.freeze:
+            if name not in known:
+                top = [s for s in known if "." not in s]
+                self.record(NetcError.at(span, f"freeze: no scope '{name}' in this network",
+                                         did_you_mean(name, list(known)) or f"its scopes: {', '.join(top[:20])}"
+                                         + (", …" if len(top) > 20 else "") + " (nested as the table names them)"))
 
     def check_left_behind(self, outputs: list[tuple[str, str]]) -> None:
         """A tensor that `from(<p>)` went on without is computed for nothing unless a later layer
@@ -100,7 +112,8 @@ def network_source(program: ast.Program) -> NetworkSource:
     }
     heads = tuple((head.name, head.origin) for head in program.heads)
     body = program.network.span if program.network is not None else None
-    return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads, program.init)
+    return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads, program.init,
+                         tuple(name for name, _ in program.freeze))
 
 
 def _parts(block: ast.BlockDef) -> list[ast.Seq]:

@@ -98,6 +98,7 @@ class NetworkSource:
     blocks: dict[str, BlockSignature]
     heads: tuple[tuple[str, str | None], ...] = ()  # (head, the mark it starts from or None)
     init: InitSpec | None = None  # the spec's `init:`; None: PyTorch's own initialisation
+    freeze: tuple[str, ...] = ()  # scopes not trained (netc/scopes.py), checked to exist
 
 
 @dataclass(frozen=True)

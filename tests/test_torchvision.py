@@ -62,35 +62,20 @@ def test_the_generated_module_computes_torchvisions_output(spec, params, model, 
         assert (got - want).abs().max().item() <= 1e-5
 
 
-def test_convnext_drops_the_blocks_torchvision_drops_while_training():
-    """Stochastic depth in training mode: given the same seed, the generated ConvNeXt-T drops the
-    same blocks of the same images as torchvision's (the same draws, in the same order, at
-    torchvision's probabilities rising to 0.1), so the outputs agree; and some block was dropped,
-    for they differ from the outputs of eval mode. The layer scales are set to 1 so that a dropped
-    branch shows (at torchvision's 1e-6 it changes the output by less than the tolerance)."""
-    reference = torchvision().models.convnext_tiny()
+@pytest.mark.parametrize("spec,model", [("convnext_tiny", "convnext_tiny"), ("efficientnet", "efficientnet_b0")])
+def test_stochastic_depth_drops_the_blocks_torchvision_drops_while_training(spec, model):
+    """Training mode: given the same seed, the generated module drops the same residual branches
+    of the same images as torchvision's (the same draws in the same order, at torchvision's
+    probabilities: ConvNeXt-T's rising to 0.1, EfficientNet-B0's block b of 16 at 0.2 × b / 16, then
+    its classifier dropout), so the outputs agree; and the draws matter, for another seed gives
+    other outputs. ConvNeXt's layer scales are set to 1 so that a dropped branch shows (at
+    torchvision's 1e-6 it changes the output by less than the tolerance)."""
+    reference = getattr(torchvision().models, model)()
     with torch.no_grad():
         for name, p in reference.named_parameters():
             if name.endswith("layer_scale"):
                 p.fill_(1.0)
-    ours = build(str(ROOT / "specs" / "convnext_tiny.yaml"))
-    load_by_structure(ours, reference)
-    x = torch.randn(8, 3, 32, 32)
-    with torch.no_grad():
-        torch.manual_seed(1)
-        got = ours.train()(x)
-        torch.manual_seed(1)
-        want = reference.train()(x)
-        assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item()
-        assert (got - ours.eval()(x)).abs().max().item() > 1e-3 * want.abs().max().item()
-
-
-def test_efficientnet_drops_the_blocks_torchvision_drops_while_training():
-    """EfficientNet-B0's stochastic depth (block b of 16 at 0.2 × b / 16) and classifier dropout in
-    training mode: the same seed draws the same masks in the same order as torchvision's, so the
-    outputs agree; and the draws matter, for another seed gives other outputs."""
-    reference = torchvision().models.efficientnet_b0()
-    ours = build(str(ROOT / "specs" / "efficientnet.yaml"))
+    ours = build(str(ROOT / "specs" / f"{spec}.yaml"))
     load_by_structure(ours, reference)
     x = torch.randn(8, 3, 32, 32)
     with torch.no_grad():

@@ -273,7 +273,7 @@ def test_cifar10_batches_load_and_a_foreign_pickle_is_refused(tmp_path):
     import numpy as np
 
     from netc.errors import UsageError
-    from netc.train.data import load_data
+    from netc.training.data import load_data
 
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]:
@@ -289,7 +289,7 @@ def test_cifar10_batches_load_and_a_foreign_pickle_is_refused(tmp_path):
 
 
 def test_digits_are_resized_and_repeated_to_a_colour_input():
-    from netc.train.data import load_data
+    from netc.training.data import load_data
 
     data = load_data("digits", (3, 32, 32), 0.2, "s.yaml")
     image, _ = data.train[0]
@@ -319,3 +319,29 @@ def test_a_network_ending_in_softmax_trains_on_the_log_of_its_probabilities(tmp_
     last = metrics(tmp_path / "runs" / "s")[-1]
     # cross-entropy taken of probabilities in [0, 1] as if they were logits is at least log(9 + e) - 1 ≈ 1.46
     assert last["val_loss"] < 0.6 and last["val_acc"] > 0.85, last
+
+
+def test_finetuning_loads_weights_freezes_scopes_and_multiplies_rates(spec, tmp_path, capsys):
+    """--weights loads a checkpoint by structure (a run's best.pth here), --freeze leaves the named
+    layers exactly as loaded while the rest trains, and --lr-mult gives a scope its own rate."""
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "1", "--name", "first") == 0
+    start = weights(tmp_path / "runs" / "first" / "best.pth")
+    capsys.readouterr()
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "1", "--name", "tuned", "--weights",
+                 tmp_path / "runs" / "first" / "best.pth", "--freeze", "conv1", "--lr-mult", "fc1=0.5") == 0
+    out = capsys.readouterr().out
+    assert "matched" in out.lower() and "frozen: 80 parameters (conv1)" in out  # 8×1×3×3 + 8
+    tuned = weights(tmp_path / "runs" / "tuned" / "last.pt")
+    assert torch.equal(tuned["conv1.weight"], start["conv1.weight"]) and torch.equal(tuned["conv1.bias"], start["conv1.bias"])
+    assert not torch.equal(tuned["fc1.weight"], start["fc1.weight"])
+    config = json.loads((tmp_path / "runs" / "tuned" / "config.json").read_text())
+    assert config["train"]["freeze"] == ["conv1"] and config["train"]["lr_mult"] == {"fc1": 0.5}
+    state = torch.load(tmp_path / "runs" / "tuned" / "last.pt", weights_only=False)
+    rates = {g["name"]: g["initial_lr"] for g in state["optimizer"]["param_groups"]}
+    assert rates == {"fc1": 0.025, "rest": 0.05}  # the spec's lr 0.05; conv1's frozen tensors are in no group
+
+
+def test_freezing_an_unknown_scope_is_an_error_listing_the_scopes(spec, tmp_path, capsys):
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "1", "--freeze", "stage9") == 1
+    err = capsys.readouterr().err
+    assert "unknown scope 'stage9'" in err and "conv1" in err

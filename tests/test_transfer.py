@@ -1,4 +1,4 @@
-"""Transfer learning (netc/transfer.py, `netc port`): checkpoints of randomly initialised torchvision
+"""Transfer learning (netc/transfer/, `netc port`): checkpoints of randomly initialised torchvision
 models, written here as .pth and .safetensors files, load into the generated modules of the zoo
 specs by structure and give torchvision's eval-mode outputs; a new head is skipped and reported;
 strict mode fails; frozen scopes stay put under an optimizer step; per-scope learning rates; a

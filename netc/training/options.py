@@ -20,13 +20,16 @@ _HELP = {
     "seed": "random seed: the same command with the same seed gives the same metrics on CPU (default 0)",
     "workers": "DataLoader worker processes per training process (default 0)",
     "val_split": "share held out for validation when the data has no val set (default 0.2)",
+    "freeze": "scopes not trained, as the table names them: stem,stage1 (finetuning)",
+    "lr_mult": "per-scope learning-rate multipliers: stage1=0.01,stage2=0.1",
 }
+TEXT_KEYS = ("freeze", "lr_mult")  # given as text on the command line, not numbers
 
 
 def _typed(key: str):
     def parse(text: str):
         value: object = text
-        if key not in CHOICES:
+        if key not in CHOICES and key not in TEXT_KEYS:
             try:
                 value = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
             except ValueError:
@@ -49,6 +52,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="run directory name (default: the spec's name, numbered if taken)")
     parser.add_argument("--resume", default=None, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR (runs/NAME) from its last checkpoint")
+    parser.add_argument("--weights", default=None, metavar="FILE",
+                        help="start from a checkpoint (.pth/.pt state_dict or .safetensors), loaded by structure "
+                             "as netc port loads it; layers it cannot fill (a new head) keep their initialisation")
+    parser.add_argument("--strict-weights", action="store_true", help="fail unless --weights fills every layer")
     parser.add_argument("--stop-after", type=_typed("epochs"), default=None, metavar="EPOCHS",
                         help="stop once this many epochs are done in total, keeping the schedule of --epochs "
                              "(continue later with --resume)")

@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..program.train_config import TrainConfig, effective_config, load_train_config
 from ..version import __version__
 from . import distributed
+from ..transfer import freeze, load_weights, param_groups
 from .checkpoint import load_checkpoint, restore_rng, rng_states, save_atomic
 from .data import Data, load_data
 from .loop import Step, evaluate, train_epoch
@@ -138,6 +139,10 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
         torch.backends.cudnn.benchmark = True  # fastest kernels; CUDA runs are not bit-reproducible
     generated = generate(analysis)
     model = getattr(load_generated(generated, analysis.network.name), generated.class_name)()
+    if args.weights and not resumed:  # a resumed run's weights are its checkpoint's
+        report = load_weights(model, args.weights, strict=args.strict_weights)
+        _say(world, str(report))
+    frozen = freeze(model, generated.paths, config.freeze) if config.freeze else []
     probabilities = _outputs_probabilities(model, data)
     channels_last = device.type == "cuda" and len(shape) == 3
     model.to(device)
@@ -148,7 +153,12 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = _optimizer(config, model.parameters())
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise UsageError(f"{spec}: every parameter is frozen (freeze: {', '.join(config.freeze)}); nothing to train")
+    groups = param_groups(model, generated.paths, config.learning_rate, dict(config.lr_mult))
+    groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+    optimizer = _optimizer(config, [g for g in groups if g["params"]])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps * config.epochs))
     amp = config.amp if device.type == "cuda" else "off"
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
@@ -191,6 +201,11 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
         write_config(run_dir, record)
         print(f"netc train: {analysis.network.name} ({analysis.params:,} params) on {data.description}", flush=True)
         print(f"  config: {json.dumps(config.as_dict(), sort_keys=True)}", flush=True)
+        if frozen or config.lr_mult:
+            count = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+            rates = ", ".join(f"{g['name']} {g['lr']:g}" for g in optimizer.param_groups)
+            print(f"  frozen: {count:,} parameters ({', '.join(config.freeze) or 'none'}); learning rates: {rates}",
+                  flush=True)
         print(f"  {world.size} process{'es' if world.distributed else ''} on {device.type}, batch {config.batch} "
               f"({local_batch} per process), {steps} steps per epoch, amp {amp}; run directory {run_dir}"
               + (f"; resuming after epoch {start}" if resumed else ""), flush=True)
@@ -214,7 +229,8 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
             sampler.set_epoch(epoch)
             data.train.set_epoch(config.seed, epoch)
             bar = EpochBar(epoch, config.epochs, steps, bar_on)
-            lr = optimizer.param_groups[0]["lr"]
+            lr = next((g["lr"] for g in optimizer.param_groups if g.get("name") == "rest"),
+                      optimizer.param_groups[0]["lr"])  # the base rate, beside any scope's multiplied one
             fit = train_epoch(net, loader, optimizer, scheduler, scaler, step, world, bar)
             bar.close()
             check = evaluate(model, val_loader, step, world)
