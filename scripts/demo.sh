@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: check the zoo, tabulate VGG16 as the lecture notes do, generate a ResNet-50
-# module and run it, draw GoogLeNet and ResNet-50, and train LeNet-5 on scikit-learn's digits to
-# at least 97% — everything lands in out/.
+# module and run it, export ResNet-18 to ONNX and run it with onnxruntime, draw GoogLeNet and
+# ResNet-50, and train LeNet-5 on scikit-learn's digits to at least 97% — everything lands in out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETC=".venv/bin/netc"
@@ -24,12 +24,35 @@ echo; echo "== netc compile specs/resnet50.yaml -o out/resnet50.py, then run it"
 $NETC compile specs/resnet50.yaml -o out/resnet50.py
 (cd out && "../$PY" -c "import torch, resnet50; m = resnet50.Model(); print('forward:', tuple(m(torch.randn(2, 3, 224, 224)).shape), '| params:', sum(p.numel() for p in m.parameters()))")
 
+echo; echo "== netc export specs/resnet18.yaml --input 3x64x64 -o out/resnet18.onnx, then run it with onnxruntime"
+$NETC export specs/resnet18.yaml --input 3x64x64 -o out/resnet18.onnx
+# The file's weights are the module's initialisation seeded by 0: the same module, built here, is
+# the reference that onnxruntime's outputs are compared with.
+"$PY" - <<'ONNX'
+import numpy as np, onnxruntime as ort, torch
+from netc.analysis import analyze_file
+from netc.codegen import build_module
+torch.manual_seed(0)
+module = build_module(analyze_file("specs/resnet18.yaml", input_shape=(3, 64, 64))).eval()
+x = torch.randn(4, 3, 64, 64)
+(got,) = ort.InferenceSession("out/resnet18.onnx", providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})
+with torch.no_grad():
+    diff = float(np.abs(got - module(x).numpy()).max())
+print(f"onnxruntime, batch 4: output {got.shape}, max abs diff against torch {diff:.2e}")
+raise SystemExit(0 if diff <= 1e-4 else 1)
+ONNX
+
 echo; echo "== netc render"
 $NETC render specs/googlenet.yaml -o out/googlenet.dot
 if command -v dot >/dev/null 2>&1; then
     $NETC render specs/googlenet.yaml -o out/googlenet.svg --depth 1
     $NETC render specs/resnet50.yaml -o out/resnet50.png --depth 1
 fi
+
+echo; echo "== netc import torchvision:resnet18 -o out/resnet18_imported.yaml   (torch.fx → blocks and stages)"
+$NETC import torchvision:resnet18 -o out/resnet18_imported.yaml
+cat out/resnet18_imported.yaml
+$NETC table out/resnet18_imported.yaml | sed -n "/^params/,/^outputs/p"   # 11,689,512 params, as torchvision's
 
 echo; echo "== netc train specs/lenet5.yaml --data digits --epochs 10   (out/runs/lenet5-digits)"
 # LeNet-5 at its own 1×32×32 input: scikit-learn's 8×8 digits are upsampled to it. Ten epochs reach
