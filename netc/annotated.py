@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .errors import Diagnostic
 from .ir import Network, Node
 from .layers import KINDS, Shape
+from .scopes import scope_members
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -55,6 +56,23 @@ class Analysis:
     @property
     def params(self) -> int:
         return sum(i.params for i in self.info.values())
+
+    @cached_property
+    def frozen(self) -> frozenset[str]:
+        """The layers whose parameters the spec's `freeze:` keeps from training."""
+        names = self.network.source.freeze
+        if not names:
+            return frozenset()
+        members = scope_members(n for n in self.network.order if self.network.node(n).inputs)
+        return frozenset(node for name in names for node in members.get(name, ()))
+
+    @property
+    def frozen_params(self) -> int:
+        return sum(self.info[n].params for n in self.frozen)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params - self.frozen_params
 
     @property
     def weights(self) -> int:

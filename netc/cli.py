@@ -1,4 +1,4 @@
-"""Command line: `netc check | table | compile | render | port`.
+"""Command line: `netc check | table | compile | render | port | import | export`.
 
 Exit codes: 0 valid, 1 spec error (printed as path:line:col + source line + caret), 2 usage error.
 Only `compile` (and `render` of nothing torch-related) reach beyond the analysis path; torch is
@@ -58,13 +58,20 @@ def _positive(text: str) -> int:
     return value
 
 
-MAX_MAX_LAYERS = 10_000_000  # --max-layers beyond this would let a spec run for minutes
+def _batch(text: str) -> int | str:
+    return "dynamic" if text.strip() == "dynamic" else _positive(text)
+
+
+# --max-layers beyond this would not fit in memory: `compile` holds about 5 KB per layer (`check`
+# about 1 KB, benchmarks/RESULTS-scaling.md), so 1,000,000 layers is some 5 GB and a minute; the
+# 10,000,000 allowed before would need about 50 GB.
+MAX_MAX_LAYERS = 1_000_000
 
 
 def _max_layers(text: str) -> int:
     value = _positive(text)
     if value > MAX_MAX_LAYERS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_MAX_LAYERS:,}, got {value:,}")
+        raise argparse.ArgumentTypeError(f"at most {MAX_MAX_LAYERS:,} (about 5 KB of memory per layer), got {value:,}")
     return value
 
 
@@ -96,16 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="per-layer shapes, params, activations, FLOPs, receptive field")
     _add_spec_arguments(table)
-    table.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
+    table.add_argument("--format", choices=("text", "markdown", "csv", "json", "html"), default="text",
+                       help="html: a standalone document, the rows grouped by stage and block, a totals row")
     table.add_argument("--compact", action="store_true", help="fold activation, BN and dropout rows into the layer before")
     table.add_argument("--batch", type=_positive, default=1, help="batch size for the memory estimate")
     table.add_argument("--dtype", choices=("float32", "float16", "bfloat16", "float64"), default="float32")
     table.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd")
+    table.add_argument("--amp", action="store_true",
+                       help="mixed precision (torch.autocast at --dtype float16/bfloat16): float32 parameters, "
+                            "gradients and optimizer state beside half activations")
     table.add_argument("-o", "--output", help="write to this file instead of standard output")
 
     compile_ = sub.add_parser("compile", help="generate a standalone PyTorch module")
     _add_spec_arguments(compile_)
     compile_.add_argument("-o", "--output", help="write the module here (default: standard output)")
+    compile_.add_argument("--inference", action="store_true",
+                          help="the inference build: batch norm folded, dropout left out, in place, with a loader")
+    compile_.add_argument("--channels-last", action="store_true",
+                          help="with --inference: the weights in channels-last memory format")
 
     render = sub.add_parser("render", help="draw the network with Graphviz (svg, png, pdf, dot)")
     _add_spec_arguments(render)
@@ -114,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"), default="TB")
     render.add_argument("--roll", action="store_true", help="draw repeated identical blocks once with a ×N badge")
 
+    schema = sub.add_parser("schema", help="print the JSON Schema of spec files, for editors (README, \"Editors\")")
+    schema.add_argument("-o", "--output", help="write it to this file instead of standard output")
+
+    import_ = sub.add_parser("import", help="an existing PyTorch model as a spec: torchvision:NAME or "
+                                            "module:package.module:factory (README, \"Importing models\")")
+    import_.add_argument("source", help="torchvision:NAME[?key=value&...] or module:package.module:factory[?key=value&...]")
+    import_.add_argument("-o", "--output", help="write the spec here (default: standard output)")
+    import_.add_argument("--input", type=_shape, default=None, help="the input to trace at, CxHxW (default 3x224x224)")
+    import_.add_argument("--name", default=None, help="the spec's name (default: the model's)")
+
     port = sub.add_parser("port", help="load a checkpoint (.pth, .safetensors) into the spec's module by structure; "
                                        "write its state_dict")
     _add_spec_arguments(port)  # its --strict also fails on any tensor that does not match
@@ -121,9 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     port.add_argument("-o", "--output", required=True, help="the state_dict to write (.pth; .safetensors for that format)")
     port.add_argument("--verbose", action="store_true", help="list every matched tensor, not runs of them")
 
+    export = sub.add_parser("export", help="export the generated module (eval mode) to ONNX (pip install 'netc[onnx]')")
+    _add_spec_arguments(export)
+    export.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    export.add_argument("--batch", type=_batch, default="dynamic", help="'dynamic' (default: a symbolic batch axis) or a fixed size")
+    export.add_argument("--opset", type=_positive, default=None, help="ONNX opset version (default: the exporter's)")
+    export.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
+                        help="torch's exporter: auto (TorchScript-based, the dynamo one where it cannot express the network)")
+
     train = sub.add_parser("train", help="train the network on digits, an image folder or CIFAR-10 (runs/NAME)")
     _add_spec_arguments(train)
-    from .train.options import add_train_arguments  # argparse only: no torch until a run starts
+    from .training.options import add_train_arguments  # argparse only: no torch until a run starts
 
     add_train_arguments(train)
     return parser
@@ -190,10 +223,24 @@ def _check_output(args: argparse.Namespace) -> None:
 
 
 def _run(args) -> int:
+    if args.command == "schema":  # reads no spec
+        from .schema import schema_text
+
+        _emit(schema_text(), args.output)
+        return 0
+    if args.command == "import":  # reads no spec; imports torch (and torchvision), on this command only
+        from .importer import DEFAULT_INPUT, import_source
+
+        _emit(import_source(args.source, args.input or DEFAULT_INPUT, name=args.name), args.output)
+        return 0
     if args.command == "train":
-        from .train.rundir import prepare_resume
+        from .training.rundir import prepare_resume
 
         prepare_resume(args)  # a --resume run takes its spec, params and data from its config.json
+    if args.command == "export":
+        from .onnx_export import require_onnx
+
+        require_onnx()  # exit 2 with the pip line before any work
     analysis = _analyze(args)
     _report_warnings(analysis, args.strict, args.quiet, args.pedantic)
     if args.command == "check":
@@ -207,12 +254,21 @@ def _run(args) -> int:
         from .memory import estimate_memory
         from .table import render_table
 
-        memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer)
-        _emit(render_table(analysis, memory, args.format, args.compact), args.output)
+        if args.amp and args.dtype not in ("float16", "bfloat16"):
+            raise UsageError(f"--amp needs a half --dtype (float16 or bfloat16), got {args.dtype}")
+        memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer, amp=args.amp)
+        if args.format == "html":  # netc/table_html.py builds on netc/table.py, so it is asked here
+            from .table_html import to_html
+
+            _emit(to_html(analysis, memory, args.compact), args.output)
+        else:
+            _emit(render_table(analysis, memory, args.format, args.compact), args.output)
     elif args.command == "compile":
         from .codegen import generate_source
 
-        _emit(generate_source(analysis), args.output)
+        if args.channels_last and not args.inference:
+            raise UsageError("--channels-last is an option of the inference build: add --inference")
+        _emit(generate_source(analysis, inference=args.inference, channels_last=args.channels_last), args.output)
     elif args.command == "render":
         from .drawing import render_to_path
 
@@ -224,8 +280,12 @@ def _run(args) -> int:
         print(ported.report.render(args.verbose))
         how = "a safetensors file" if args.output.endswith(".safetensors") else "loads with module.load_state_dict(torch.load(FILE))"
         print(f"wrote {printable(args.output)}: {how}")
+    elif args.command == "export":
+        from .onnx_export import export_onnx  # imports torch and onnx, on this command only
+
+        print(export_onnx(analysis, args.output, batch=args.batch, opset=args.opset, exporter=args.exporter).summary())
     elif args.command == "train":
-        from .train.run import train  # imports torch, on this command only
+        from .training.run import train  # imports torch, on this command only
 
         return train(args, analysis)
     return 0

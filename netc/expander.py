@@ -16,7 +16,7 @@ from typing import Any
 from . import ast
 from .attributes import bind_attrs, validate_attr
 from .errors import MAX_ERRORS, Diagnostic, Diagnostics, NetcError, closest, did_you_mean
-from .exprs import Symbol, Value, evaluate, evaluate_int
+from .exprs import Symbol, Value, evaluate, evaluate_int, layered
 from .ir import Node, Scope, ScopeKind, numbered
 from .layers import KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
 from .points import PointTable, written_marks
@@ -226,7 +226,7 @@ class Expander:
             return cur  # only (…)*0 inside: every repetition would do nothing
         for k in range(count):
             self.step(item.span)
-            inner = {**env, item.index: k} if item.index else env
+            inner = layered({item.index: k}, env) if item.index else env
             before, errors_before = len(self.order), self.error_events
             cur = self.item(item.body, cur, inner, scope)
             made = len(self.order) - before
@@ -344,7 +344,7 @@ class Expander:
             raise limit_error(call.span, f"block '{block.name}' expands to at least {least:,} layers here, "
                          f"past the limit of {self.max_layers:,}")
         args = self.bind(block, call, env)
-        inner_env: dict[str, Value] = {**self.block_params(), **args}
+        inner_env: dict[str, Value] = layered(args, self.block_params())  # type: ignore[assignment]
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
         instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
         self.call_stack.append(block.name)

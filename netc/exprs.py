@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import ast
@@ -26,6 +27,20 @@ class Symbol:
 
 
 Value = int | float | bool | str | Symbol
+
+
+SMALL_ENV = 64  # an environment of at most this many names is copied; a larger one is layered
+
+
+def layered(inner: Mapping, outer: Mapping) -> Mapping:
+    """`{**outer, **inner}` as a mapping: the same keys, values and order (a ChainMap iterates its
+    last map first), without copying a large `outer` at every block call or repetition (20,000
+    params × 100,000 calls would copy 2·10⁹ entries). A write goes to `inner`'s copy only."""
+    if isinstance(outer, ChainMap):
+        return ChainMap(dict(inner), *outer.maps)
+    if len(outer) <= SMALL_ENV:
+        return {**outer, **inner}
+    return ChainMap(dict(inner), outer)
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:

@@ -4,21 +4,21 @@ What a training step keeps for backward is worked out as PyTorch's autograd keep
 kind declares what its backward saves (`LayerKind.saved`: inputs, output, hidden tensors), and a
 tensor is counted once however many layers save it. Layers that hand on their input (flatten,
 identity shortcuts) and activations that run in place (as the generated code runs them) share
-their input's tensor. tests/test_table.py checks the figure against torch's saved-tensor hooks.
+their input's tensor. tests/test_table.py checks the figure against torch's saved-tensor hooks. The peaks of a training
+step and of an inference forward, by liveness, are netc/liveness.py's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .annotated import Analysis
-from .ir import ScopeKind
 from .layers import KINDS
+from .liveness import (DTYPE_BYTES, HALF, INDEX_BYTES, OPTIMIZER_STATES, Peak, TrainingPeak, copies_input, inference_peak,
+                       storage_plan, training_peak)
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-# Extra values per parameter that each optimizer keeps: momentum 1 buffer, Adam 2 moments.
-OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
-INDEX_BYTES = 8  # int64
+__all__ = ["DTYPE_BYTES", "HALF", "INDEX_BYTES", "OPTIMIZER_STATES", "KeptForBackward", "MemoryEstimate",
+           "estimate_memory", "human_bytes", "kept_for_backward"]
 
 
 @dataclass(frozen=True)
@@ -41,69 +41,56 @@ class MemoryEstimate:
     optimizer_state: int
     activations: int  # tensors kept for backward, for the whole batch
     kept: KeptForBackward
+    # Peaks by liveness (netc/liveness.py): what one training step and one inference_mode forward
+    # hold at their highest, and where.
+    training: TrainingPeak | None = None
+    inference: Peak | None = None
+    amp: bool = False  # autocast: float32 parameters, gradients and state beside half activations
 
     @property
     def total(self) -> int:
-        return self.parameters + self.gradients + self.optimizer_state + self.activations
+        """Everything a step keeps at once if nothing were freed during backward: an upper bound
+        (the training peak is the liveness figure)."""
+        copies = self.training.weight_copies if self.training is not None else 0
+        return self.parameters + self.gradients + self.optimizer_state + self.activations + copies
 
 
 def kept_for_backward(analysis: Analysis) -> KeptForBackward:
     net, info = analysis.network, analysis.info
-    readers: dict[str, int] = {}
-    for node in net.nodes():
-        for source in node.data_inputs:
-            readers[source] = readers.get(source, 0) + 1
-    pinned = {node_id for _, node_id in net.outputs}
-    pinned |= {scope.entry for scope in net.scopes.values() if scope.kind == ScopeKind.HEAD and scope.entry}
-
-    tensor: dict[str, str] = {}  # node id → id of the node that made the tensor it outputs
-    in_place: set[str] = set()
+    plan = storage_plan(analysis)  # views and in-place activations share their input's storage
     kept: set[str] = set()
     hidden = indices = per_batch = 0
     for node in net.nodes():
         kind = KINDS[node.kind]
-        data = node.data_inputs
-        if not info[node.id].new_tensor:  # a view of its input, or the input itself
-            tensor[node.id] = tensor[node.inputs[0]]
-        elif len(data) == 1 and kind.runs_in_place(node.attrs) and _overwritable(data[0], node, net, info, readers, pinned, in_place):
-            tensor[node.id] = tensor[data[0]]
-            in_place.add(node.id)
-        else:
-            tensor[node.id] = node.id
         layer = info[node.id]
         saved = kind.saved(node.attrs, list(layer.inputs), layer.shape)
-        kept |= {tensor[node.inputs[i]] for i in saved.inputs}
+        if copies_input(kind, node.id, plan):  # the overwritten input is kept as a copy of its own
+            saved = replace(saved, inputs=(), hidden=saved.hidden + sum(info[node.inputs[i]].activations for i in saved.inputs))
+        kept |= {plan.owner[node.inputs[i]] for i in saved.inputs}
         if saved.output:
-            kept.add(tensor[node.id])
+            kept.add(plan.owner[node.id])
         hidden += saved.hidden
         indices += saved.indices
         per_batch += saved.per_batch
     return KeptForBackward(sum(info[t].activations for t in kept) + hidden, indices, per_batch)
 
 
-def _overwritable(source: str, reader, net, info, readers, pinned, in_place) -> bool:
-    """Whether an activation reading `source` may overwrite it, by the code generator's rule: the
-    tensor's only reader is this layer, it is nobody's output, its kind's backward does not read
-    it, and it was made in the same scope (a block class never overwrites its input)."""
-    chain = [source]
-    while not info[chain[-1]].new_tensor:
-        chain.append(net.node(chain[-1]).inputs[0])
-    owner = net.node(chain[-1])
-    return (
-        all(readers.get(n, 0) == 1 and n not in pinned for n in chain)
-        and owner.inputs != () and owner.id not in in_place and owner.scope == reader.scope
-        and KINDS[owner.kind].overwritable
-    )
-
-
-def estimate_memory(analysis: Analysis, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd") -> MemoryEstimate:
+def estimate_memory(analysis: Analysis, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
+                    amp: bool = False) -> MemoryEstimate:
+    """`dtype` is the whole model's (model.to(dtype)) unless `amp`: then it is autocast's half dtype
+    for activations, and parameters, gradients and optimizer state stay float32."""
+    amp = amp and dtype in HALF
     size = DTYPE_BYTES[dtype]
-    params = analysis.params * size
+    master = 4 if amp else size
+    params = analysis.params * master
+    trained = analysis.trainable_params * master  # frozen parameters get no gradient and no optimizer state
     kept = kept_for_backward(analysis)
     return MemoryEstimate(
         batch=batch, dtype=dtype, optimizer=optimizer,
-        parameters=params, gradients=params, optimizer_state=params * OPTIMIZER_STATES[optimizer],
+        parameters=params, gradients=trained, optimizer_state=trained * OPTIMIZER_STATES[optimizer],
         activations=kept.bytes(batch, size), kept=kept,
+        training=training_peak(analysis, batch, dtype, optimizer, amp), inference=inference_peak(analysis, batch, dtype),
+        amp=amp,
     )
 
 

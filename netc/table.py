@@ -69,6 +69,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 def totals(analysis: Analysis) -> dict[str, int]:
     return {
         "params": analysis.params, "weights": analysis.weights, "biases": analysis.biases,
+        "trainable": analysis.trainable_params, "frozen": analysis.frozen_params,
         "activations": analysis.activations,
         "macs": analysis.macs, "flops": analysis.flops,
     }
@@ -84,7 +85,8 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
              "weights": r.weights, "biases": r.biases, "activations": r.activations, "macs": r.macs,
              "flops": r.flops, "receptive_field": json_number(r.receptive_field[0]), "jump": json_number(r.jump[0]),
              "receptive_field_hw": [json_number(v) for v in r.receptive_field],
-             "jump_hw": [json_number(v) for v in r.jump], "warnings": list(r.warnings)}
+             "jump_hw": [json_number(v) for v in r.jump], "frozen": r.name in analysis.frozen,
+             "warnings": list(r.warnings)}
             for r in table_rows(analysis, compact)
         ],
         "totals": totals(analysis),
@@ -94,12 +96,25 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
             "optimizer_state": memory.optimizer_state, "activations": memory.activations, "total": memory.total,
             "kept_for_backward": {"values_per_image": memory.kept.values, "int64_indices_per_image": memory.kept.indices,
                                   "values_per_batch": memory.kept.per_batch},
+            "amp": memory.amp,
+            **_peak_json(memory),
         },
         "warnings": [d.message for d in analysis.warnings],
     }
     import json  # only this format needs it
 
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _peak_json(memory: MemoryEstimate) -> dict:
+    doc: dict = {}
+    if memory.training is not None:
+        t = memory.training
+        doc["training_peak"] = {"bytes": t.peak.bytes, "phase": t.peak.phase, "layer": t.peak.layer or None,
+                                "weight_copies": t.weight_copies}
+    if memory.inference is not None:
+        doc["inference_peak"] = {"bytes": memory.inference.bytes, "layer": memory.inference.layer}
+    return doc
 
 
 HEADER = ("name", "layer", "output", "params", "weights", "activations", "MACs", "FLOPs", "RF")
@@ -132,7 +147,9 @@ def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
     size = memory.parameters // max(analysis.params, 1) if analysis.params else 4
     outputs = ", ".join(f"{n} {_shape(s)}" for n, s in analysis.output_shapes().items())
     return [
-        f"params       {t['params']:,}  (weights {t['weights']:,} + biases {t['biases']:,})",
+        f"params       {t['params']:,}  (weights {t['weights']:,} + biases {t['biases']:,})"
+        + (f"; trainable {t['trainable']:,}, frozen {t['frozen']:,} (freeze: {', '.join(analysis.network.source.freeze)})"
+           if t["frozen"] else ""),
         f"activations  {t['activations']:,} values/image ≈ {human_bytes(t['activations'] * size)} at {memory.dtype} (forward only)",
         f"MACs         {t['macs']:,}",
         f"FLOPs        {t['flops']:,}  ({t['flops'] / 1e9:.2f} GFLOPs, 2 × MACs of conv and fc)",
@@ -143,7 +160,23 @@ def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
         f"  optimizer state  {human_bytes(memory.optimizer_state):>10}",
         f"  activations      {human_bytes(memory.activations):>10}  ({_kept(memory)} kept for backward)",
         f"  total            {human_bytes(memory.total):>10}",
-    ]
+    ] + _peaks(memory)
+
+
+def _peaks(memory: MemoryEstimate) -> list[str]:
+    """The liveness peaks (netc/liveness.py): what one training step and one inference_mode
+    forward hold at their highest, and the layer running then."""
+    lines: list[str] = []
+    if memory.training is not None:
+        peak = memory.training.peak
+        where = f"in {peak.phase} at {peak.layer}" if peak.layer else "in optimizer.step"
+        copies = f", autocast's half weights {human_bytes(memory.training.weight_copies)}" if memory.amp else ""
+        lines.append(f"  training peak    {human_bytes(peak.bytes):>10}  ({where}; parameters, state and input batch included{copies})")
+    if memory.inference is not None:
+        peak = memory.inference
+        lines.append(f"inference peak, batch {memory.batch}, {memory.dtype}: {human_bytes(peak.bytes)} of activations "
+                     f"at {peak.layer} (inference_mode, input batch included)")
+    return lines
 
 
 def _kept(memory: MemoryEstimate) -> str:

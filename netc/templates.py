@@ -22,7 +22,7 @@ from . import ast
 from .attributes import validate_attr
 from .errors import NetcError
 from .expander import DEFAULT_MAX_LAYERS, Expander
-from .exprs import Value
+from .exprs import Value, layered
 from .ir import Network, NetworkSource, Scope, ScopeKind
 from .layers import INPUT_KIND, LayerKind
 from .symbolic import SPATIAL, NotSymbolic, Sym, Var, as_int, translate, value_at
@@ -188,7 +188,7 @@ def correspond(template: Network, network: Network, instance_id: str) -> dict[st
     """For each template node and scope, the instance's nodes and scopes it stands for, in order
     (a loop's body stands for one per repetition). Raises TemplateMismatch where they differ."""
     instance = network.scopes[instance_id]
-    env: dict[str, Any] = {**network.source.params, **instance.args}
+    env: dict[str, Any] = layered(instance.args, network.source.params)  # type: ignore[assignment]
     found: dict[str, list[str]] = {TEMPLATE_INPUT: [instance.entry]}
     bound: dict[str, str] = {TEMPLATE_INPUT: instance.entry}  # template node → the instance node it is now
     _Matcher(template, network, found, bound).children(template.top, list(instance.children), 0, env, instance_id)
@@ -230,7 +230,7 @@ class _Matcher:
         running = before
         for k in range(count):
             self.bound[entry] = running
-            inner = {**env, loop.index.key: k} if loop.index is not None else env
+            inner = layered({loop.index.key: k}, env) if loop.index is not None else env
             position = self.children(loop.children, targets, position, inner, where)
             running = self.bound.get(loop.exit)
         self.bound[entry] = before

@@ -123,10 +123,17 @@ def test_max_layers_raises_the_limit(tmp_path):
     assert code == 0, err
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "ten", "99999999999999999999", "10000001"])
+@pytest.mark.parametrize("value", ["0", "-3", "ten", "99999999999999999999", "10000001", "1000001", "10000000"])
 def test_max_layers_takes_a_sane_number(tmp_path, value):
     code, _, err = run_cli(["check", "-e", "relu", "--input", "3x8x8", "--max-layers", value])
     assert code == 2 and "--max-layers" in err
+
+
+def test_max_layers_is_capped_at_what_fits_in_memory():
+    code, _, err = run_cli(["check", "-e", "relu", "--input", "3x8x8", "--max-layers", "10000000"])
+    assert code == 2 and "at most 1,000,000 (about 5 KB of memory per layer), got 10,000,000" in err
+    code, _, err = run_cli(["check", "-e", "relu", "--input", "3x8x8", "--max-layers", "1000000"])
+    assert code == 0, err
 
 
 def test_limit_errors_come_after_the_errors_found_before_them(tmp_path):

@@ -130,7 +130,7 @@ def test_the_kind_name_check_sees_a_comparison(tmp_path):
 
 ANALYSIS_PATH = ("netc.layers", "netc.ir", "netc.infer", "netc.annotated", "netc.table", "netc.drawing",
                  "netc.expand", "netc.expander", "netc.templates", "netc.symbolic", "netc.memory", "netc.program",
-                 "netc.points", "netc.attributes", "netc.exprs", "netc.parse", "netc.spec")
+                 "netc.points", "netc.attributes", "netc.exprs", "netc.parse", "netc.spec", "netc.schema")
 
 
 def test_the_analysis_path_imports_no_torch_at_module_level():

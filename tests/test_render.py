@@ -549,3 +549,48 @@ def test_zoo_specs_render_and_parse(tmp_path, name):
         render_to_path(analysis, str(out), **options)
         titles = {el.text for el in ET.parse(out).getroot().iter() if el.tag.endswith("title")}
         assert "input" in titles and analysis.network.outputs[0][1] in titles
+
+
+def test_a_picture_too_large_for_graphviz_is_refused_with_the_ways_out(tmp_path, monkeypatch):
+    from netc.drawing import output
+
+    spec_path = tmp_path / "long.yaml"
+    spec_path.write_text("input: [3, 8, 8]\nnetwork: (cbr)*30\nblocks:\n  cbr: conv(4, 3)-bn-relu\n", encoding="utf-8")
+    analysis = analyze_file(str(spec_path))
+    monkeypatch.setattr(output, "MAX_LAYOUT_NODES", 50)
+    monkeypatch.setenv("PATH", str(tmp_path))  # refused before dot is looked for
+    with pytest.raises(NetcError) as caught:
+        render_to_path(analysis, str(tmp_path / "long.svg"))
+    text = str(caught.value)
+    assert "the picture would draw 92 nodes" in text and "the limit is 50" in text
+    assert "--depth 0" in text and "--roll" in text and "-o long.dot" in text
+    assert not (tmp_path / "long.svg").exists()
+    render_to_path(analysis, str(tmp_path / "long.dot"))  # the DOT text has no cap
+    render_to_path(analysis, str(tmp_path / "folded.dot"), depth=0)
+    assert output.drawn_nodes(to_digraph(analysis, depth=0)) == 32  # input, 30 folded blocks, the output
+
+
+def test_the_cli_refuses_an_oversized_layout_in_a_message_and_a_hint(tmp_path):
+    spec_path = tmp_path / "long.yaml"
+    spec_path.write_text("input: [3, 8, 8]\nnetwork: (relu)*2500\n", encoding="utf-8")
+    done = _cli(["render", str(spec_path), "-o", str(tmp_path / "long.svg")], tmp_path, os.environ.get("PATH", ""))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    first, hint = done.stderr.strip().splitlines()
+    assert first == (f"error: cannot write {tmp_path / 'long.svg'}: the picture would draw 2,502 nodes, more than "
+                     "Graphviz lays out in reasonable time (the limit is 2,000)")
+    assert hint.startswith("  hint: fold stages and blocks into one node each with --depth 0")
+    assert not (tmp_path / "long.svg").exists()
+
+
+def test_dot_is_stopped_after_its_timeout(tmp_path, monkeypatch):
+    from netc.drawing import output
+
+    slow = tmp_path / "dot"
+    slow.write_text("#!/bin/sh\nexec /bin/sleep 30\n", encoding="utf-8")
+    slow.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(output, "DOT_TIMEOUT", 0.5)
+    analysis = analyze_expression("conv3-8-relu", (3, 8, 8))
+    with pytest.raises(NetcError, match=r"dot did not finish laying out 4 nodes in 0\.5 s"):
+        render_to_path(analysis, str(tmp_path / "net.svg"))
+    assert not (tmp_path / "net.svg").exists()

@@ -19,9 +19,10 @@ from ..memory import human_bytes
 from .module_file import Generated, generate
 
 
-def generate_source(analysis: Analysis) -> str:
-    """The standalone PyTorch source for an analysed network; same spec, same bytes."""
-    return generate(analysis).source
+def generate_source(analysis: Analysis, inference: bool = False, channels_last: bool = False) -> str:
+    """The standalone PyTorch source for an analysed network; same spec, same bytes. `inference`:
+    the inference build (netc/codegen/inference.py), `channels_last` its weights' memory format."""
+    return generate(analysis, inference, channels_last).source
 
 
 def load_generated(generated: Generated, name: str | None = None) -> types.ModuleType:
@@ -37,7 +38,8 @@ def load_generated(generated: Generated, name: str | None = None) -> types.Modul
 MAX_BUILD_PARAMS = 2_000_000_000  # 8 GB of float32 weights: past this a build is a mistake more often than not
 
 
-def build_module(analysis: Analysis, max_params: int | None = None):
+def build_module(analysis: Analysis, max_params: int | None = None, inference: bool = False,
+                 channels_last: bool = False):
     """The network as a torch.nn.Module, built by executing exactly `generate_source`'s text.
 
     Refuses (NetcError, nothing allocated) a network with more than `max_params` parameters."""
@@ -46,9 +48,10 @@ def build_module(analysis: Analysis, max_params: int | None = None):
         raise NetcError.at(analysis.network.source.body_span, f"the network has {analysis.params:,} parameters ({human_bytes(4 * analysis.params)} "
                            f"at float32), more than netc.build's limit of {limit:,}",
                            "pass max_params=N to netc.build to build it anyway")
-    generated = generate(analysis)
+    generated = generate(analysis, inference, channels_last)
     module = load_generated(generated, analysis.network.name)
-    return getattr(module, generated.class_name)()
+    model = getattr(module, generated.class_name)()
+    return model.eval() if inference else model
 
 
 __all__ = ["MAX_BUILD_PARAMS", "Generated", "build_module", "generate", "generate_source", "load_generated"]

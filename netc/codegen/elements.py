@@ -58,6 +58,8 @@ class Element:
     prelude: list[Any] = field(default_factory=list)  # __init__ statements before the attribute
     alternative: tuple[str, Expr] | None = None  # (condition, module): `module if not condition`
     module_values: list[tuple[str, Any]] = field(default_factory=list)  # values forward reads as self.<name>
+    # (argument variables) → a statement writing the result into the first data input (`out += shortcut`)
+    in_place: Callable[[list[str]], str | None] | None = None
 
     def data_inputs(self) -> list[Handle]:
         return [h for i, h in enumerate(self.inputs) if i not in self.shape_only]
@@ -218,6 +220,13 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
                 del live[handle.var]  # type: ignore[arg-type]
         out = element.out
         name = None
+        if element.in_place is not None and data and live.get(data[0].var) is None and free(data[0].var):  # type: ignore[arg-type]
+            statement = element.in_place(args)  # the first input's variable is free: its last use
+            if statement is not None:
+                out.var = data[0].var
+                live[out.var] = out  # type: ignore[index]
+                body.append(Stmt(Raw(statement), None, element.note.text))
+                continue
         if out.prefer and pysrc.is_identifier(out.prefer) and free(out.prefer):
             name = out.prefer
         if name is None:
@@ -250,6 +259,6 @@ def class_block(name: str, params: list[Item], init_body: list[Any], forward_bod
         Blank(),
         Block(("def ", forward_sig), forward_body),
     ]
-    for method in methods:  # after forward: reset_parameters (netc/codegen/init_method.py)
-        body += [Blank(), method]
+    for method in methods:  # after forward: reset_parameters (netc/codegen/init_method.py), a loader
+        body += [Blank()] + (method if isinstance(method, list) else [method])
     return [pysrc.Comment(c) for c in comments] + [Block(f"class {name}(nn.Module)", body)]

@@ -29,6 +29,7 @@ from ..templates import NotGeneric
 from .class_source import ClassRef, ClassSource, Sized, constructor_expr, hands_input_on, not_generic, note
 from .comments import Slot, last_value
 from .elements import Container, Element, Group, Handle, Loop, Note, call_module
+from .inference import current_plan
 from .names import init_local
 from .pysrc import Bracketed, Raw, Stmt, literal
 
@@ -50,6 +51,8 @@ class Emitter:
             for source_id in node.data_inputs:
                 readers.setdefault(source_id, set()).add(node.id)
         self.readers = readers
+        self.plan = current_plan()  # the inference build's (netc/codegen/inference.py), or None
+        self.fold_into: dict[str, str] = {}  # batch norm → the layer it is folded into (inference build)
         if source.entry is not None:
             self.handles[source.entry] = x
             if self.generic:
@@ -100,13 +103,22 @@ class Emitter:
         if passes_on:
             self.handles[node_id] = inputs[0]
             return
+        if self.plan is not None and (kind.eval_identity or node_id in self.fold_into):
+            self.pass_on(node_id, inputs[0])  # left out of the inference build
+            return
+        if self.plan is not None and build is not None and self.folds_next(node_id, kind, attrs):
+            attrs = kind.with_bias(attrs)
+            build, alternative = self.module(node_id, kind, attrs, in_shapes)
         data = [h for i, h in enumerate(inputs) if i not in node.shape_only]
         in_place = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_in_place(attrs)
         if in_place:
             build = replace(build, kwargs=tuple(build.kwargs) + (("inplace", True),))
         info = self.info(node_id)
-        out = Handle(kind.output_variable or tag, overwritable=kind.overwritable and info.new_tensor and not in_place and not self.shared(node_id),
-                     pinned=node_id in self.src.pinned)
+        # Without autograd (the inference build) no backward reads an output, an in-place one's neither.
+        keeps_output = self.plan is not None and not kind.overwritable and self.keeps_output(node_id, kind)
+        overwritable = ((kind.overwritable or keeps_output) and info.new_tensor and (not in_place or self.plan is not None)
+                        and not self.shared(node_id))
+        out = Handle(kind.output_variable or tag, overwritable=overwritable, pinned=node_id in self.src.pinned)
         self.handles[node_id] = out
         self.name_point(node_id, out)
         name = node.local_name
@@ -124,10 +136,55 @@ class Emitter:
         module_values = [(n, v) for n, v in module_values if f"self.{n}" in text]
         paths = {self.instance_id(node_id): ""} if build is not None else {}
         expr = constructor_expr(build) if build is not None else None
+        accumulate = None
+        if build is None and len(data) == len(inputs) and data and data[0].overwritable and data[0] not in data[1:]:
+            def accumulate(args, attrs=fattrs, kind=kind):  # `out += shortcut`: the body's output overwritten
+                return kind.in_place_forward(attrs, args)
+            if kind.in_place_forward(fattrs, [f"\0{i}" for i in range(len(inputs))]) is None:
+                accumulate = None
         element = Element(name, expr, forward, inputs, out, self.note(node_id, node.span), paths,
-                          shape_only=tuple(node.shape_only), alternative=alternative, module_values=module_values)
+                          shape_only=tuple(node.shape_only), alternative=alternative, module_values=module_values,
+                          in_place=accumulate)
         element.source = node_id  # type: ignore[attr-defined]
         container.add(element)
+
+    # --- the inference build (netc/codegen/inference.py) ------------------------------------------
+    def folds_next(self, node_id: str, kind: LayerKind, attrs: dict[str, Any]) -> bool:
+        """Whether the batch norm reading this layer's output is folded into it: its only reader, a
+        batch norm in the same scope reading nothing else, and neither is an output of the class."""
+        if kind.folds_batch_norm(attrs) is None or node_id in self.src.pinned:
+            return False
+        readers = self.readers.get(node_id, set())
+        if len(readers) != 1:
+            return False
+        (norm_id,) = readers
+        norm = self.net.node(norm_id)
+        if not KINDS[norm.kind].batch_norm or list(norm.data_inputs) != [node_id] or len(norm.inputs) != 1:
+            return False
+        if norm.scope != self.net.node(node_id).scope:
+            return False
+        self.fold_into[norm_id] = node_id
+        assert self.plan is not None
+        if self.generic:  # every instance (every repetition of a loop) the class stands for
+            for norm_instance, layer_instance in zip(self.src.found.get(norm_id, []), self.src.found.get(node_id, [])):
+                self.plan.folded[norm_instance] = layer_instance
+        else:
+            self.plan.folded[norm_id] = node_id
+        return True
+
+    def pass_on(self, node_id: str, handle: Handle) -> None:
+        """A node the inference build leaves out: later layers read its input, which may then be
+        overwritten only where this node's output could have been."""
+        handle.overwritable = handle.overwritable and not self.shared(node_id)
+        handle.pinned = handle.pinned or node_id in self.src.pinned
+        self.handles[node_id] = handle
+        self.name_point(node_id, handle)
+
+    def keeps_output(self, node_id: str, kind: LayerKind) -> bool:
+        """Whether the kind may not be overwritten only because its backward reads its output."""
+        instance = self.src.analysis.network.node(self.instance_id(node_id))
+        info = self.info(node_id)
+        return kind.saved(instance.attrs, list(info.inputs), info.shape).output
 
     def module(self, node_id: str, kind: LayerKind, attrs: dict[str, Any], in_shapes: list[Any]):
         """The node's module, and the alternative a generic class chooses in __init__ (`if … else`)."""

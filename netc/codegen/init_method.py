@@ -15,7 +15,7 @@ from ..infer import Analysis
 from ..initspec import METHODS, InitCall, InitSpec
 from ..ir import Network, ScopeKind
 from ..layers import KINDS, SHORTCUT_KIND, Conditional, Constructor, has_parameters
-from .pysrc import Block, Bracketed, Comment, Item, Raw, Stmt, comment, literal, where
+from .pysrc import Block, Bracketed, Comment, Item, Raw, Stmt, comment, literal, module_expression, where
 
 METHOD_NAME = "reset_parameters"
 
@@ -33,7 +33,7 @@ def init_method(analysis: Analysis, paths: dict[str, str]) -> tuple[list[Any], l
     if residual:
         body.append(Comment("zero_init_residual: each residual body's last BN starts at 0 (the block starts as "
                             "its shortcut)"))
-        body.append(Block(("for norm in ", Bracketed("(", ")", [Item(Raw(_attribute(p))) for p in residual] +
+        body.append(Block(("for norm in ", Bracketed("(", ")", [Item(Raw(module_expression(p))) for p in residual] +
                                                   ([Item(Raw(""))] if len(residual) == 1 else []))),
                           [Stmt(Raw("nn.init.zeros_(norm.weight)"))]))
     if len(body) == 1:
@@ -91,11 +91,6 @@ def _steps(tensor: str, call: InitCall | None, may_be_none: bool) -> list[Any]:
 
 def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _attribute(path: str) -> str:
-    """A module path as Python: stage1.0.bn3 → self.stage1[0].bn3 (an nn.Sequential's index)."""
-    return "self" + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in path.split("."))
 
 
 def _residual_norms(net: Network, paths: dict[str, str]) -> list[str]:

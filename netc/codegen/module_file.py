@@ -17,10 +17,12 @@ from ..version import __version__
 from .class_source import ClassSource, shape_text
 from .elements import Container, Handle
 from .emit import Emitter
+from .frozen import frozen_statements
+from .inference import InferencePlan, header_lines, loader_method, loader_source, loader_tables, planning
 from .init_method import init_method
 from .names import GLOBALS, class_name
 from .network_class import generic_network
-from .pysrc import comment, render, spec_label, where
+from .pysrc import Raw, Stmt, comment, render, spec_label, where
 from .variants import ClassPlanner, render_class
 
 
@@ -34,7 +36,17 @@ class Generated:
     fixed: dict[str, str] = field(default_factory=dict)  # the others: param → why it is fixed
 
 
-def generate(analysis: Analysis) -> Generated:
+def generate(analysis: Analysis, inference: bool = False, channels_last: bool = False) -> Generated:
+    """The generated file: the ordinary module, or the inference build (netc/codegen/inference.py)."""
+    if not inference:
+        return _generate(analysis, None, {})
+    training = _generate(analysis, None, {})
+    plan = InferencePlan(channels_last=channels_last)
+    with planning(plan):
+        return _generate(analysis, plan, training.paths)
+
+
+def _generate(analysis: Analysis, plan: InferencePlan | None, training_paths: dict[str, str]) -> Generated:
     net = analysis.network
     spec = net.source
     helpers = helper_classes(analysis)
@@ -51,7 +63,16 @@ def generate(analysis: Analysis) -> Generated:
     x = Handle()
     source = ClassSource(net, net.top, inputs[0] if inputs else None, planner.refs, analysis, pinned=pinned,
                          heads=origins)
-    methods = lambda paths: init_method(analysis, paths)
+    loader: list = []
+
+    def methods(paths: dict[str, str]) -> tuple[list, list]:  # the end of __init__, and methods after forward
+        if plan is not None:  # weights come from a trained module: no init, no freezing
+            loader[:] = loader_source(*loader_tables(analysis, plan, training_paths, paths))
+            tail = [Stmt(Raw("self.to(memory_format=torch.channels_last)"))] if plan.channels_last else []
+            return tail, [loader_method(top_name)]
+        tail, more = init_method(analysis, paths)
+        return tail + frozen_statements(analysis, paths), more
+
     generic = generic_network(analysis, planner, top_name, pinned, origins, methods)
     arguments, fixed = generic.arguments, generic.fixed
     if generic.statements is not None:
@@ -63,7 +84,8 @@ def generate(analysis: Analysis) -> Generated:
         outputs = [(name, emitter.handles[node]) for name, node in net.outputs]
         statements, paths = render_class(top_name, container, x, outputs, [], [], as_dict=bool(spec.heads),
                                          methods=methods)
-    lines = _header(analysis, top_name, any(v.generic for v in planner.classes), arguments, fixed) + [""]
+    lines = _header(analysis, top_name, any(v.generic for v in planner.classes), arguments, fixed)
+    lines += (header_lines(plan) if plan is not None else []) + [""]
     lines += ["import torch", "from torch import nn"]
     for helper in helpers.values():
         lines += ["", ""] + helper.rstrip("\n").split("\n")
@@ -73,6 +95,8 @@ def generate(analysis: Analysis) -> Generated:
     lines += ["", "", f"# {top_comment}"] + render(statements)
     if top_name != "Model":
         lines += ["", "", f"Model = {top_name}"]
+    if loader:
+        lines += ["", ""] + render(loader)
     fallbacks = {v.block.name: planner.reasons[v.block.name] for v in planner.classes if not v.generic}
     return Generated("\n".join(lines) + "\n", top_name, paths, fallbacks, arguments, fixed)
 

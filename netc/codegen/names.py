@@ -55,12 +55,28 @@ def class_name(name: str, span: SourceSpan | None, what: str, taken: set[str]) -
     return _claim(text, taken)
 
 
+# Where the search for base2, base3, … left off in a set: names are only ever added to a set, so
+# every number below it is still taken, and the thousandth `layers` costs one look-up, not a
+# thousand. Keyed by the set's id, holding the set so that the id cannot be reused while cached.
+_NEXT: dict[int, tuple[set[str], dict[str, int]]] = {}
+_NEXT_SETS = 256  # sets remembered at once; past that the memory starts over (only speed is lost)
+
+
 def _claim(text: str, taken: set[str]) -> str:
     """`text`, or text2, text3, … — the first that is not taken yet; then it is taken."""
-    base, n = text, 2
+    if text not in taken:
+        taken.add(text)
+        return text
+    entry = _NEXT.get(id(taken))
+    if entry is None or entry[0] is not taken:
+        if len(_NEXT) >= _NEXT_SETS:
+            _NEXT.clear()
+        entry = _NEXT[id(taken)] = (taken, {})
+    base, n = text, entry[1].get(text, 2)
     while text in taken:
         text = f"{base}{n}"
         n += 1
+    entry[1][base] = n
     taken.add(text)
     return text
 

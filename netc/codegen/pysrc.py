@@ -67,6 +67,11 @@ def comment(text: str) -> str:
     return "".join(out).rstrip()
 
 
+def module_expression(path: str) -> str:
+    """A module path as Python: stage1.0.bn3 → self.stage1[0].bn3 (an nn.Sequential's index)."""
+    return "self" + "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in path.split("."))
+
+
 def is_identifier(name: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)) and not keyword.iskeyword(name)
 
@@ -234,12 +239,25 @@ def parse(src: str) -> Expr:
     return _convert(tree, src)
 
 
+def _segment(src: str, node: Any) -> str | None:
+    """ast.get_source_segment, which splits the whole source into lines at every call (quadratic
+    in a torch.cat of 10,000 tensors); a one-line ASCII source is simply sliced (offsets are UTF-8
+    bytes, equal to characters there)."""
+    if src.isascii() and "\n" not in src and "\r" not in src and "\f" not in src:
+        if getattr(node, "end_col_offset", None) is None:
+            return None
+        return src[node.col_offset:node.end_col_offset]
+    import ast as pyast
+
+    return pyast.get_source_segment(src, node)
+
+
 def _convert(node: Any, src: str) -> Expr:
     import ast as pyast
 
-    segment = pyast.get_source_segment(src, node) or ""
+    segment = _segment(src, node) or ""
     if isinstance(node, pyast.Call) and not any(isinstance(a, pyast.Starred) for a in node.args):
-        func = pyast.get_source_segment(src, node.func)
+        func = _segment(src, node.func)
         items = [Item(_convert(a, src)) for a in node.args]
         items += [Item(_convert(k.value, src), k.arg) for k in node.keywords if k.arg is not None]
         if len(items) == len(node.args) + len(node.keywords):

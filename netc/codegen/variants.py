@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..infer import Analysis
+from ..exprs import layered
 from ..ir import BlockSignature, Network, ScopeKind
 from ..symbolic import Sym, Var
 from ..templates import TEMPLATE_INPUT, NotGeneric, correspond
@@ -269,7 +270,7 @@ class ClassPlanner:
         """The class as one instance checks it: (paths, comment slots, text without comments, what
         render_class takes)."""
         scope = self.network.scopes[scope_id]
-        env = {**self.spec.params, **scope.args, "in_channels": self.analysis[scope.entry].shape[0]}
+        env = layered({**scope.args, "in_channels": self.analysis[scope.entry].shape[0]}, self.spec.params)
         source = ClassSource(template, template.top, TEMPLATE_INPUT, self.refs, self.analysis, template=template,
                              instance=scope_id, found=correspond(template, self.network, scope_id), env=env,
                              locals_taken=taken, slots=[])

@@ -217,12 +217,31 @@ def py_prod(values: tuple[Any, ...]) -> Any:
     return total
 
 
+LONG_SUM = 32  # a sum of more terms than this is gathered (c + c + … → n * c) and kept shallow
+
+
 def py_sum(values: tuple[Any, ...] | list[Any]) -> Any:
-    """Sum of sizes: concatenated channels."""
-    total: Any = values[0]
-    for value in values[1:]:
-        total = py_add(total, value)
-    return total
+    """Sum of sizes: concatenated channels. A long sum (a concat of thousands of branches) gathers
+    equal terms into one product and adds the rest as a balanced tree, so that the expression stays
+    short and shallow (printing or evaluating a left-deep sum of 10,000 terms would recurse 10,000 deep)."""
+    if len(values) <= LONG_SUM or not any(isinstance(v, Sym) for v in values):
+        total: Any = values[0]
+        for value in values[1:]:
+            total = py_add(total, value)
+        return total
+    number: Any = 0
+    counts: dict[Any, int] = {}
+    for value in values:
+        if isinstance(value, Sym):
+            counts[value] = counts.get(value, 0) + 1
+        else:
+            number = py_add(number, value)
+    terms = [term if count == 1 else py_mul(count, term) for term, count in counts.items()]
+    if number != 0:
+        terms.append(number)
+    while len(terms) > 1:
+        terms = [py_add(terms[k], terms[k + 1]) if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def divides_hint(word: str, channels: int, count: int, what: str = "the number of groups") -> str | None:
@@ -254,6 +273,12 @@ class LayerKind:
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
     # (dropout in eval mode). Views (makes_new_tensor False) are never overwritten either.
     overwritable: ClassVar[bool] = True
+    # Run in place, autograd keeps a copy of the input for backward (hardtanh for relu6, hardswish,
+    # hardsigmoid, silu): the output shares the input's storage, but the bytes kept are those of an
+    # out-of-place run. Without autograd (inference) in place saves the allocation outright.
+    in_place_copies_input: ClassVar[bool] = False
+    # The identity in eval mode (dropout, stochastic depth): the inference build leaves it out.
+    eval_identity: ClassVar[bool] = False
     # What forward names the output when it is a path of its own beside the main chain (the
     # automatic shortcut: `shortcut = self.shortcut(x)`); "" for the chain's running variable.
     output_variable: ClassVar[str] = ""
@@ -328,6 +353,22 @@ class LayerKind:
     def runs_in_place(self, attrs: dict[str, Any]) -> bool:
         """Whether the module may be built with inplace=True where its input is not needed again."""
         return False
+
+    def in_place_forward(self, attrs: dict[str, Any], args: list[str]) -> str | None:
+        """A statement that writes the result into the first input, `out += shortcut`, for a kind
+        without a module whose backward reads none of its inputs; None when it has none. The code
+        generator uses it where that input is read by nothing else and may be overwritten."""
+        return None
+
+    def folds_batch_norm(self, attrs: dict[str, Any]) -> int | None:
+        """For the inference build: the axis of this layer's weight that holds its output channels,
+        when a batch norm reading only its output can be folded into its weight and bias; None when
+        it cannot."""
+        return None
+
+    def with_bias(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The attributes of this layer given a bias (a batch norm folded into it)."""
+        return attrs
 
     def symbolic_shape(self, attrs: dict[str, Any], inputs: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         """The output shape for a generic block class, where sizes may be Python expressions

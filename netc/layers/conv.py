@@ -208,6 +208,12 @@ class Conv(LayerKind):
                 kwargs.append((name, attrs[name]))
         return Constructor("Conv2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))
 
+    def folds_batch_norm(self, attrs):
+        return 0  # weight: out × in/groups × kh × kw
+
+    def with_bias(self, attrs):
+        return {**attrs, "bias": True}
+
     def forward(self, attrs, module, args, inputs):
         (_, _, height), (_, _, width) = self._axes(attrs)
         if height[0] == height[1] and width[0] == width[1]:
@@ -289,3 +295,9 @@ class TransposedConv(LayerKind):
             if attrs[name] != default:
                 kwargs.append((name, attrs[name]))
         return Constructor("ConvTranspose2d", (inputs[0][0], attrs["filters"]), tuple(kwargs))
+
+    def folds_batch_norm(self, attrs):
+        return 1 if attrs["groups"] == 1 else None  # weight: in × out/groups × kh × kw
+
+    def with_bias(self, attrs):
+        return {**attrs, "bias": True}

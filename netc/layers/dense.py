@@ -41,6 +41,12 @@ class FullyConnected(LayerKind):
         kwargs = () if attrs["bias"] else (("bias", False),)
         return Constructor("Linear", (py_prod(inputs[0]), attrs["units"]), kwargs)
 
+    def folds_batch_norm(self, attrs):
+        return 0  # weight: out × in
+
+    def with_bias(self, attrs):
+        return {**attrs, "bias": True}
+
     def forward(self, attrs, module, args, inputs):
         x = f"torch.flatten({args[0]}, 1)" if is_spatial(inputs[0]) else args[0]
         return f"{module}({x})"

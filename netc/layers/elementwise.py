@@ -93,8 +93,10 @@ class ELU(Activation):
 class ReLU6(Activation):
     """min(max(x, 0), 6): MobileNet's activation."""
 
-    # Not run in place: PyTorch's in-place ReLU6 keeps a copy for backward, so it would save nothing.
-    name, module = "relu6", "ReLU6"
+    # In place as torchvision builds it: autograd then keeps a copy of the input (hardtanh_), so
+    # training keeps the same bytes; inference saves the allocation.
+    name, module, in_place = "relu6", "ReLU6", True
+    in_place_copies_input = True
     words = {"relu6": {}}
 
 
@@ -102,7 +104,8 @@ class ReLU6(Activation):
 class SiLU(Activation):
     """x · sigmoid(x), also called swish (EfficientNet)."""
 
-    name, module = "silu", "SiLU"
+    name, module, in_place = "silu", "SiLU", True
+    in_place_copies_input = True  # backward reads the input: autograd keeps a copy of it
     words = {"silu": {}, "swish": {}}
 
 
@@ -110,8 +113,9 @@ class SiLU(Activation):
 class Hardswish(Activation):
     """x · relu6(x + 3) / 6: MobileNet v3's cheap swish. Backward keeps the input."""
 
-    # Not run in place: PyTorch's in-place Hardswish's backward needs the input it overwrote.
-    name, module = "hardswish", "Hardswish"
+    # In place, backward needs the input it overwrote: autograd keeps a copy of it.
+    name, module, in_place = "hardswish", "Hardswish", True
+    in_place_copies_input = True
     words = {"hardswish": {}}
 
 
@@ -120,7 +124,8 @@ class Hardsigmoid(Activation):
     """relu6(x + 3) / 6: MobileNet v3's cheap sigmoid, its squeeze-and-excitation gate. Backward
     keeps the input."""
 
-    name, module = "hardsigmoid", "Hardsigmoid"
+    name, module, in_place = "hardsigmoid", "Hardsigmoid", True
+    in_place_copies_input = True  # backward reads the input: autograd keeps a copy of it
     words = {"hardsigmoid": {}}
 
 
@@ -185,6 +190,7 @@ class Dropout(LayerKind):
     attrs = (Attr("p", "float", 0.5, minimum=0.0),)
     words = {"dropout": {}}
     overwritable = False  # in eval mode the output is the input itself
+    eval_identity = True
 
     def infer(self, attrs, inputs):
         if not 0 <= attrs["p"] <= 1:  # NaN too

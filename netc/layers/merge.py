@@ -109,6 +109,10 @@ class Add(_Merge):
     def forward(self, attrs, module, args, inputs):
         return " + ".join(args)
 
+    def in_place_forward(self, attrs, args):
+        # torchvision's `out += identity`: add's backward reads neither input.
+        return f"{args[0]} += {args[1]}" if len(args) == 2 and args[0] != args[1] else None
+
 
 @dataclass(frozen=True)
 class Mul(_Merge):
