@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from test_train import TINY  # the same tiny classifier the training tests use
 
 import netc
 from netc import (
@@ -28,13 +29,6 @@ from netc import (
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-TINY = """\
-name: Tiny
-input: [1, 8, 8]
-params: {classes: 10}
-network: conv(8, 3, padding=same)-relu-maxpool(2)-fc(32)-relu-fc(classes)
-train: {epochs: 3, batch: 64, lr: 0.05}
-"""
 
 
 def documented() -> dict[str, tuple[str, str]]:

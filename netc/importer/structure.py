@@ -49,25 +49,26 @@ class PItem:
     stack: tuple = ()
 
 
-def _dominators(traced: Traced) -> tuple[dict[str, str | None], dict[str, int]]:
-    idom: dict[str, str | None] = {traced.input: None}
-    depth = {traced.input: 0}
-
-    def lca(a: str, b: str) -> str:
+def _meet(names: list[str], idom: dict[str, str | None], depth: dict[str, int]) -> str:
+    """The nearest point every one of `names` passes through: their lowest common dominator."""
+    a = names[0]
+    for b in names[1:]:
         while a != b:
             if depth[a] >= depth[b]:
                 a = idom[a]  # type: ignore[assignment]
             else:
                 b = idom[b]  # type: ignore[assignment]
-        return a
+    return a
 
+
+def _dominators(traced: Traced) -> tuple[dict[str, str | None], dict[str, int]]:
+    idom: dict[str, str | None] = {traced.input: None}
+    depth = {traced.input: 0}
     for name, op in traced.ops.items():
         preds = [p for p in op.inputs if p in depth]
         if not preds:  # a constant computed from nothing the input feeds
             raise Unmappable(op.what, "a tensor that does not depend on the model's input")
-        d = preds[0]
-        for p in preds[1:]:
-            d = lca(d, p)
+        d = _meet(preds, idom, depth)
         idom[name] = d
         depth[name] = depth[d] + 1
     return idom, depth
@@ -77,14 +78,7 @@ def decompose(traced: Traced) -> list:
     idom, depth = _dominators(traced)
 
     def lca(names: list[str]) -> str:
-        a = names[0]
-        for b in names[1:]:
-            while a != b:
-                if depth[a] >= depth[b]:
-                    a = idom[a]  # type: ignore[assignment]
-                else:
-                    b = idom[b]  # type: ignore[assignment]
-        return a
+        return _meet(names, idom, depth)
 
     visited: set[str] = set()
 
