@@ -8,6 +8,7 @@ imported by nothing here.
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import sys
 
@@ -291,12 +292,22 @@ def _run(args) -> int:
     return 0
 
 
+def _collect_garbage_less_often() -> None:
+    """One command builds millions of small objects that live to its end (a 100,000-layer spec's
+    nodes, infos and source lines); at Python's default thresholds the cyclic collector walks them
+    again and again, a third of compile's time at that size (benchmarks/RESULTS-scaling.md). The
+    collector still runs, after 100 times as many allocations."""
+    threshold, *older = gc.get_threshold()
+    gc.set_threshold(max(threshold, 70_000), *older)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: an exit code and at most a short message, never a traceback. Memory can
     run out anywhere, even while another error is being reported (and an allocation that fails
     half-way can surface as any exception), so this guard is outermost."""
     try:
         restore = _library_logs_on_one_line()
+        _collect_garbage_less_often()
         try:
             return _command(argv)
         finally:

@@ -94,6 +94,12 @@ def _receptive(window: tuple[Any, Any], data: tuple[str, ...], grid_size: tuple[
     nothing). Each axis sees as far as its widest input; the output's grid is that of an input of
     its own size: a broadcast C×1×1 gate (squeeze-and-excitation) widens what an output sees, not
     the step between outputs."""
+    if len(data) == 1:  # most layers: one input, nothing to choose between
+        source = info[data[0]]
+        (extent_h, extent_w), (stride_h, stride_w) = per_axis(window[0]), per_axis(window[1])
+        (rf_h, rf_w), (jump_h, jump_w) = source.receptive_field, source.jump
+        return ((exact(rf_h + (extent_h - 1) * jump_h), exact(rf_w + (extent_w - 1) * jump_w)),
+                (exact(jump_h * stride_h), exact(jump_w * stride_w)))
     grid = [i for i in data if info[i].shape[1:] == grid_size] or list(data)
     rf, jump = [], []
     for axis, (extent, stride) in enumerate(zip(per_axis(window[0]), per_axis(window[1]))):

@@ -227,11 +227,12 @@ def _held_until(analysis: Analysis, plan: StoragePlan, order: list[str]) -> dict
     return until
 
 
-def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32") -> Peak:
-    """The peak activation bytes of a `torch.inference_mode()` forward, the input batch included."""
+def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", plan: StoragePlan | None = None) -> Peak:
+    """The peak activation bytes of a `torch.inference_mode()` forward, the input batch included;
+    `plan` the analysis's storage_plan when the caller has it."""
     net = analysis.network
     order = list(net.order)
-    plan = storage_plan(analysis)
+    plan = plan or storage_plan(analysis)
     owner = dict(plan.owner)
     for node_id in order:  # dropout, stochastic depth hand their input on in eval mode
         node = net.node(node_id)
@@ -274,11 +275,11 @@ def _passes_gradient_on(analysis: Analysis, node_id: str) -> bool:
 
 
 def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-                  amp: bool = False) -> TrainingPeak:
+                  amp: bool = False, plan: StoragePlan | None = None) -> TrainingPeak:
     """The peak bytes of one training step: see the module's docstring for the model."""
     net, info = analysis.network, analysis.info
     order = list(net.order)
-    plan = storage_plan(analysis)
+    plan = plan or storage_plan(analysis)
     until = _held_until(analysis, plan, order)
     master = 4 if amp else _value_bytes(dtype)
     frozen = analysis.frozen

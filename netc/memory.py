@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 from .annotated import Analysis
 from .layers import KINDS
-from .liveness import (DTYPE_BYTES, HALF, INDEX_BYTES, OPTIMIZER_STATES, Peak, TrainingPeak, copies_input, inference_peak,
-                       storage_plan, training_peak)
+from .liveness import (DTYPE_BYTES, HALF, INDEX_BYTES, OPTIMIZER_STATES, Peak, StoragePlan, TrainingPeak, copies_input,
+                       inference_peak, storage_plan, training_peak)
 
 __all__ = ["DTYPE_BYTES", "HALF", "INDEX_BYTES", "OPTIMIZER_STATES", "KeptForBackward", "MemoryEstimate",
            "estimate_memory", "human_bytes", "kept_for_backward"]
@@ -55,9 +55,9 @@ class MemoryEstimate:
         return self.parameters + self.gradients + self.optimizer_state + self.activations + copies
 
 
-def kept_for_backward(analysis: Analysis) -> KeptForBackward:
+def kept_for_backward(analysis: Analysis, plan: StoragePlan | None = None) -> KeptForBackward:
     net, info = analysis.network, analysis.info
-    plan = storage_plan(analysis)  # views and in-place activations share their input's storage
+    plan = plan or storage_plan(analysis)  # views and in-place activations share their input's storage
     kept: set[str] = set()
     hidden = indices = per_batch = 0
     for node in net.nodes():
@@ -84,12 +84,14 @@ def estimate_memory(analysis: Analysis, batch: int = 1, dtype: str = "float32", 
     master = 4 if amp else size
     params = analysis.params * master
     trained = analysis.trainable_params * master  # frozen parameters get no gradient and no optimizer state
-    kept = kept_for_backward(analysis)
+    plan = storage_plan(analysis)  # worked out once for the three figures
+    kept = kept_for_backward(analysis, plan)
     return MemoryEstimate(
         batch=batch, dtype=dtype, optimizer=optimizer,
         parameters=params, gradients=trained, optimizer_state=trained * OPTIMIZER_STATES[optimizer],
         activations=kept.bytes(batch, size), kept=kept,
-        training=training_peak(analysis, batch, dtype, optimizer, amp), inference=inference_peak(analysis, batch, dtype),
+        training=training_peak(analysis, batch, dtype, optimizer, amp, plan),
+        inference=inference_peak(analysis, batch, dtype, plan),
         amp=amp,
     )
 

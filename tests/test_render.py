@@ -594,3 +594,31 @@ def test_dot_is_stopped_after_its_timeout(tmp_path, monkeypatch):
     with pytest.raises(NetcError, match=r"dot did not finish laying out 4 nodes in 0\.5 s"):
         render_to_path(analysis, str(tmp_path / "net.svg"))
     assert not (tmp_path / "net.svg").exists()
+
+
+def test_fast_statements_write_the_bytes_graphviz_writes():
+    """netc/drawing/statements.py writes node and edge lines itself, for speed: the same bytes as
+    graphviz's own Digraph.node and .edge for names and values that need quoting, HTML labels,
+    ports, None values and attributes out of order."""
+    import graphviz
+
+    from netc.drawing.statements import add_edge, add_node
+
+    cases = [
+        ("conv1", {"label": "<<b>conv</b> 3×3>", "fillcolor": "#ffffff", "class": "conv"}),
+        ("stage1.block 2", {"label": 'say "hi"\\n', "tooltip": "a\nb", "penwidth": None, "shape": "box"}),
+        ("node", {}),  # a DOT keyword as a name
+        ("output out", {"label": "<<b>out</b>>", "shape": "oval", "margin": "0.05,0.02"}),
+        ("ünïcode", {"label": "→ 3×224×224", "z": "1", "a": "2"}),
+    ]
+    theirs, ours = graphviz.Digraph(), graphviz.Digraph()
+    for name, attrs in cases:
+        theirs.node(name, **attrs)
+        add_node(ours, name, **attrs)
+    for (tail, _), (head, attrs) in zip(cases, cases[1:]):
+        theirs.edge(tail, head, **attrs)
+        add_edge(ours, tail, head, **attrs)
+    theirs.edge("a:p1:n", "b c", label="1×2")
+    add_edge(ours, "a:p1:n", "b c", label="1×2")
+    assert ours.source == theirs.source
+    assert len(ours.body) == len(cases) * 2

@@ -239,7 +239,7 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
         out.var = name
         live[name] = out
         module = f"self.{element.name}" if element.build is not None else None
-        expr = pysrc.parse(element.forward(module, args))
+        expr = pysrc.Forward(element.forward(module, args))
         body.append(Stmt(expr, name, element.note.text))
     if as_dict:
         items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]

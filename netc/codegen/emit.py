@@ -295,7 +295,7 @@ class Emitter:
 
         fattrs = {k: keep(k, v) for k, v in attrs.items()}
         fshapes = [tuple(keep(f"channels{i}" if j == 0 else f"size{i}_{j}", d) for j, d in enumerate(shape))
-                   for i, shape in enumerate(shapes)]
+                   if any(isinstance(d, Sym) for d in shape) else shape for i, shape in enumerate(shapes)]
         return fattrs, fshapes, kept
 
     # --- comments ------------------------------------------------------------------------------------

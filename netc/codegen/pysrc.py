@@ -12,6 +12,7 @@ printable ASCII, so no newline (or any other character) can end a comment early.
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import re
@@ -34,10 +35,20 @@ def spec_label(path: str) -> str:
     path (no symlink is resolved); `<expr>`, the stand-in name for `-e`, is no path and stays."""
     if path.startswith("<") and path.endswith(">"):
         return path
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current directory was removed
+        return os.path.basename(path) or path
+    return _label_in(path, cwd)
+
+
+@functools.lru_cache(maxsize=256)
+def _label_in(path: str, cwd: str) -> str:
+    """spec_label's work, once per path and current directory (every layer's comment asks)."""
     name = os.path.basename(path) or path
     try:
-        relative = os.path.relpath(os.path.abspath(path))
-    except (OSError, ValueError):  # the current directory was removed; a spec on another drive (Windows)
+        relative = os.path.relpath(os.path.normpath(os.path.join(cwd, path)), cwd)
+    except ValueError:  # a spec on another drive (Windows)
         return name
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return name
@@ -53,6 +64,8 @@ def where(span: Any) -> str:
 
 def comment(text: str) -> str:
     """`text` as a safe comment body: printable ASCII only, everything else escaped."""
+    if text.isascii() and text.isprintable():
+        return text.rstrip()
     out = []
     for ch in text:
         code = ord(ch)
@@ -103,6 +116,10 @@ class Expr(ABC):
 
     def has_comments(self) -> bool:
         return False
+
+    def splittable(self) -> Expr:
+        """The tree to split at its brackets when the line is too long (itself, but for Forward)."""
+        return self
 
 
 @dataclass
@@ -198,8 +215,11 @@ def _expr_lines(indent: str, lead: str, expr: Expr, trail: str, text: str | None
     """`lead + expr + trail` at `indent`, split when it does not fit; `text` its comment."""
     text = _text(text)
     line = indent + lead + expr.flat() + trail
-    if not expr.has_comments() and (len(line) <= LINE or not expr.explodable()):
+    if not expr.has_comments() and len(line) <= LINE:
         return _with_comment(line, indent, text)
+    expr = expr.splittable()
+    if not expr.has_comments() and not expr.explodable():
+        return _with_comment(indent + lead + expr.flat() + trail, indent, text)
     assert isinstance(expr, Bracketed)
     inner = indent + INDENT
     lines = [f"{indent}# {text}"] if text else []
@@ -230,6 +250,21 @@ def render(body: list[Any], depth: int = 0) -> list[str]:
 
 
 # --- expressions written by layer kinds --------------------------------------------------------------
+@dataclass
+class Forward(Expr):
+    """A forward expression from a layer kind: printed as the kind wrote it while it fits on its
+    line, parsed into a tree split at its brackets only when it does not (most never are, and
+    parsing each of 100,000 would be most of compile's time)."""
+
+    src: str
+
+    def flat(self) -> str:
+        return self.src
+
+    def splittable(self) -> Expr:
+        return parse(self.src)
+
+
 def parse(src: str) -> Expr:
     """A forward expression from a layer kind as a tree that can be split at its brackets.
     Leaves keep the kind's own text."""

@@ -12,6 +12,7 @@ from ..ir import Scope, ScopeKind
 from ..layers import CATEGORY_COLORS, KINDS, fmt_shape
 from .labels import cluster_label, fmt_params, folded_label, graph_title, layer_count, layer_label, text, tooltip
 from .plan import Plan
+from .statements import add_edge, add_node
 from .style import CATEGORY_SHAPES, FONT, SCOPE_FILLS, SKIP_COLOR, WARNING_COLOR
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
@@ -43,9 +44,9 @@ def to_digraph(analysis: Analysis, depth: int | None = None, rankdir: str = "TB"
     _draw_edges(graph, plan)
     for name, node_id in network.outputs:  # several heads: several named sinks
         sink = f"output {name}"
-        graph.node(sink, label=f"<<b>{text(name)}</b>>", shape="oval", fillcolor="#ffffff", fontsize="10",
-                   height="0.25", margin="0.05,0.02", **{"class": "output"})
-        graph.edge(plan.drawn(node_id), sink, label=fmt_shape(analysis.info[node_id].shape))
+        add_node(graph, sink, label=f"<<b>{text(name)}</b>>", shape="oval", fillcolor="#ffffff", fontsize="10",
+                 height="0.25", margin="0.05,0.02", **{"class": "output"})
+        add_edge(graph, plan.drawn(node_id), sink, label=fmt_shape(analysis.info[node_id].shape))
     return graph
 
 
@@ -85,8 +86,8 @@ def _draw_layer(graph, plan: Plan, node_id: str) -> None:
     if info.warnings:
         attrs.update(color=WARNING_COLOR, penwidth="2.5")
     tip = [f"{node.id}: {info.label}", f"output {fmt_shape(info.shape)}, {fmt_params(info.params)}"]
-    graph.node(node_id, label=f"<{layer_label(plan, node_id)}>", tooltip=tooltip(tip + list(info.warnings)),
-               **attrs)
+    add_node(graph, node_id, label=f"<{layer_label(plan, node_id)}>", tooltip=tooltip(tip + list(info.warnings)),
+             **attrs)
 
 
 def _draw_folded(graph, plan: Plan, scope: Scope) -> None:
@@ -96,7 +97,7 @@ def _draw_folded(graph, plan: Plan, scope: Scope) -> None:
         attrs.update(color=WARNING_COLOR, penwidth="2.5")
     tip = [f"{scope.id}: {scope.label}",
            f"{layer_count(len(plan.members[scope.id]))}, {fmt_params(plan.scope_params(scope.id))}"]
-    graph.node(scope.id, label=f"<{folded_label(plan, scope)}>", tooltip=tooltip(tip + warnings), **attrs)
+    add_node(graph, scope.id, label=f"<{folded_label(plan, scope)}>", tooltip=tooltip(tip + warnings), **attrs)
 
 
 def _dominant_color(plan: Plan, scope_id: str) -> str:
@@ -128,7 +129,7 @@ def _draw_edges(graph, plan: Plan) -> None:
             attrs = {}
             if _is_skip(plan, src, node_id):
                 attrs = {"color": SKIP_COLOR, "penwidth": "1.4", "fontcolor": SKIP_COLOR, "weight": "0"}
-            graph.edge(source, target, label=fmt_shape(plan.analysis.info[src].shape), **attrs)
+            add_edge(graph, source, target, label=fmt_shape(plan.analysis.info[src].shape), **attrs)
 
 
 def _is_skip(plan: Plan, src: str, node_id: str) -> bool:

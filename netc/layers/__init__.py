@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
 from .channels import ChannelShuffle, Maxout, Slice
 from .conv import Conv, TransposedConv
@@ -53,6 +55,14 @@ SHORTCUT_KIND = Projection.name
 
 def lookup_word(word: str) -> tuple[LayerKind, dict] | None:
     """The kind a DSL word names and the attributes the word fixes (conv3 → kernel 3)."""
+    found = _lookup_word(word)
+    return None if found is None else (found[0], dict(found[1]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookup_word(word: str) -> tuple[LayerKind, dict] | None:
+    """lookup_word's search, once per word: a repeat of 100,000 layers asks for the same word each
+    time, and every kind is asked in turn."""
     for kind in _ALL:
         fixed = kind.word_attrs(word)
         if fixed is not None:

@@ -128,6 +128,8 @@ def numel(shape: Shape) -> int:
 
 def exact(value: int | Fraction) -> int | Fraction:
     """A receptive-field size or step as an int when it is whole (a Fraction after upsampling)."""
+    if type(value) is int:  # nearly always; isinstance against Fraction (an ABC) is slow
+        return value
     return int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
 
 
