@@ -142,15 +142,42 @@ def _value_bytes(dtype: str) -> int:
     return DTYPE_BYTES[dtype]
 
 
-def workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, training: bool) -> int:
+def channels_last_layouts(analysis: Analysis) -> set[str]:
+    """The layers whose output is laid out channels last (LayerKind.channels_last_output), in the
+    network's order; a vector never is."""
+    net, info = analysis.network, analysis.info
+    found: set[str] = set()
+    for node_id in net.order:
+        node = net.node(node_id)
+        if not node.inputs or len(info[node_id].shape) != 3:
+            continue
+        inputs = [source in found for source in node.data_inputs]
+        if KINDS[node.kind].channels_last_output(node.attrs, list(info[node_id].inputs), inputs):
+            found.add(node_id)
+    return found
+
+
+def workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, training: bool,
+              channels_last: bool = False) -> int:
     """Bytes a layer's CPU kernel allocates and frees while it runs, beside its output: oneDNN's
-    convolution reorders its weight into a blocked copy on each call; max pooling makes its argmax
-    indices even when nothing keeps them (inference)."""
+    convolution reorders its weight into a blocked copy on each call (and an NCHW input and output
+    too); max pooling makes its argmax indices even when nothing keeps them (inference).
+    `channels_last`: the layer's input is laid out channels last (channels_last_layouts)."""
     node, layer = analysis.network.node(node_id), analysis.info[node_id]
     kind = KINDS[node.kind]
     size = _value_bytes(dtype)
     extra = 0
-    if kind.category == "conv" and layer.weights:
+    columns = kind.native_cpu_columns(node.attrs, list(layer.inputs), layer.shape, batch, dtype in HALF)
+    if columns is not None:  # torch's own im2col kernel, not oneDNN: no reorders
+        extra += columns * size
+        if channels_last:  # but the weight made channels-last first, as for oneDNN
+            extra += layer.weights * size * (kind.channels_last_weight_copies(node.attrs, list(layer.inputs)) - 1)
+    elif kind.category == "conv" and layer.weights and channels_last:
+        # oneDNN reads and writes NHWC memory as it is: only the weight is copied.
+        c_in, c_out = layer.inputs[0][0], layer.shape[0]
+        grow = (_blocked(c_in) / c_in if c_in > 4 else 1) * _blocked(c_out) / c_out
+        extra += int(layer.weights * size * grow) * kind.channels_last_weight_copies(node.attrs, list(layer.inputs))
+    elif kind.category == "conv" and layer.weights:
         # oneDNN on NCHW tensors: the input (unless it has too few channels to block) and the weight
         # are reordered into blocked copies, the output is made blocked and then reordered into the
         # NCHW output: the larger of the two moments, beside the output itself.
@@ -162,7 +189,13 @@ def workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, training
         copied = batch * numel(layer.inputs[0]) * size * grow_in if c_in > 4 else 0
         out = batch * layer.activations * size
         blocked = out * grow_out
-        extra += int(max(copied + layer.weights * size * grow_in * grow_out + blocked - out, blocked))
+        if kind.strided_pointwise(node.attrs, list(layer.inputs)):
+            # A 1×1 conv of stride > 1: the blocked output is made while the input's copy is alive.
+            extra += int(copied + layer.weights * size * grow_in * grow_out + blocked)
+        else:
+            extra += int(max(copied + layer.weights * size * grow_in * grow_out + blocked - out, blocked))
+    if kind.category == "conv" and layer.weights and node.data_inputs:
+        extra += _contiguous_copy(analysis, node.data_inputs[0], batch, size)
     if not training:
         saved = kind.saved(node.attrs, list(layer.inputs), layer.shape)
         extra += batch * saved.indices * INDEX_BYTES
@@ -173,14 +206,34 @@ def workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, training
     return extra
 
 
-def backward_workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, source_grads: bool) -> int:
+def _contiguous_copy(analysis: Analysis, source: str, batch: int, size: int) -> int:
+    """Bytes of the contiguous copy a conv makes of its input when that is a view of scattered
+    memory (some channels of each of several images)."""
+    node, layer = analysis.network.node(source), analysis.info[source]
+    if not node.inputs or layer.new_tensor:
+        return 0
+    if KINDS[node.kind].contiguous_view(node.attrs, list(layer.inputs), batch):
+        return 0
+    return batch * layer.activations * size
+
+
+def backward_workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, source_grads: bool,
+                       channels_last: bool = False) -> int:
     """Bytes a conv's backward allocates and frees beside the gradients it keeps (oneDNN): for the
     input's gradient, blocked copies of the output's gradient and of the weight and a blocked
-    gradient; for the weight's, a blocked weight gradient reordered into `.grad`."""
+    gradient; for the weight's, a blocked weight gradient reordered into `.grad`. On a channels-last
+    input, what the kind says (LayerKind.channels_last_backward_values)."""
     node, layer = analysis.network.node(node_id), analysis.info[node_id]
-    if KINDS[node.kind].category != "conv" or not layer.weights:
-        return 0
+    kind = KINDS[node.kind]
     size = _value_bytes(dtype)
+    columns = kind.native_cpu_columns(node.attrs, list(layer.inputs), layer.shape, batch, dtype in HALF)
+    if columns is not None:  # torch's own kernel: the im2col buffer again, one gradient at a time
+        return columns * size
+    if kind.category != "conv" or not layer.weights:
+        return 0
+    if channels_last:
+        values = kind.channels_last_backward_values(node.attrs, list(layer.inputs), layer.shape, layer.weights, batch)
+        return values * size
     c_in, c_out = layer.inputs[0][0], layer.shape[0]
     grow_in = _blocked(c_in) / c_in if c_in > 4 else 1
     grow_out = _blocked(c_out) / c_out
@@ -218,6 +271,15 @@ def _held_until(analysis: Analysis, plan: StoragePlan, order: list[str]) -> dict
     for scope in net.scopes.values():
         if scope.entry in at and scope.exit in at:
             hold(plan.owner[scope.entry], at[scope.exit])
+    # A merge's inputs but the first are the block class's forward variables (`out`, `out2` in
+    # `x = torch.cat([x, out, out2], dim=1)`): Python frees them when the forward returns.
+    for node_id in order:
+        node = net.node(node_id)
+        if len(node.data_inputs) > 1 and KINDS[node.kind].merges:
+            block = _enclosing_block(net, node.scope)
+            if block is not None and block.exit in at:
+                for source in node.data_inputs[1:]:
+                    hold(plan.owner[source], at[block.exit])
     end = len(order) - 1
     for _, node_id in net.outputs:
         hold(plan.owner[node_id], end)
@@ -225,6 +287,16 @@ def _held_until(analysis: Analysis, plan: StoragePlan, order: list[str]) -> dict
         if not net.node(node_id).inputs:
             hold(plan.owner[node_id], end)
     return until
+
+
+def _enclosing_block(net, scope_id: str):
+    """The innermost block instance (one class in the generated file) holding a scope, or None."""
+    while scope_id:
+        scope = net.scopes[scope_id]
+        if scope.kind == ScopeKind.BLOCK:
+            return scope
+        scope_id = scope.parent
+    return None
 
 
 def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", plan: StoragePlan | None = None) -> Peak:
@@ -241,17 +313,23 @@ def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", p
     plan = StoragePlan(owner, plan.in_place)
     until = _held_until(analysis, plan, order)
     ending = _by_end(until)
+    nhwc = channels_last_layouts(analysis)
     live = _Live()
     best = Peak(0, "", "forward")
     for k, node_id in enumerate(order):
         storage = owner[node_id]
         live.add(storage, _storage_bytes(analysis, storage, batch, dtype))
-        now = live.total + workspace(analysis, node_id, batch, dtype, training=False)
+        reads_nhwc = _reads_channels_last(net.node(node_id), nhwc)
+        now = live.total + workspace(analysis, node_id, batch, dtype, training=False, channels_last=reads_nhwc)
         if now > best.bytes:
             best = Peak(now, node_id, "forward")
         for s in ending.get(k, ()):
             live.drop(s)
     return best
+
+
+def _reads_channels_last(node, nhwc: set[str]) -> bool:
+    return bool(node.data_inputs) and node.data_inputs[0] in nhwc
 
 
 def _by_end(until: dict[str, int]) -> dict[int, list[str]]:
@@ -331,13 +409,16 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
             best = Peak(base + now, layer, phase)
 
     ending = _by_end(until)
+    nhwc = channels_last_layouts(analysis)
     # Forward: a saved storage outlives its last reader until backward.
     for k, node_id in enumerate(order):
         storage = plan.owner[node_id]
         live.add(storage, _storage_bytes(analysis, storage, batch, dtype))
         if k in hidden:
             live.add(f"hidden:{k}", hidden[k])
-        see(live.total + workspace(analysis, node_id, batch, dtype, training=True), node_id, "forward")
+        reads_nhwc = _reads_channels_last(net.node(node_id), nhwc)
+        see(live.total + workspace(analysis, node_id, batch, dtype, training=True, channels_last=reads_nhwc), node_id,
+            "forward")
         for s in [s for s in ending.get(k, ()) if s not in keepers]:
             live.drop(s)
 
@@ -379,7 +460,9 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
             users[key] = users.get(key, 0) + 1
         if node_id in trained:
             param_grads += layer.params * master
-        see(live.total + param_grads + backward_workspace(analysis, node_id, batch, dtype, source_grads=bool(made)),
+        reads_nhwc = _reads_channels_last(node, nhwc)
+        see(live.total + param_grads + backward_workspace(analysis, node_id, batch, dtype, source_grads=bool(made),
+                                                          channels_last=reads_nhwc),
             node_id, "backward")
         # The output's gradient and what this layer saved go now.
         users[g] -= 1

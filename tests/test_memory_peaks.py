@@ -22,8 +22,15 @@ SMALL = [("lenet5", None), ("resnet18", (3, 64, 64)), ("googlenet_torchvision", 
          ("shufflenet_v2", (3, 64, 64)), ("resnet_cifar", None), ("alphago_policy", None), ("inception_v3", (3, 96, 96))]
 
 
-@pytest.mark.parametrize("name,shape", SMALL)
-def test_peaks_are_within_5_percent_of_the_allocator(name, shape):
+# At batch 1 torch runs small convs with its own im2col kernel instead of oneDNN (ResNet-20's
+# 16×32×32 maps), and ConvNeXt's layer norms leave channels-last tensors that oneDNN reads as they
+# are; ResNet-50's strided 1×1 projections keep an input copy and a blocked output at once; YOLOv8's
+# C2f blocks hold their branches in forward's variables until they return.
+BATCH_ONE = [("resnet_cifar", None), ("convnext_tiny", (3, 64, 64)), ("resnet50", (3, 64, 64)), ("yolov8", None)]
+
+
+@pytest.mark.parametrize("name,shape,batch", [(n, s, 2) for n, s in SMALL] + [(n, s, 1) for n, s in BATCH_ONE])
+def test_peaks_are_within_5_percent_of_the_allocator(name, shape, batch):
     torch = pytest.importorskip("torch")
     from torch_measures import inference_peak, training_peak
 
@@ -32,16 +39,21 @@ def test_peaks_are_within_5_percent_of_the_allocator(name, shape):
     from netc.liveness import inference_peak as predicted_inference
     from netc.liveness import training_peak as predicted_training
 
-    torch.manual_seed(0)
-    analysis = analyze_file(str(ROOT / "specs" / f"{name}.yaml"), input_shape=shape)
-    model = build_module(analysis)
-    x = torch.randn(2, *analysis.network.input_shape)
-    measured, predicted = inference_peak(model, x), predicted_inference(analysis, batch=2).bytes
-    assert abs(predicted - measured) <= TOLERANCE * measured, ("inference", predicted, measured)
-    for optimizer in ("sgd", "adam"):
-        measured = training_peak(model, x, optimizer)
-        predicted = predicted_training(analysis, batch=2, optimizer=optimizer).peak.bytes
-        assert abs(predicted - measured) <= TOLERANCE * measured, (optimizer, predicted, measured)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(2, threads))  # the model's assumption: torch on more than one thread
+    try:
+        torch.manual_seed(0)
+        analysis = analyze_file(str(ROOT / "specs" / f"{name}.yaml"), input_shape=shape)
+        model = build_module(analysis)
+        x = torch.randn(batch, *analysis.network.input_shape)
+        measured, predicted = inference_peak(model, x), predicted_inference(analysis, batch=batch).bytes
+        assert abs(predicted - measured) <= TOLERANCE * measured, ("inference", predicted, measured)
+        for optimizer in ("sgd", "adam"):
+            measured = training_peak(model, x, optimizer)
+            predicted = predicted_training(analysis, batch=batch, optimizer=optimizer).peak.bytes
+            assert abs(predicted - measured) <= TOLERANCE * measured, (optimizer, predicted, measured)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _table(*args: str) -> subprocess.CompletedProcess:

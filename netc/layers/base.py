@@ -155,7 +155,7 @@ def json_number(value: int | Fraction) -> int | str:
 
 
 def fmt_shape(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape)
+    return "×".join(map(str, shape))
 
 
 def py(value: Any) -> str:
@@ -328,6 +328,43 @@ class LayerKind:
     def saved(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape) -> Saved:
         """What backward keeps (per image); most kernels keep their input (conv, fc, BN, pools)."""
         return Saved()
+
+    def channels_last_output(self, attrs: dict[str, Any], inputs: list[Shape], channels_last: list[bool]) -> bool:
+        """Whether the output's memory is laid out channels last (NHWC strides, as torch's
+        channels_last) given its data inputs' layouts: most ops keep their first input's (torch's
+        suggest_memory_format); a layer that permutes to channels-last and back (layer norm over
+        channels) makes it; a reshape to a vector makes a contiguous one. It decides what oneDNN
+        copies when a conv reads the tensor (netc/liveness.py)."""
+        return bool(channels_last) and channels_last[0]
+
+    def contiguous_view(self, attrs: dict[str, Any], inputs: list[Shape], batch: int) -> bool:
+        """For a layer whose output is a view of its input (makes_new_tensor False): whether that
+        view is one contiguous block of memory at this batch; a conv reading one that is not copies
+        it first."""
+        return True
+
+    def strided_pointwise(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
+        """Whether the layer is a 1×1 convolution of stride > 1 (oneDNN lays it out otherwise)."""
+        return False
+
+    def channels_last_weight_copies(self, attrs: dict[str, Any], inputs: list[Shape]) -> int:
+        """Copies of its weight a oneDNN conv makes on each call when its input is channels last:
+        the blocked weight, and for some kinds first a channels-last one (Conv)."""
+        return 1
+
+    def channels_last_backward_values(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape, weights: int,
+                                      batch: int) -> int:
+        """Values a oneDNN conv's backward allocates and frees on a channels-last input, beside the
+        gradients it keeps: a blocked weight and its gradient."""
+        return 2 * weights
+
+    def native_cpu_columns(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape, batch: int,
+                           half: bool) -> int | None:
+        """Values of the im2col buffer torch's own CPU kernel allocates beside the output while it
+        runs this layer (and again in its backward), where torch runs the layer with that kernel
+        rather than with oneDNN; None where oneDNN runs it (netc/liveness.py models its reorders)
+        or the kind has no such kernel."""
+        return None
 
     def passes_input(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
         """Whether the layer is nothing here: forward hands its first input on unchanged (an

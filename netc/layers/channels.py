@@ -81,6 +81,10 @@ class Slice(LayerKind):
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED
 
+    def contiguous_view(self, attrs, inputs, batch):
+        # Some channels of each image: one block of memory only when there is one image (or all channels).
+        return batch == 1 or (attrs["start"], attrs["stop"]) == (0, inputs[0][0])
+
     def label(self, attrs):
         return f"slice {attrs['start']}:{attrs['stop']}"
 

@@ -70,6 +70,24 @@ def per_axis(value: Any) -> tuple[Any, Any]:
     return value if isinstance(value, tuple) else (value, value)
 
 
+def native_conv_columns(source: Shape, out: Shape, kernel: tuple[int, int], stride: tuple[int, int], padded: bool,
+                        dilated: bool, groups: int, batch: int, half: bool) -> int | None:
+    """Values of the im2col buffer of torch's own CPU convolution, or None where torch runs the
+    conv with oneDNN instead (LayerKind.native_cpu_columns). torch's choice (aten/src/ATen/native/
+    Convolution.cpp, ConvParams::use_mkldnn), on more than one thread (its default on a multi-core
+    machine): oneDNN for a half dtype, a grouped conv, a kernel larger than 3 on both axes, a batch
+    of more than one or an input of more than 20,480 values; else slow_conv2d, whose buffer holds
+    C·kh·kw values per output pixel (none for a 1×1 conv of stride 1 without padding). Measured in
+    tests/test_memory_peaks.py (ResNet-20 on CIFAR runs every 3×3 conv this way at batch 1)."""
+    c, h, w = source
+    kh, kw = kernel
+    if half or groups > 1 or (kh > 3 and kw > 3) or batch > 1 or batch * c * h * w > 20_480:
+        return None
+    if (kh, kw) == (1, 1) and stride == (1, 1) and not padded and not dilated:
+        return 0
+    return batch * c * kh * kw * out[1] * out[2]
+
+
 def axis_text(value: Any) -> str:
     return f"{value[0]}×{value[1]}" if isinstance(value, tuple) else str(value)
 
@@ -191,6 +209,34 @@ class Conv(LayerKind):
 
     def symbolic_shape(self, attrs, inputs):
         return (attrs["filters"],) + tuple(inputs[0][1:])
+
+    def strided_pointwise(self, attrs, inputs):
+        return per_axis(attrs["kernel"]) == (1, 1) and per_axis(attrs["stride"]) != (1, 1)
+
+    def channels_last_weight_copies(self, attrs, inputs):
+        # torch makes the out × in/groups × kh × kw weight channels-last before oneDNN blocks it: a
+        # copy, unless one of in/groups or kh·kw is 1 (then both layouts are the same memory).
+        kh, kw = per_axis(attrs["kernel"])
+        return 2 if inputs[0][0] // attrs["groups"] > 1 and kh * kw > 1 else 1
+
+    def channels_last_backward_values(self, attrs, inputs, out, weights, batch):
+        # Measured (torch 2.13, CPU, on 1, 2 and 4 threads; tests/test_memory_peaks.py checks the
+        # zoo's ConvNeXt): a depthwise conv larger than 3×3 keeps 256 partial weight gradients beside
+        # its gradient, whatever the map's size or the batch; a 3×3 one and a dense conv its weight,
+        # its gradient and (dense) the channels-last copy.
+        kh, kw = per_axis(attrs["kernel"])
+        if attrs["groups"] > 1 and attrs["groups"] == inputs[0][0]:
+            return 257 * weights if kh * kw > 9 else 2 * weights
+        return (1 + self.channels_last_weight_copies(attrs, inputs)) * weights
+
+    def native_cpu_columns(self, attrs, inputs, out, batch, half):
+        (_, stride_h, (top, bottom)), (_, stride_w, (left, right)) = self._axes(attrs)
+        c, h, w = inputs[0]
+        if top != bottom or left != right:  # forward pads first (pad_call): the conv reads the padded map
+            h, w = h + top + bottom, w + left + right
+        padded = (top, left, bottom, right) != (0, 0, 0, 0)
+        return native_conv_columns((c, h, w), out, per_axis(attrs["kernel"]), (stride_h, stride_w), padded,
+                                   per_axis(attrs["dilation"]) != (1, 1), attrs["groups"], batch, half)
 
     def label(self, attrs):
         text = f"conv{axis_text(attrs['kernel'])}-{attrs['filters']}"

@@ -20,7 +20,7 @@ from .base import (
     one_value,
     py_sum,
 )
-from .conv import axis_text, per_axis, window_output_axes
+from .conv import axis_text, native_conv_columns, per_axis, window_output_axes
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,16 @@ class Projection(LayerKind):
 
     def symbolic_shape(self, attrs, inputs):
         return inputs[1]
+
+    def native_cpu_columns(self, attrs, inputs, out, batch, half):
+        project, stride = self._plan(inputs, attrs)
+        if not project or attrs.get("zeropad"):
+            return None
+        return native_conv_columns(tuple(inputs[0]), out, (1, 1), per_axis(stride), False, False, 1, batch, half)
+
+    def strided_pointwise(self, attrs, inputs):
+        project, stride = self._plan(inputs, attrs)
+        return project and not attrs.get("zeropad") and per_axis(stride) != (1, 1)
 
     def makes_new_tensor(self, attrs, inputs):
         return self._plan(inputs, attrs)[0]

@@ -140,6 +140,9 @@ class LayerNorm(_PerImageNorm):
     def saved(self, attrs, inputs, out):
         return Saved(hidden=2 * numel(tuple(inputs[0][1:])))
 
+    def channels_last_output(self, attrs, inputs, channels_last):
+        return is_spatial(tuple(inputs[0]))  # LayerNorm2d's output is a permuted channels-last tensor
+
     def label(self, attrs):
         return "layernorm"
 
