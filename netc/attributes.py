@@ -28,8 +28,9 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
     and the span of each argument that set one."""
     names = [a.name for a in kind.attrs]
     attrs: dict[str, Any] = {a.name: a.default for a in kind.attrs}
-    attrs.update(defaults.get(kind.defaults_key or "", {}))
-    attrs.update(defaults.get(kind.name, {}))
+    if defaults:  # most specs set none: two look-ups per layer spared
+        attrs.update(defaults.get(kind.defaults_key or "", {}))
+        attrs.update(defaults.get(kind.name, {}))
     attrs.update(fixed)
     spans: dict[str, Any] = {}
     if call.number is not None:
@@ -38,14 +39,15 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
             hint = f"for {free[0]} {call.number}, write {call.word}({call.number})" if free else None
             raise NetcError.at(call.span, f"'{call.word}' takes no -N number (as in conv3-64 or FC-4096)", hint)
         attrs[kind.number_attr] = call.number
-    free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
-    if len(call.args) > len(free):
-        extra = call.args[len(free)]
-        listing = ", ".join(free) if free else "none"
-        raise NetcError.at(extra.span, f"'{call.text}' takes at most {len(free)} positional argument(s) ({listing}); got {len(call.args)}")
-    for name, expr in zip(free, call.args):
-        attrs[name] = value_of(expr)
-        spans[name] = expr.span
+    if call.args:
+        free = [n for n in names if n not in fixed and n != (kind.number_attr if call.number is not None else None)]
+        if len(call.args) > len(free):
+            extra = call.args[len(free)]
+            listing = ", ".join(free) if free else "none"
+            raise NetcError.at(extra.span, f"'{call.text}' takes at most {len(free)} positional argument(s) ({listing}); got {len(call.args)}")
+        for name, expr in zip(free, call.args):
+            attrs[name] = value_of(expr)
+            spans[name] = expr.span
     for name, expr, name_span in call.kwargs:
         if name not in names:
             hint = did_you_mean(name, names)
@@ -57,6 +59,14 @@ def bind_attrs(kind: LayerKind, fixed: dict[str, Any], call: ast.Call, defaults:
 
 
 def validate_attr(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: dict[str, Value]) -> Any:
+    # The common cases first, each what the checks below return for it: a whole number in range for
+    # an int, a finite float in range for a float, a bool for a bool (every conv's seven attributes).
+    if attr.minimum is None or (type(value) in (int, float) and value >= attr.minimum):
+        kind_of = type(value)
+        if (kind_of is int and attr.type == "int" and value <= MAX_INT
+                or kind_of is float and attr.type == "float" and math.isfinite(value)
+                or kind_of is bool and attr.type == "bool"):
+            return value
     what = f"{kind.name} {attr.name}"
     if isinstance(value, tuple):
         if not attr.pair:

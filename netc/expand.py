@@ -37,6 +37,8 @@ class _NetworkExpander(Expander):
 
     def check_frozen(self) -> None:
         """Each `freeze:` name names a scope of this network (a prefix of the table's names, or stem)."""
+        if not self.program.freeze:  # the scope names are worked out only for names to look up
+            return
         known = scope_members(n for n in self.order if self.nodes[n].inputs)
         for name, span in self.program.freeze:
             if name not in known:
@@ -49,7 +51,7 @@ class _NetworkExpander(Expander):
         """A tensor that `from(<p>)` went on without is computed for nothing unless a later layer
         reads it through a point (C2f reads the last bottleneck as <m[n-1]>). Not checked after
         other errors: a reader left out for its own error would make this one only an echo."""
-        if self.errors.found:
+        if self.errors.found or not self.left_behind:
             return
         read = {i for node in self.nodes.values() for i in node.inputs} | {node for _, node in outputs}
         for node, text, span in self.left_behind:

@@ -291,7 +291,7 @@ class Expander:
             raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
         kind, fixed = found
         attrs = self.resolve_attrs(kind, fixed, call, env)
-        inputs = (cur,) + self.read_points(call.points, env, f"'{call.text}' reads")
+        inputs = (cur,) + self.read_points(call.points, env, f"'{call.text}' reads") if call.points else (cur,)
         shape_only = tuple(range(1, len(inputs))) if kind.points_for_shape else ()
         return self.add_node(kind.name, attrs, inputs, scope, call.span, call.text, shape_only=shape_only)
 

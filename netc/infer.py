@@ -14,7 +14,7 @@ from .annotated import Analysis, LayerInfo
 from .errors import Diagnostic, Diagnostics, NetcError
 from .ir import Network, Node
 from .layers import KINDS, ShapeError, numel
-from .layers.base import Misfit, exact, one_value
+from .layers.base import LayerKind, Misfit, exact, one_value
 from .layers.conv import per_axis
 
 
@@ -44,15 +44,17 @@ def infer(network: Network) -> Analysis:
         kind = KINDS[node.kind]
         in_shapes = [info[i].shape for i in node.inputs]
         try:
-            extra = kind.resolve(node.attrs, in_shapes, [one_value(info[i].jump) for i in node.inputs])
-            if extra:
-                node = resolved[node_id] = replace(node, attrs={**node.attrs, **extra})
+            if type(kind).resolve is not LayerKind.resolve:  # most kinds decide nothing: no jumps to gather
+                extra = kind.resolve(node.attrs, in_shapes, [one_value(info[i].jump) for i in node.inputs])
+                if extra:
+                    node = resolved[node_id] = replace(node, attrs={**node.attrs, **extra})
             shape, notes = kind.infer(node.attrs, in_shapes)
             for d in shape:
                 if d <= 0:
                     raise ShapeError(f"output size {d} is not positive")
             weights, biases = kind.params(node.attrs, in_shapes, shape)
-            for what, count in (("output", numel(shape)), ("weights", weights)):
+            size = numel(shape)
+            for what, count in (("output", size), ("weights", weights)):
                 if count > INT64_MAX:
                     raise ShapeError(f"the layer's {what} would hold {count:.3g} values, more than torch can index "
                                      "(2^63 − 1)", "make the layer smaller")
@@ -73,7 +75,7 @@ def infer(network: Network) -> Analysis:
             misfits[node_id] = note
         info[node_id] = LayerInfo(
             shape=tuple(shape), inputs=tuple(in_shapes), weights=weights, biases=biases, macs=macs, flops=flops,
-            activations=numel(shape), new_tensor=new_tensor, receptive_field=rf, jump=jump,
+            activations=size, new_tensor=new_tensor, receptive_field=rf, jump=jump,
             label=kind.label(node.attrs),
         )
     if resolved:

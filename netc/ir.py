@@ -131,6 +131,16 @@ class Network:
                 readers.setdefault(source, []).append(node_id)
         return {source: tuple(found) for source, found in readers.items()}
 
+    @cached_property
+    def readers(self) -> dict[str, set[str]]:
+        """Node → the nodes that read its output for its values (not for its shape only), for the
+        code generator; worked out once per network, however many classes are written from it."""
+        found: dict[str, set[str]] = {}
+        for node_id in self.order:
+            for source in self.node_map[node_id].data_inputs:
+                found.setdefault(source, set()).add(node_id)
+        return found
+
     def users(self, node_id: str) -> tuple[str, ...]:
         """The nodes that take `node_id`'s output as an input (for its values or its shape), in order."""
         return self._users.get(node_id, ())

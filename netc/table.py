@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from .annotated import Analysis, LayerInfo
 from .ir import Node
@@ -14,8 +14,9 @@ from .memory import MemoryEstimate, human_bytes
 FORMATS = ("text", "markdown", "csv", "json")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """One row of the table (a NamedTuple, not a frozen dataclass: one per layer, made fast)."""
+
     name: str
     kind: str
     label: str
@@ -63,7 +64,7 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(d) for d in shape)
+    return "×".join(map(str, shape))
 
 
 def totals(analysis: Analysis) -> dict[str, int]:
@@ -118,6 +119,7 @@ def _peak_json(memory: MemoryEstimate) -> dict:
 
 
 HEADER = ("name", "layer", "output", "params", "weights", "activations", "MACs", "FLOPs", "RF")
+_RIGHT = frozenset({3, 4, 5, 6, 7, 8})  # the text table's right-aligned columns: the numbers
 
 
 def _axes(pair: tuple[int | Fraction, int | Fraction]) -> str:
@@ -190,15 +192,14 @@ def _kept(memory: MemoryEstimate) -> str:
 
 
 def to_text(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -> str:
-    rows = [HEADER] + [_cells(r) for r in table_rows(analysis, compact)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    right = {3, 4, 5, 6, 7, 8}
-    lines = [f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}"]
-    for k, r in enumerate(rows):
-        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
-        lines.append("  ".join(cells).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    rows = [_cells(r) for r in table_rows(analysis, compact)]
+    widths = [max(map(len, column)) for column in zip(HEADER, *rows)]
+    # One format for every line, the numbers right-aligned (rjust), the rest left-aligned (ljust):
+    # one str.format a row rather than nine calls.
+    line = "  ".join(f"{{:{'>' if i in _RIGHT else '<'}{w}}}" for i, w in enumerate(widths)).format
+    lines = [f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}",
+             line(*HEADER).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += [line(*r).rstrip() for r in rows]
     lines.append("")
     lines.extend(_summary(analysis, memory))
     return "\n".join(lines) + "\n"

@@ -62,6 +62,8 @@ class Element:
     in_place: Callable[[list[str]], str | None] | None = None
 
     def data_inputs(self) -> list[Handle]:
+        if not self.shape_only:  # nearly every element
+            return list(self.inputs)
         return [h for i, h in enumerate(self.inputs) if i not in self.shape_only]
 
     @property
@@ -214,7 +216,10 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
     body: list[Any] = []
     for index, element in enumerate(elements):
         data = element.data_inputs()
-        args = [h.var if i not in element.shape_only else "None" for i, h in enumerate(element.inputs)]
+        if element.shape_only:  # an input read for its shape only is passed as None
+            args = [h.var if i not in element.shape_only else "None" for i, h in enumerate(element.inputs)]
+        else:
+            args = [h.var for h in data]
         for handle in data:
             if last.get(id(handle)) == index and live.get(handle.var) is handle:  # type: ignore[arg-type]
                 del live[handle.var]  # type: ignore[arg-type]

@@ -106,11 +106,20 @@ def helper_classes(analysis: Analysis) -> dict[str, str]:
     by name, in the order the network first uses them: each once, however many layers use it."""
     found: dict[str, str] = {}
     net = analysis.network
+    asked: set[tuple] = set()  # (kind, attributes, input shapes) already asked: each asked once
     for node_id in net.order:
         node = net.node(node_id)
         if not node.inputs:
             continue
-        build = KINDS[node.kind].constructor(node.attrs, list(analysis[node_id].inputs))
+        inputs = analysis[node_id].inputs
+        try:
+            key = (node.kind, tuple(node.attrs.items()), inputs)
+            if key in asked:
+                continue
+            asked.add(key)
+        except TypeError:  # an attribute value that cannot be hashed: asked every time
+            pass
+        build = KINDS[node.kind].constructor(node.attrs, list(inputs))
         for one in (build.identity, build.module) if isinstance(build, Conditional) else (build,):
             if isinstance(one, Constructor) and one.source:
                 found.setdefault(one.cls, one.source)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import keyword
 import os
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +85,9 @@ def module_expression(path: str) -> str:
 
 
 def is_identifier(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)) and not keyword.iskeyword(name)
+    """An ASCII Python identifier that is no keyword (`[A-Za-z_][A-Za-z0-9_]*`, without a regex:
+    every attribute name asks)."""
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def strip_parens(src: str) -> str:

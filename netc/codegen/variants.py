@@ -116,10 +116,7 @@ class ClassPlanner:
         self.spec = self.network.source
         self.class_names = class_names
         self.pinned = pinned
-        self.readers: dict[str, set[str]] = {}
-        for node in self.network.nodes():
-            for source in node.data_inputs:
-                self.readers.setdefault(source, set()).add(node.id)
+        self.readers = self.network.readers  # read only
         self.index = {node_id: i for i, node_id in enumerate(self.network.order)}
         self.refs: dict[str, ClassRef] = {}
         self.classes: list[Variant] = []

@@ -12,7 +12,7 @@ from ..ir import Scope, ScopeKind
 from ..layers import CATEGORY_COLORS, KINDS, fmt_shape
 from .labels import cluster_label, fmt_params, folded_label, graph_title, layer_count, layer_label, text, tooltip
 from .plan import Plan
-from .statements import add_edge, add_node
+from .statements import add_edge, add_node, subgraph
 from .style import CATEGORY_SHAPES, FONT, SCOPE_FILLS, SKIP_COLOR, WARNING_COLOR
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
@@ -63,7 +63,7 @@ def _draw_children(graph, plan: Plan, children) -> None:
         if scope.id in plan.folded:
             _draw_folded(graph, plan, scope)
             continue
-        with graph.subgraph(name=f"cluster_{scope.id}") as sub:
+        with subgraph(graph, f"cluster_{scope.id}") as sub:
             if scope.kind == ScopeKind.BRANCH:  # side by side, no frame: the block's frame says enough
                 sub.attr(label="", peripheries="0", margin="4")
             else:
@@ -112,15 +112,16 @@ def _dominant_color(plan: Plan, scope_id: str) -> str:
 
 def _draw_edges(graph, plan: Plan) -> None:
     """One edge per drawn producer → consumer pair, labelled with the producer's output shape."""
-    network = plan.network
+    network, info = plan.network, plan.analysis.info
     seen: set[tuple[str, str]] = set()
+    labels: dict[tuple[int, ...], str] = {}  # shape → its text: most edges of a deep network repeat a few
     for node_id in network.order:
         if plan.hidden(node_id) or node_id in plan.elided:
             continue
         target = plan.drawn(node_id)
-        shape_only = plan.shape_only_inputs(node_id)
-        for position, src in enumerate(network.node(node_id).inputs):
-            if position in shape_only:
+        node = network.node(node_id)
+        for position, src in enumerate(node.inputs):
+            if position in node.shape_only:
                 continue
             source = plan.drawn(src)
             if source == target or (source, target) in seen:
@@ -129,20 +130,23 @@ def _draw_edges(graph, plan: Plan) -> None:
             attrs = {}
             if _is_skip(plan, src, node_id):
                 attrs = {"color": SKIP_COLOR, "penwidth": "1.4", "fontcolor": SKIP_COLOR, "weight": "0"}
-            add_edge(graph, source, target, label=fmt_shape(plan.analysis.info[src].shape), **attrs)
+            shape = info[src].shape
+            label = labels.get(shape)
+            if label is None:
+                label = labels[shape] = fmt_shape(shape)
+            add_edge(graph, source, target, label=label, **attrs)
 
 
 def _is_skip(plan: Plan, src: str, node_id: str) -> bool:
     """Whether an edge lies on a residual shortcut: through an automatic shortcut (identity or
     projection), inside a written `shortcut:`, or an identity skip from the block's input to its merge."""
     network = plan.network
-    if src in plan.elided or plan.shape_only_inputs(node_id) or plan.shape_only_inputs(src):
+    node, source = network.node(node_id), network.node(src)
+    if src in plan.elided or node.shape_only or source.shape_only:
         return True
-    for end in (src, node_id):
-        scope = network.node(end).scope
-        if scope and network.scopes[scope].kind == ScopeKind.SHORTCUT:
+    for end in (source, node):
+        if end.scope and network.scopes[end.scope].kind == ScopeKind.SHORTCUT:
             return True
-    node = network.node(node_id)
     if len(node.inputs) > 1 and node.scope:
         return src == network.scopes[node.scope].entry
     return False

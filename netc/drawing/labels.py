@@ -37,18 +37,13 @@ def small(content: str, color: str = "#444444", size: int = 9) -> str:
     return f'<font point-size="{size}" color="{color}">{content}</font>'
 
 
-def _plain(value: str) -> str:
-    """A plain (escString) attribute value: backslashes kept literal, quotes escaped by graphviz."""
-    import graphviz
-
-    return graphviz.escape(value)
-
-
 def tooltip(lines: list[str]) -> str:
-    """Hover text in SVG: the full name, shape, params and any warning, one per line (DOT `\\n`)."""
+    """Hover text in SVG: the full name, shape, params and any warning, one per line (DOT `\\n`).
+    A plain (escString) value: each line's backslashes kept literal, as graphviz.escape keeps them
+    (here with one nohtml for the whole text rather than one per line), quotes escaped by graphviz."""
     import graphviz
 
-    return graphviz.nohtml("\\n".join(_plain(line) for line in lines))
+    return graphviz.nohtml("\\n".join([line.replace("\\", "\\\\") for line in lines]))
 
 
 def _badge(count: int) -> str:

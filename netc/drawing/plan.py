@@ -99,11 +99,17 @@ class Plan:
     # --- what each layer is drawn as ----------------------------------------------------------------
     def hidden(self, node_id: str) -> bool:
         """Whether the node lies in a rolled-away repetition (its edges are the leader's)."""
+        if not self.leader:  # nothing rolled (the default): no scope chain to walk, per layer
+            return False
         return any(s.id in self.leader for s in self.network.scope_chain(node_id))
 
     def drawn(self, node_id: str) -> str:
         """The Graphviz node standing for a layer: itself, its folded scope, or (rolled or elided)
         the node drawn in its place."""
+        if not self.leader and not self.folded:  # nothing rolled or folded (the default): per layer,
+            if node_id in self.elided:  # no scope chain to walk
+                return self.drawn(self.network.node(node_id).inputs[0])
+            return node_id
         for scope in self.network.scope_chain(node_id):
             if scope.id in self.leader:
                 return self.drawn(self.leader[scope.id] + node_id[len(scope.id):])
