@@ -60,9 +60,9 @@ def torchvision_model(spec: str) -> torch.nn.Module:
     return getattr(torchvision().models, name)(**options)
 
 
-def netc_module(spec: str, inference: bool, size: int) -> torch.nn.Module:
+def netc_module(spec: str, inference: bool, size: int, channels_last: bool = False) -> torch.nn.Module:
     analysis = analyze_file(str(ROOT / "specs" / f"{spec}.yaml"), None, input_shape=(3, size, size))
-    generated = generate(analysis, inference=inference)
+    generated = generate(analysis, inference=inference, channels_last=channels_last)
     cls = getattr(load_generated(generated), generated.class_name)
     if not inference:
         return cls()
@@ -117,23 +117,25 @@ def part_build(threads_all: int, warmup: int, iters: int, rows: list[str], netwo
     for spec in networks:
         for batch, size in ((b, 224 if b == 1 else 112) for b in batches):
             for threads in thread_counts:
-                torch.set_num_threads(threads)
-                torch.manual_seed(0)
-                ours = netc_module(spec, True, size)
-                theirs = torchvision_model(spec).eval()
-                x = torch.randn(batch, 3, size, size)
-                ratio, t_ours, t_theirs = paired(inference_runner(ours, x), inference_runner(theirs, x), warmup, iters)
-                line = (f"| {spec} | {batch} | {size}×{size} | {threads} | {t_ours * 1e3:.1f} | {t_theirs * 1e3:.1f} "
-                        f"| **{ratio:.2f}** |")
-                print(line, flush=True)
-                rows.append(line)
+                for layout in ("NCHW", "channels-last"):  # `netc compile --inference [--channels-last]`
+                    torch.set_num_threads(threads)
+                    torch.manual_seed(0)
+                    ours = netc_module(spec, True, size, channels_last=layout != "NCHW")
+                    theirs = torchvision_model(spec).eval()
+                    x = torch.randn(batch, 3, size, size)  # the same NCHW input to both
+                    ratio, t_ours, t_theirs = paired(inference_runner(ours, x), inference_runner(theirs, x), warmup,
+                                                     iters)
+                    line = (f"| {spec} | {layout} | {batch} | {size}×{size} | {threads} | {t_ours * 1e3:.1f} "
+                            f"| {t_theirs * 1e3:.1f} | **{ratio:.2f}** |")
+                    print(line, flush=True)
+                    rows.append(line)
 
 
 def part_zoo(threads_all: int, warmup: int, iters: int, rows: list[str], specs: list[str]) -> None:
     torch.set_num_threads(threads_all)
     for spec in specs:
         size = 96 if spec != "googlenet_torchvision" else 96
-        for mode, batch in (("inference", 1), ("inference", 16), ("training", 8)):
+        for mode, batch in (("inference", 1), ("inference", 16), ("training", 1), ("training", 16)):
             torch.manual_seed(0)
             ours = netc_module(spec, False, size)
             theirs = torchvision_model(spec)
@@ -165,7 +167,7 @@ def main() -> None:
     build_rows: list[str] = []
     zoo_rows: list[str] = []
     if args.part in ("all", "build"):
-        print("| network | batch | input | threads | netc inference build ms | torchvision ms | torchvision / netc |")
+        print("| network | weights | batch | input | threads | netc inference build ms | torchvision ms | torchvision / netc |")
         threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, threads_all})
         part_build(threads_all, args.warmup, args.iters, build_rows, args.networks.split(","),
                    [int(b) for b in args.batches.split(",")], threads)
@@ -186,8 +188,8 @@ def main() -> None:
     ]
     if build_rows:
         text += ["## The inference build (`netc compile --inference`) vs torchvision eval mode",
-                 "", "| network | batch | input | threads | netc inference build ms | torchvision ms | torchvision / netc |",
-                 "| --- | ---: | --- | ---: | ---: | ---: | ---: |"] + build_rows + [""]
+                 "", "| network | weights | batch | input | threads | netc inference build ms | torchvision ms | torchvision / netc |",
+                 "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"] + build_rows + [""]
     if zoo_rows:
         text += ["## The ordinary generated module vs torchvision (all threads)",
                  "", "| spec | mode | batch | input | netc ms | torchvision ms | torchvision / netc |",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["table_speed.py", "limits_speed.py", "scaling.py", "train_step.py"]
+BENCHMARKS = ["table_speed.py", "limits_speed.py", "scaling.py", "train_step.py", "memory_peaks.py", "inference_speed.py"]
 
 
 def main() -> int:

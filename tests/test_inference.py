@@ -80,12 +80,13 @@ def test_the_inference_build_gives_the_training_modules_eval_output(spec):
     assert "import netc" not in inference.source and "from netc" not in inference.source
 
 
-def test_resnet_folds_every_body_norm_and_adds_in_place():
+def test_resnet_folds_every_norm_and_adds_in_place():
     analysis, inference, _, folded = pair("resnet50")
     source = inference.source
     assert "out += shortcut" in source and "self.bn1" not in source and "self.bn3" not in source
-    # Only the projection shortcuts keep a batch norm (the projection is one kind, built whole).
-    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == 4
+    # The projection shortcuts' batch norms too (inside the kind's own nn.Sequential): none is left.
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules()) == 0
+    assert sum(isinstance(m, torch.nn.Conv2d) and m.bias is not None for m in folded.modules()) == 53
     assert generate(analysis, inference=True).source == source  # deterministic
 
 

@@ -46,13 +46,10 @@ class Emitter:
         self.sized: dict[str, Sized] = {}
         self.taken = set(source.locals_taken)
         self.renamed: dict[str, Any] = {}  # a loop index → the variable __init__ names it (when renamed)
-        readers: dict[str, set[str]] = {}
-        for node in self.net.nodes():
-            for source_id in node.data_inputs:
-                readers.setdefault(source_id, set()).add(node.id)
-        self.readers = readers
+        self.readers = self.net.readers  # read only
         self.plan = current_plan()  # the inference build's (netc/codegen/inference.py), or None
         self.fold_into: dict[str, str] = {}  # batch norm → the layer it is folded into (inference build)
+        self.comments: dict[tuple[Any, Any], str | None] = {}  # (shape, span) → its comment (`note`)
         if source.entry is not None:
             self.handles[source.entry] = x
             if self.generic:
@@ -109,6 +106,12 @@ class Emitter:
         if self.plan is not None and build is not None and self.folds_next(node_id, kind, attrs):
             attrs = kind.with_bias(attrs)
             build, alternative = self.module(node_id, kind, attrs, in_shapes)
+        inside = kind.batch_norm_inside(attrs) if self.plan is not None and build is not None else None
+        if inside is not None:  # a projection shortcut's conv + bn: one conv with a bias
+            attrs, eps = inside
+            build, alternative = self.module(node_id, kind, attrs, in_shapes)
+            for instance in (self.src.found.get(node_id, []) if self.generic else [node_id]):
+                self.plan.folded_inside[instance] = eps  # type: ignore[union-attr]
         data = [h for i, h in enumerate(inputs) if i not in node.shape_only]
         in_place = isinstance(build, Constructor) and len(data) == 1 and data[0].overwritable and kind.runs_in_place(attrs)
         if in_place:
@@ -284,6 +287,8 @@ class Emitter:
     def forward_values(self, name: str, attrs: dict[str, Any], shapes: list[Any]):
         """Attributes and shapes for a kind's forward: an argument-dependent value (a zero-pad
         shortcut's stride) is kept on the module in __init__ and read back as `self.<name>`."""
+        if not self.generic:  # every size a number: nothing to keep (and 100,000 layers spare the walk)
+            return attrs, shapes, []
         kept: list[tuple[str, Any]] = []
 
         def keep(key: str, value: Any) -> Any:
@@ -301,7 +306,13 @@ class Emitter:
     # --- comments ------------------------------------------------------------------------------------
     def note(self, ir_id: str, span: Any, shape: Any = None, stride: Any = "unset") -> Note:
         if not self.generic:
-            return note(self.src.analysis[ir_id].shape, span)
+            # One text per shape and place in the spec: a word repeated 100,000 times is worded once
+            # (where() asks for the current directory at every call).
+            shape = self.src.analysis[ir_id].shape
+            text = self.comments.get((shape, span))
+            if text is None:
+                text = self.comments[(shape, span)] = note(shape, span).text
+            return Note(text)
         sized = self.sized[ir_id]
         result = Note()
         if self.recording:

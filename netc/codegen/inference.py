@@ -5,7 +5,8 @@ The same emitter writes it (netc/codegen/emit.py), asking the kinds, with this p
 - a batch norm (`kind.batch_norm`) whose only data input is the output of a layer that can take it
   (`kind.folds_batch_norm`: conv, fc, deconv without groups), read by nothing else and made in the
   same scope, is folded into that layer: the layer gets a bias (`kind.with_bias`) and the batch norm
-  becomes nothing. Every other batch norm stays (DenseNet's bn after a concat);
+  becomes nothing; so is the batch norm inside a layer's own module (`kind.batch_norm_inside`: a
+  projection shortcut's conv + bn). Every other batch norm stays (DenseNet's bn after a concat);
 - a kind that is the identity in eval mode (`kind.eval_identity`: dropout, stochastic depth) becomes
   nothing;
 - activations run in place wherever their input is read by nothing else, and residual adds write
@@ -35,6 +36,8 @@ class InferencePlan:
     channels_last: bool = False
     # batch norm (analysed node id) → the layer it is folded into, as the emitter decided them
     folded: dict[str, str] = field(default_factory=dict)
+    # a layer whose module ends with its own batch norm (a projection shortcut) → that norm's eps
+    folded_inside: dict[str, float] = field(default_factory=dict)
 
 
 _PLAN: ContextVar[InferencePlan | None] = ContextVar("netc_inference_plan", default=None)
@@ -77,6 +80,10 @@ def loader_tables(analysis: Any, plan: InferencePlan, training: dict[str, str],
         kind = KINDS[net.node(layer).kind]
         axis = kind.folds_batch_norm(net.node(layer).attrs)
         folds.append((inference[layer], training[layer], training[norm], float(net.node(norm).attrs["eps"]), axis))
+    for node_id, eps in plan.folded_inside.items():  # nn.Sequential(conv, bn) in training → one conv
+        node, layer = net.node(node_id), analysis.info[node_id]
+        if node_id in inference and node_id in training and not KINDS[node.kind].passes_input(node.attrs, list(layer.inputs)):
+            folds.append((inference[node_id], f"{training[node_id]}.0", f"{training[node_id]}.1", eps, 0))
     moved = []
     folded = {norm for norm in plan.folded if norm not in inference}
     for node_id, path in training.items():

@@ -399,6 +399,12 @@ class LayerKind:
         generator uses it where that input is read by nothing else and may be overwritten."""
         return None
 
+    def batch_norm_inside(self, attrs: dict[str, Any]) -> tuple[dict[str, Any], float] | None:
+        """For the inference build: when the layer's own module ends with a batch norm after a conv
+        (an nn.Sequential of the two), the attributes of that conv with a bias and without the
+        norm, and the norm's eps; None when it has none."""
+        return None
+
     def folds_batch_norm(self, attrs: dict[str, Any]) -> int | None:
         """For the inference build: the axis of this layer's weight that holds its output channels,
         when a batch norm reading only its output can be folded into its weight and bias; None when

@@ -233,6 +233,11 @@ class Projection(LayerKind):
     def symbolic_shape(self, attrs, inputs):
         return inputs[1]
 
+    def batch_norm_inside(self, attrs):
+        if not attrs["bn"] or attrs.get("zeropad"):
+            return None
+        return {**attrs, "bn": False}, 1e-5  # the conv then has a bias; nn.BatchNorm2d's default eps
+
     def native_cpu_columns(self, attrs, inputs, out, batch, half):
         project, stride = self._plan(inputs, attrs)
         if not project or attrs.get("zeropad"):
