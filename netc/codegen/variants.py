@@ -26,6 +26,7 @@ from .class_source import ClassRef, ClassSource
 from .comments import comment_text
 from .elements import Container, Element, Handle, class_block, forward_statements, init_statements, module_paths
 from .emit import Emitter
+from .inference import current_plan
 from .names import attribute, class_name, local
 from .pysrc import Comment, Item, Raw, Stmt, comment, literal, render, where
 
@@ -246,31 +247,68 @@ class ClassPlanner:
                 values[name] = Var(param.py, name, frozenset({name}), is_int)
             channels = key[1] if static_in else Var("in_channels", "in_channels", frozenset({"in_channels"}))
             template = self.network.templates.expand(block.name, values, channels, key[2])
-            written = [self.write_generic(variant, template, scope_id, taken) for scope_id in members]
-            texts = [w[2] for w in written]
+            # Each instance checks the class, but instances with the same arguments and input shape
+            # check it alike (the class is a function of those): one writing each, not 33,333. The
+            # inference build writes every one: each records its own folded batch norms in the plan.
+            by_instance: dict[Any, Any] = {}
+            written, paths = [], []
+            for scope_id in members:
+                key = self._instance_key(scope_id) if current_plan() is None else None
+                first = by_instance.get(key) if key is not None else None
+                moved = self._same_paths(template, first, scope_id) if first is not None else None
+                if moved is None:
+                    first = self.write_generic(variant, template, scope_id, taken)
+                    if key is not None:
+                        by_instance[key] = first
+                    moved = first[0]
+                written.append(first)
+                paths.append(moved)
+            distinct = list({id(w): w for w in written}.values())
+            texts = [w[2] for w in distinct]
             if any(t != texts[0] for t in texts):
                 raise NotGeneric(frozenset(name for name, _ in block.params) | {"in_channels"},
                                  f"instances of '{block.name}' give different code")
-            first_slots = written[0][1]
-            for other in written[1:]:
+            first_slots = distinct[0][1]
+            for other in distinct[1:]:
                 for slot, more in zip(first_slots, other[1]):
                     slot.samples.extend(more.samples)
             for slot in first_slots:
                 slot.note.text = comment_text(slot)
             variant.statements = render_class(variant.class_name, *written[0][3])[0]  # now with the comments
-            for scope_id, one in zip(members, written):
-                variant.paths[scope_id] = one[0]
+            for scope_id, one in zip(members, paths):
+                variant.paths[scope_id] = one
             variants.append(variant)
         return variants
 
+    def _instance_key(self, scope_id: str) -> Any:
+        """What an instance's writing of its generic class depends on: its arguments and its input's
+        shape (None when an argument cannot be hashed: that instance is written on its own)."""
+        scope = self.network.scopes[scope_id]
+        key = (tuple(scope.args.items()), tuple(self.analysis[scope.entry].shape))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def _same_paths(self, template: Network, first: Any, scope_id: str) -> dict[str, str] | None:
+        """The module paths of an instance that writes its class as `first`'s did: first's paths,
+        keyed by this instance's nodes (node for node through the template); None where a key
+        has no counterpart (then the instance is written on its own)."""
+        found = correspond(template, self.network, scope_id)
+        counterpart = {mine: ours for t, nodes in first[4].items() for mine, ours in zip(nodes, found.get(t, []))}
+        if any(k not in counterpart for k in first[0]):
+            return None
+        return {counterpart[k]: path for k, path in first[0].items()}
+
     def write_generic(self, variant: Variant, template: Network, scope_id: str, taken: set[str]):
         """The class as one instance checks it: (paths, comment slots, text without comments, what
-        render_class takes)."""
+        render_class takes, the instance's nodes for each template node)."""
         scope = self.network.scopes[scope_id]
         env = layered({**scope.args, "in_channels": self.analysis[scope.entry].shape[0]}, self.spec.params)
+        found = correspond(template, self.network, scope_id)
         source = ClassSource(template, template.top, TEMPLATE_INPUT, self.refs, self.analysis, template=template,
-                             instance=scope_id, found=correspond(template, self.network, scope_id), env=env,
-                             locals_taken=taken, slots=[])
+                             instance=scope_id, found=found, env=env, locals_taken=taken, slots=[])
         x = Handle()
         emitter = Emitter(source, x)
         container = Container()
@@ -279,7 +317,7 @@ class ClassPlanner:
         extra = [Stmt(Raw(literal(emitter.sized[exit_].shape[0])), "self.out_channels")]
         arguments = (container, x, [("output", emitter.handles[exit_])], variant.signature(), extra)
         statements, paths = render_class(variant.class_name, *arguments)
-        return paths, source.slots, "\n".join(render(statements)), arguments
+        return paths, source.slots, "\n".join(render(statements)), arguments, found
 
     def concrete_variants(self, block, instances) -> list[Variant]:
         groups: dict[Any, list[str]] = {}
