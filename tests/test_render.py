@@ -622,3 +622,26 @@ def test_fast_statements_write_the_bytes_graphviz_writes():
     add_edge(ours, "a:p1:n", "b c", label="1×2")
     assert ours.source == theirs.source
     assert len(ours.body) == len(cases) * 2
+
+
+def test_fast_subgraphs_write_the_bytes_graphviz_writes():
+    """netc/drawing/statements.py writes clusters itself (graphviz's subgraph() copies the parent's
+    body on every call): the same bytes as graphviz's own, nested, with graph attributes."""
+    import graphviz
+
+    from netc.drawing.statements import add_edge, add_node, subgraph
+
+    theirs, ours = graphviz.Digraph(), graphviz.Digraph()
+    with theirs.subgraph(name="cluster_stage1") as outer:
+        outer.attr(label="stage 1", style="rounded,filled", fillcolor="#eeeeee", penwidth=None)
+        with outer.subgraph(name="cluster_stage1.block 1") as inner:
+            inner.attr(label="", peripheries="0")
+            inner.node("stage1.conv1", label="<<b>conv</b>>", tooltip=graphviz.nohtml('a "q"\\nb'))
+        outer.edge("stage1.conv1", "x y", label="3×8×8")
+    with subgraph(ours, "cluster_stage1") as outer:
+        outer.attr(label="stage 1", style="rounded,filled", fillcolor="#eeeeee", penwidth=None)
+        with subgraph(outer, "cluster_stage1.block 1") as inner:
+            inner.attr(label="", peripheries="0")
+            add_node(inner, "stage1.conv1", label="<<b>conv</b>>", tooltip=graphviz.nohtml('a "q"\\nb'))
+        add_edge(outer, "stage1.conv1", "x y", label="3×8×8")
+    assert ours.source == theirs.source
