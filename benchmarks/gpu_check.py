@@ -44,7 +44,9 @@ def zoo_runs(specs: list[Path], batch: int) -> list[str]:
             "predicted infer MB | measured infer MB |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
     from netc.analysis import analyze_file
     from netc.liveness import inference_peak, training_peak
+    from netc.targets import resolve_target
 
+    cuda = resolve_target("cuda")  # the caching allocator's model (netc/targets/cuda.py)
     for path in specs:
         analysis = analyze_file(str(path))
         model = build(str(path)).cuda().train()
@@ -80,8 +82,8 @@ def zoo_runs(specs: list[Path], batch: int) -> list[str]:
             model(x)
         torch.cuda.synchronize()
         measured_infer = torch.cuda.max_memory_allocated() - before + x.numel() * x.element_size()
-        predicted_train = training_peak(analysis, batch).peak.bytes
-        predicted_infer = inference_peak(analysis, batch).bytes
+        predicted_train = training_peak(analysis, batch, target=cuda).peak.bytes
+        predicted_infer = inference_peak(analysis, batch, target=cuda).bytes
         rows.append(f"| {path.stem} | {cells[0]} | {cells[1]} | {predicted_train / 2**20:.1f} | "
                     f"{measured_train / 2**20:.1f} | {predicted_infer / 2**20:.1f} | {measured_infer / 2**20:.1f} |")
         del model

@@ -4,7 +4,8 @@ Predicted: netc/liveness.py (the analysis path, no torch). Measured: the CPU all
 recorded by torch.profiler (profile_memory=True) during the generated module's real
 `torch.inference_mode()` forward and its training step (forward, backward from a gradient of ones per
 output, optimizer.step; zero_grad(set_to_none=True) before it): tests/torch_measures.py.
-Each spec at its own input, batch 1, float32. Writes benchmarks/RESULTS-memory.md.
+Each spec at its own input, batch 1, float32. Writes benchmarks/RESULTS-memory-TARGET.md (the target
+the prediction is for: this machine detected, or cpu-native with --no-mkldnn).
 
     .venv/bin/python benchmarks/memory_peaks.py [--optimizer sgd] [SPEC ...]
 """
@@ -34,8 +35,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("specs", nargs="*")
     parser.add_argument("--optimizer", default="sgd", choices=("sgd", "momentum", "adam"))
-    parser.add_argument("-o", "--output", default=str(ROOT / "benchmarks" / "RESULTS-memory.md"))
+    parser.add_argument("--threads", type=int, default=2, help="torch's CPU threads (the prediction's too)")
+    parser.add_argument("--no-mkldnn", action="store_true", help="torch.backends.mkldnn.enabled = False (target cpu-native)")
+    parser.add_argument("-o", "--output", help="default: benchmarks/RESULTS-memory-TARGET.md")
     args = parser.parse_args()
+    from netc.targets import detect_cpu, resolve_target
+
+    torch.set_num_threads(args.threads)
+    torch.backends.mkldnn.enabled = not args.no_mkldnn
+    target = resolve_target("cpu-native", args.threads) if args.no_mkldnn else detect_cpu(args.threads)
+    args.target = target
+    args.output = args.output or str(ROOT / "benchmarks" / f"RESULTS-memory-{target.name}.md")
     names = args.specs or sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
     torch.manual_seed(0)
     rows = []
@@ -45,9 +55,9 @@ def main() -> int:
         model = build_module(analysis)
         x = torch.randn(1, *analysis.network.input_shape)
         inf_measured = inference_peak(model, x)
-        inf = predict_inference(analysis)
+        inf = predict_inference(analysis, target=target)
         train_measured = training_peak(model, x, args.optimizer)
-        train = predict_training(analysis, optimizer=args.optimizer)
+        train = predict_training(analysis, optimizer=args.optimizer, target=target)
         rows.append((name, "×".join(map(str, analysis.network.input_shape)), inf.bytes, inf_measured, inf.layer,
                      train.peak.bytes, train_measured, f"{train.peak.phase} {train.peak.layer}".strip()))
         print(f"{name}: inference {inf.bytes / 1e6:.2f} vs {inf_measured / 1e6:.2f} MB, training "
@@ -63,9 +73,10 @@ def write(rows, args, torch_version: str) -> None:
 
     lines = [
         "# Peak memory: predicted (netc/liveness.py) vs measured (CPU allocator)", "",
-        f"`.venv/bin/python benchmarks/memory_peaks.py --optimizer {args.optimizer}` — batch 1, float32, "
-        f"{args.optimizer}, each spec at its own input; torch {torch_version}, {platform.machine()} CPU "
-        "(oneDNN convolutions). Measured: the running sum of torch.profiler's `[memory]` events "
+        f"`.venv/bin/python benchmarks/memory_peaks.py --optimizer {args.optimizer} --threads {args.threads}"
+        f"{' --no-mkldnn' if args.no_mkldnn else ''}` — batch 1, float32, "
+        f"{args.optimizer}, each spec at its own input; torch {torch_version}, {platform.machine()} CPU; "
+        f"predicted for target {args.target.describe()}. Measured: the running sum of torch.profiler's `[memory]` events "
         "(every allocation and free of the CPU allocator) during one `inference_mode()` forward, and during "
         "one training step (forward, backward from a ones gradient per output, optimizer.step) after a "
         "first step; plus what was there before (the input batch; for training also parameters and "

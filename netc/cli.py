@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--amp", action="store_true",
                        help="mixed precision (torch.autocast at --dtype float16/bfloat16): float32 parameters, "
                             "gradients and optimizer state beside half activations")
+    table.add_argument("--target", choices=("cpu", "cpu-avx512", "cpu-avx2", "cpu-native", "cuda"), default="cpu",
+                       help="what the memory peaks are for: cpu (this machine, detected), a named CPU backend, "
+                            "or cuda (unverified)")
+    table.add_argument("--threads", type=_positive, help="torch's CPU threads for the peaks (default: detected)")
     table.add_argument("-o", "--output", help="write to this file instead of standard output")
 
     compile_ = sub.add_parser("compile", help="generate a standalone PyTorch module")
@@ -257,7 +261,10 @@ def _run(args) -> int:
 
         if args.amp and args.dtype not in ("float16", "bfloat16"):
             raise UsageError(f"--amp needs a half --dtype (float16 or bfloat16), got {args.dtype}")
-        memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer, amp=args.amp)
+        from .targets import resolve_target
+
+        target = resolve_target(args.target, args.threads)
+        memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer, amp=args.amp, target=target)
         if args.format == "html":  # netc/table_html.py builds on netc/table.py, so it is asked here
             from .table_html import to_html
 

@@ -23,6 +23,9 @@ parameters' gradients, which stay; then it frees its output's gradient and the t
 once no later-run backward still needs them. optimizer.step then adds its own temporaries (Adam's
 square root of the second moment). The peak is the largest sum over all these moments.
 
+What a layer's kernel allocates beside the tensors (oneDNN's blocked copies, torch's im2col
+buffers, an allocator's rounding) is the target's (netc/targets): this pass is the same for all.
+
 Sizes are bytes at `batch` images of the activation dtype. Under AMP (`amp=True`, half activation
 dtypes) parameters, their gradients and optimizer state are float32, activations half, and autocast
 keeps a half copy of each conv/fc weight for the step (its cast cache, which backward reads).
@@ -35,17 +38,14 @@ from dataclasses import dataclass, field, replace
 from .annotated import Analysis
 from .ir import ScopeKind
 from .layers import KINDS
-from .layers.base import numel
+from .targets import Target, resolve_target
+from .targets.base import DTYPE_BYTES, HALF, INDEX_BYTES
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-HALF = ("float16", "bfloat16")
-INDEX_BYTES = 8  # int64: max pooling's argmax
+__all__ = ["DTYPE_BYTES", "HALF", "INDEX_BYTES", "OPTIMIZER_STATES", "Peak", "StoragePlan", "TrainingPeak",
+           "copies_input", "inference_peak", "storage_plan", "training_peak"]
+
 # Extra float32 values per trained parameter that each optimizer keeps: momentum 1 buffer, Adam 2.
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
-# Temporaries optimizer.step makes, counted in copies of the largest weight: on CPU torch's
-# optimizers run one parameter at a time (foreach is CUDA's default); Adam's denominator
-# sqrt(v) / c then its quotient; SGD and momentum update in place.
-OPTIMIZER_TEMPORARIES = {"sgd": 0, "momentum": 0, "adam": 2}
 
 
 @dataclass(frozen=True)
@@ -157,100 +157,8 @@ def channels_last_layouts(analysis: Analysis) -> set[str]:
     return found
 
 
-def workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, training: bool,
-              channels_last: bool = False) -> int:
-    """Bytes a layer's CPU kernel allocates and frees while it runs, beside its output: oneDNN's
-    convolution reorders its weight into a blocked copy on each call (and an NCHW input and output
-    too); max pooling makes its argmax indices even when nothing keeps them (inference).
-    `channels_last`: the layer's input is laid out channels last (channels_last_layouts)."""
-    node, layer = analysis.network.node(node_id), analysis.info[node_id]
-    kind = KINDS[node.kind]
-    size = _value_bytes(dtype)
-    extra = 0
-    columns = kind.native_cpu_columns(node.attrs, list(layer.inputs), layer.shape, batch, dtype in HALF)
-    if columns is not None:  # torch's own im2col kernel, not oneDNN: no reorders
-        extra += columns * size
-        if channels_last:  # but the weight made channels-last first, as for oneDNN
-            extra += layer.weights * size * (kind.channels_last_weight_copies(node.attrs, list(layer.inputs)) - 1)
-    elif kind.category == "conv" and layer.weights and channels_last:
-        # oneDNN reads and writes NHWC memory as it is: only the weight is copied.
-        c_in, c_out = layer.inputs[0][0], layer.shape[0]
-        grow = (_blocked(c_in) / c_in if c_in > 4 else 1) * _blocked(c_out) / c_out
-        extra += int(layer.weights * size * grow) * kind.channels_last_weight_copies(node.attrs, list(layer.inputs))
-    elif kind.category == "conv" and layer.weights:
-        # oneDNN on NCHW tensors: the input (unless it has too few channels to block) and the weight
-        # are reordered into blocked copies, the output is made blocked and then reordered into the
-        # NCHW output: the larger of the two moments, beside the output itself.
-        # Blocked layouts pad the channels to a multiple of 16 (an input of 4 channels or fewer is
-        # read as it is).
-        c_in, c_out = layer.inputs[0][0], layer.shape[0]
-        grow_in = _blocked(c_in) / c_in if c_in > 4 else 1
-        grow_out = _blocked(c_out) / c_out
-        copied = batch * numel(layer.inputs[0]) * size * grow_in if c_in > 4 else 0
-        out = batch * layer.activations * size
-        blocked = out * grow_out
-        if kind.strided_pointwise(node.attrs, list(layer.inputs)):
-            # A 1×1 conv of stride > 1: the blocked output is made while the input's copy is alive.
-            extra += int(copied + layer.weights * size * grow_in * grow_out + blocked)
-        else:
-            extra += int(max(copied + layer.weights * size * grow_in * grow_out + blocked - out, blocked))
-    if kind.category == "conv" and layer.weights and node.data_inputs:
-        extra += _contiguous_copy(analysis, node.data_inputs[0], batch, size)
-    if not training:
-        saved = kind.saved(node.attrs, list(layer.inputs), layer.shape)
-        extra += batch * saved.indices * INDEX_BYTES
-        if kind.category == "norm" and saved.hidden:
-            # LRN, composed of small ops: squares, padded, pooled, scaled, shifted, each a new tensor;
-            # at most two beside the output at once.
-            extra += 2 * batch * layer.activations * size
-    return extra
-
-
-def _contiguous_copy(analysis: Analysis, source: str, batch: int, size: int) -> int:
-    """Bytes of the contiguous copy a conv makes of its input when that is a view of scattered
-    memory (some channels of each of several images)."""
-    node, layer = analysis.network.node(source), analysis.info[source]
-    if not node.inputs or layer.new_tensor:
-        return 0
-    if KINDS[node.kind].contiguous_view(node.attrs, list(layer.inputs), batch):
-        return 0
-    return batch * layer.activations * size
-
-
-def backward_workspace(analysis: Analysis, node_id: str, batch: int, dtype: str, source_grads: bool,
-                       channels_last: bool = False) -> int:
-    """Bytes a conv's backward allocates and frees beside the gradients it keeps (oneDNN): for the
-    input's gradient, blocked copies of the output's gradient and of the weight and a blocked
-    gradient; for the weight's, a blocked weight gradient reordered into `.grad`. On a channels-last
-    input, what the kind says (LayerKind.channels_last_backward_values)."""
-    node, layer = analysis.network.node(node_id), analysis.info[node_id]
-    kind = KINDS[node.kind]
-    size = _value_bytes(dtype)
-    columns = kind.native_cpu_columns(node.attrs, list(layer.inputs), layer.shape, batch, dtype in HALF)
-    if columns is not None:  # torch's own kernel: the im2col buffer again, one gradient at a time
-        return columns * size
-    if kind.category != "conv" or not layer.weights:
-        return 0
-    if channels_last:
-        values = kind.channels_last_backward_values(node.attrs, list(layer.inputs), layer.shape, layer.weights, batch)
-        return values * size
-    c_in, c_out = layer.inputs[0][0], layer.shape[0]
-    grow_in = _blocked(c_in) / c_in if c_in > 4 else 1
-    grow_out = _blocked(c_out) / c_out
-    weight = layer.weights * size * grow_in * grow_out
-    if not source_grads:  # the first conv: no input gradient
-        return int(weight)
-    out = batch * layer.activations * size * grow_out
-    inp = batch * numel(layer.inputs[0]) * size
-    return int(max(out + weight + inp * grow_in - inp, weight))
-
-
-def _blocked(channels: int) -> int:
-    return -(-channels // 16) * 16
-
-
-def _storage_bytes(analysis: Analysis, owner: str, batch: int, dtype: str) -> int:
-    return batch * analysis.info[owner].activations * _value_bytes(dtype)
+def _storage_bytes(analysis: Analysis, owner: str, batch: int, dtype: str, target: Target) -> int:
+    return target.allocation(batch * analysis.info[owner].activations * _value_bytes(dtype))
 
 
 def _held_until(analysis: Analysis, plan: StoragePlan, order: list[str]) -> dict[str, int]:
@@ -299,9 +207,12 @@ def _enclosing_block(net, scope_id: str):
     return None
 
 
-def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", plan: StoragePlan | None = None) -> Peak:
+def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", plan: StoragePlan | None = None,
+                   target: Target | None = None) -> Peak:
     """The peak activation bytes of a `torch.inference_mode()` forward, the input batch included;
-    `plan` the analysis's storage_plan when the caller has it."""
+    `plan` the analysis's storage_plan when the caller has it; `target` what runs it (default:
+    this machine's CPU, netc/targets)."""
+    target = target or resolve_target("cpu")
     net = analysis.network
     order = list(net.order)
     plan = plan or storage_plan(analysis)
@@ -318,9 +229,10 @@ def inference_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", p
     best = Peak(0, "", "forward")
     for k, node_id in enumerate(order):
         storage = owner[node_id]
-        live.add(storage, _storage_bytes(analysis, storage, batch, dtype))
+        live.add(storage, _storage_bytes(analysis, storage, batch, dtype, target))
         reads_nhwc = _reads_channels_last(net.node(node_id), nhwc)
-        now = live.total + workspace(analysis, node_id, batch, dtype, training=False, channels_last=reads_nhwc)
+        now = live.total + target.forward_workspace(analysis, node_id, batch, dtype, training=False,
+                                                    channels_last=reads_nhwc)
         if now > best.bytes:
             best = Peak(now, node_id, "forward")
         for s in ending.get(k, ()):
@@ -353,8 +265,10 @@ def _passes_gradient_on(analysis: Analysis, node_id: str) -> bool:
 
 
 def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-                  amp: bool = False, plan: StoragePlan | None = None) -> TrainingPeak:
-    """The peak bytes of one training step: see the module's docstring for the model."""
+                  amp: bool = False, plan: StoragePlan | None = None, target: Target | None = None) -> TrainingPeak:
+    """The peak bytes of one training step: see the module's docstring for the model; `target`
+    as for inference_peak."""
+    target = target or resolve_target("cpu")
     net, info = analysis.network, analysis.info
     order = list(net.order)
     plan = plan or storage_plan(analysis)
@@ -413,12 +327,12 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
     # Forward: a saved storage outlives its last reader until backward.
     for k, node_id in enumerate(order):
         storage = plan.owner[node_id]
-        live.add(storage, _storage_bytes(analysis, storage, batch, dtype))
+        live.add(storage, _storage_bytes(analysis, storage, batch, dtype, target))
         if k in hidden:
-            live.add(f"hidden:{k}", hidden[k])
+            live.add(f"hidden:{k}", target.allocation(hidden[k]))
         reads_nhwc = _reads_channels_last(net.node(node_id), nhwc)
-        see(live.total + workspace(analysis, node_id, batch, dtype, training=True, channels_last=reads_nhwc), node_id,
-            "forward")
+        see(live.total + target.forward_workspace(analysis, node_id, batch, dtype, training=True,
+                                                  channels_last=reads_nhwc), node_id, "forward")
         for s in [s for s in ending.get(k, ()) if s not in keepers]:
             live.drop(s)
 
@@ -428,8 +342,7 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
     for _, node_id in net.outputs:
         if node_id in needs_grad and node_id not in grad_of:
             key = f"grad:{node_id}"
-            live.add(key, _storage_bytes(analysis, node_id, batch, dtype) if info[node_id].new_tensor else
-                     batch * info[node_id].activations * _value_bytes(dtype))
+            live.add(key, _storage_bytes(analysis, node_id, batch, dtype, target))
             grad_of[node_id], users[key] = key, 1
     last_keeper = {s: min(ks) for s, ks in keepers.items()}  # freed after the first saver's backward
     freed_at = _by_end(last_keeper)  # position → the saved storages freed there: one pass, not one per layer
@@ -449,7 +362,7 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
                 key = g
             else:
                 key = f"grad:{node_id}:{i}"
-                live.add(key, batch * info[source].activations * _value_bytes(dtype))
+                live.add(key, _storage_bytes(analysis, source, batch, dtype, target))
                 made.append(key)
             if source in grad_of:  # a second gradient: accumulated into the first, then dropped
                 if key != g:
@@ -461,8 +374,8 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
         if node_id in trained:
             param_grads += layer.params * master
         reads_nhwc = _reads_channels_last(node, nhwc)
-        see(live.total + param_grads + backward_workspace(analysis, node_id, batch, dtype, source_grads=bool(made),
-                                                          channels_last=reads_nhwc),
+        see(live.total + param_grads + target.backward_workspace(analysis, node_id, batch, dtype,
+                                                                 source_grads=bool(made), channels_last=reads_nhwc),
             node_id, "backward")
         # The output's gradient and what this layer saved go now.
         users[g] -= 1
@@ -473,7 +386,7 @@ def training_peak(analysis: Analysis, batch: int = 1, dtype: str = "float32", op
                 live.drop(key)
         _release(live, k, freed_at)
     largest = max((info[n].weights for n in trained), default=0) * master
-    see(live.total + param_grads + largest * OPTIMIZER_TEMPORARIES[optimizer], "", "step")
+    see(live.total + param_grads + target.optimizer_temporaries(optimizer, largest, gradients), "", "step")
     return TrainingPeak(best, parameters, gradients, state, copies)
 
 

@@ -14,8 +14,20 @@ from dataclasses import dataclass, replace
 
 from .annotated import Analysis
 from .layers import KINDS
-from .liveness import (DTYPE_BYTES, HALF, INDEX_BYTES, OPTIMIZER_STATES, Peak, StoragePlan, TrainingPeak, copies_input,
-                       inference_peak, storage_plan, training_peak)
+from .liveness import (
+    DTYPE_BYTES,
+    HALF,
+    INDEX_BYTES,
+    OPTIMIZER_STATES,
+    Peak,
+    StoragePlan,
+    TrainingPeak,
+    copies_input,
+    inference_peak,
+    storage_plan,
+    training_peak,
+)
+from .targets import Target, resolve_target
 
 __all__ = ["DTYPE_BYTES", "HALF", "INDEX_BYTES", "OPTIMIZER_STATES", "KeptForBackward", "MemoryEstimate",
            "estimate_memory", "human_bytes", "kept_for_backward"]
@@ -46,6 +58,7 @@ class MemoryEstimate:
     training: TrainingPeak | None = None
     inference: Peak | None = None
     amp: bool = False  # autocast: float32 parameters, gradients and state beside half activations
+    target: Target | None = None  # what the peaks are for (netc/targets)
 
     @property
     def total(self) -> int:
@@ -76,9 +89,11 @@ def kept_for_backward(analysis: Analysis, plan: StoragePlan | None = None) -> Ke
 
 
 def estimate_memory(analysis: Analysis, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-                    amp: bool = False) -> MemoryEstimate:
+                    amp: bool = False, target: Target | str = "cpu") -> MemoryEstimate:
     """`dtype` is the whole model's (model.to(dtype)) unless `amp`: then it is autocast's half dtype
-    for activations, and parameters, gradients and optimizer state stay float32."""
+    for activations, and parameters, gradients and optimizer state stay float32. `target`: what
+    the peaks are for, a Target or its name (netc/targets; `cpu` is this machine)."""
+    target = resolve_target(target) if isinstance(target, str) else target
     amp = amp and dtype in HALF
     size = DTYPE_BYTES[dtype]
     master = 4 if amp else size
@@ -90,9 +105,9 @@ def estimate_memory(analysis: Analysis, batch: int = 1, dtype: str = "float32", 
         batch=batch, dtype=dtype, optimizer=optimizer,
         parameters=params, gradients=trained, optimizer_state=trained * OPTIMIZER_STATES[optimizer],
         activations=kept.bytes(batch, size), kept=kept,
-        training=training_peak(analysis, batch, dtype, optimizer, amp, plan),
-        inference=inference_peak(analysis, batch, dtype, plan),
-        amp=amp,
+        training=training_peak(analysis, batch, dtype, optimizer, amp, plan, target),
+        inference=inference_peak(analysis, batch, dtype, plan, target),
+        amp=amp, target=target,
     )
 
 

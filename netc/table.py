@@ -98,6 +98,7 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
             "kept_for_backward": {"values_per_image": memory.kept.values, "int64_indices_per_image": memory.kept.indices,
                                   "values_per_batch": memory.kept.per_batch},
             "amp": memory.amp,
+            "target": memory.target.to_json() if memory.target is not None else None,
             **_peak_json(memory),
         },
         "warnings": [d.message for d in analysis.warnings],
@@ -169,6 +170,8 @@ def _peaks(memory: MemoryEstimate) -> list[str]:
     """The liveness peaks (netc/liveness.py): what one training step and one inference_mode
     forward hold at their highest, and the layer running then."""
     lines: list[str] = []
+    if memory.target is not None:
+        lines.append(f"peaks for target {memory.target.describe()}")
     if memory.training is not None:
         peak = memory.training.peak
         where = f"in {peak.phase} at {peak.layer}" if peak.layer else "in optimizer.step"

@@ -359,12 +359,29 @@ class LayerKind:
         return 2 * weights
 
     def native_cpu_columns(self, attrs: dict[str, Any], inputs: list[Shape], out: Shape, batch: int,
-                           half: bool) -> int | None:
+                           half: bool, threads: int = 2, onednn: bool = True) -> int | None:
         """Values of the im2col buffer torch's own CPU kernel allocates beside the output while it
         runs this layer (and again in its backward), where torch runs the layer with that kernel
         rather than with oneDNN; None where oneDNN runs it (netc/liveness.py models its reorders)
-        or the kind has no such kernel."""
+        or the kind has no such kernel. `threads`: torch's intra-op threads; `onednn`: whether
+        torch may use oneDNN at all (torch.backends.mkldnn.enabled)."""
         return None
+
+    def conv_window(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[tuple[int, int], int]:
+        """For a convolution: its kernel (height, width) and its groups (as many as input channels:
+        depthwise), what backends choose their kernels and buffers by."""
+        return (1, 1), 1
+
+    @property
+    def convolution(self) -> bool:
+        """Whether backends run the layer as a convolution over its weight (oneDNN's reorders,
+        cuDNN, torch's im2col): the kinds of the "conv" category."""
+        return self.category == "conv"
+
+    def composed_temporaries(self, saved: Saved) -> bool:
+        """Whether the layer is composed of small ops (LRN: squares, padded, pooled, scaled,
+        shifted), two of whose temporaries are alive beside the output in inference."""
+        return self.category == "norm" and bool(saved.hidden)
 
     def passes_input(self, attrs: dict[str, Any], inputs: list[Shape]) -> bool:
         """Whether the layer is nothing here: forward hands its first input on unchanged (an

@@ -71,19 +71,25 @@ def per_axis(value: Any) -> tuple[Any, Any]:
 
 
 def native_conv_columns(source: Shape, out: Shape, kernel: tuple[int, int], stride: tuple[int, int], padded: bool,
-                        dilated: bool, groups: int, batch: int, half: bool) -> int | None:
+                        dilated: bool, groups: int, batch: int, half: bool, threads: int = 2,
+                        onednn: bool = True) -> int | None:
     """Values of the im2col buffer of torch's own CPU convolution, or None where torch runs the
     conv with oneDNN instead (LayerKind.native_cpu_columns). torch's choice (aten/src/ATen/native/
-    Convolution.cpp, ConvParams::use_mkldnn), on more than one thread (its default on a multi-core
-    machine): oneDNN for a half dtype, a grouped conv, a kernel larger than 3 on both axes, a batch
-    of more than one or an input of more than 20,480 values; else slow_conv2d, whose buffer holds
-    C·kh·kw values per output pixel (none for a 1×1 conv of stride 1 without padding). Measured in
+    Convolution.cpp, ConvParams::use_mkldnn): oneDNN when it is enabled (`onednn`) and (a 1×1
+    conv of stride 1, undilated, on fewer than 16 images runs natively on one thread) for a half
+    dtype, a grouped conv, a kernel larger than 3 on both axes, a batch of more than one or an
+    input of more than 20,480 values; else slow_conv2d, whose buffer holds C·kh·kw values per
+    output pixel (none for a 1×1 conv of stride 1 without padding). Measured in
     tests/test_memory_peaks.py (ResNet-20 on CIFAR runs every 3×3 conv this way at batch 1)."""
     c, h, w = source
     kh, kw = kernel
-    if half or groups > 1 or (kh > 3 and kw > 3) or batch > 1 or batch * c * h * w > 20_480:
-        return None
-    if (kh, kw) == (1, 1) and stride == (1, 1) and not padded and not dilated:
+    pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and not dilated
+    if onednn:
+        single_thread_native = threads == 1 and pointwise and batch < 16
+        if half or (not single_thread_native and (groups > 1 or (kh > 3 and kw > 3) or batch > 1
+                                                  or batch * c * h * w > 20_480)):
+            return None
+    if pointwise and not padded:
         return 0
     return batch * c * kh * kw * out[1] * out[2]
 
@@ -220,23 +226,23 @@ class Conv(LayerKind):
         return 2 if inputs[0][0] // attrs["groups"] > 1 and kh * kw > 1 else 1
 
     def channels_last_backward_values(self, attrs, inputs, out, weights, batch):
-        # Measured (torch 2.13, CPU, on 1, 2 and 4 threads; tests/test_memory_peaks.py checks the
-        # zoo's ConvNeXt): a depthwise conv larger than 3×3 keeps 256 partial weight gradients beside
-        # its gradient, whatever the map's size or the batch; a 3×3 one and a dense conv its weight,
-        # its gradient and (dense) the channels-last copy.
-        kh, kw = per_axis(attrs["kernel"])
+        # A depthwise conv: its weight and its gradient blocked; a dense one also the channels-last
+        # copy (the partial gradients some ISAs add are the target's: netc/targets/onednn.py).
         if attrs["groups"] > 1 and attrs["groups"] == inputs[0][0]:
-            return 257 * weights if kh * kw > 9 else 2 * weights
+            return 2 * weights
         return (1 + self.channels_last_weight_copies(attrs, inputs)) * weights
 
-    def native_cpu_columns(self, attrs, inputs, out, batch, half):
+    def conv_window(self, attrs, inputs):
+        return per_axis(attrs["kernel"]), attrs["groups"]
+
+    def native_cpu_columns(self, attrs, inputs, out, batch, half, threads=2, onednn=True):
         (_, stride_h, (top, bottom)), (_, stride_w, (left, right)) = self._axes(attrs)
         c, h, w = inputs[0]
         if top != bottom or left != right:  # forward pads first (pad_call): the conv reads the padded map
             h, w = h + top + bottom, w + left + right
         padded = (top, left, bottom, right) != (0, 0, 0, 0)
         return native_conv_columns((c, h, w), out, per_axis(attrs["kernel"]), (stride_h, stride_w), padded,
-                                   per_axis(attrs["dilation"]) != (1, 1), attrs["groups"], batch, half)
+                                   per_axis(attrs["dilation"]) != (1, 1), attrs["groups"], batch, half, threads, onednn)
 
     def label(self, attrs):
         text = f"conv{axis_text(attrs['kernel'])}-{attrs['filters']}"
@@ -330,6 +336,9 @@ class TransposedConv(LayerKind):
         if isinstance(extent, int) and isinstance(stride, int):
             return exact(Fraction(extent - 1, stride) + 1), py_reciprocal(stride)
         return py_add(Bin("/", py_sub(extent, 1), stride), 1), py_reciprocal(stride)
+
+    def conv_window(self, attrs, inputs):
+        return (attrs["kernel"], attrs["kernel"]), attrs["groups"]
 
     def label(self, attrs):
         return f"deconv{attrs['kernel']}-{attrs['filters']}" + (f" ×{attrs['stride']}" if attrs["stride"] != 1 else "")

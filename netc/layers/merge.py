@@ -238,11 +238,12 @@ class Projection(LayerKind):
             return None
         return {**attrs, "bn": False}, 1e-5  # the conv then has a bias; nn.BatchNorm2d's default eps
 
-    def native_cpu_columns(self, attrs, inputs, out, batch, half):
+    def native_cpu_columns(self, attrs, inputs, out, batch, half, threads=2, onednn=True):
         project, stride = self._plan(inputs, attrs)
         if not project or attrs.get("zeropad"):
             return None
-        return native_conv_columns(tuple(inputs[0]), out, (1, 1), per_axis(stride), False, False, 1, batch, half)
+        return native_conv_columns(tuple(inputs[0]), out, (1, 1), per_axis(stride), False, False, 1, batch, half, threads,
+                                   onednn)
 
     def strided_pointwise(self, attrs, inputs):
         project, stride = self._plan(inputs, attrs)
