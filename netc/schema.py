@@ -36,7 +36,7 @@ from .layers.base import REQUIRED
 from .layers.conv import PADDING_KINDS
 from .program.blocks import BLOCK_FORMS, BLOCK_KEYS, DEFAULT_MERGE, SHORTCUT_WORDS, merge_kinds
 from .program.build import REQUIRED_KEYS, TOP_KEYS
-from .program.checks import IDENTIFIER, SPEC_NAME
+from .program.checks import IDENTIFIER, SCALE_NAME, SPEC_NAME
 from .program.heads import HEAD_KEYS
 from .program.init_config import FLAGS, PARTS, learned_kinds
 from .program.train_config import BOOLEAN_CHOICES, CHOICES, INT_KEYS, RANGES, TRAIN_KEYS, TrainConfig
@@ -267,7 +267,7 @@ def _top() -> dict[str, Any]:
         "params": {"type": "object", "description": "named numbers for the DSL; -D NAME=VALUE overrides one",
                    "propertyNames": IDENT, "additionalProperties": {"type": "number"}},
         "scales": {"type": "object", "description": "named presets of params (--scale NAME)",
-                   "propertyNames": IDENT,
+                   "propertyNames": {"type": "string", "pattern": _anchored(SCALE_NAME)},
                    "additionalProperties": {"type": "object", "description": "the params this preset sets",
                                             "additionalProperties": {"type": "number"}}},
         "defaults": _defaults(),

@@ -97,3 +97,30 @@ def test_regnet_quantized_widths_in_closed_form_match_torchvision(tmp_path):
     expected_strides = [s if k == 0 else 1 for s, d in zip(reference.strides, reference.depths) for k in range(d)]
     assert widths == expected_widths
     assert strides == expected_strides
+
+
+# --- scale names --------------------------------------------------------------------------------------
+SCALED = """
+input: [3, 32, 32]
+params: {width: 1.0}
+scales:
+  x0_5: {width: 0.5}
+  "1.0": {width: 1.0}
+  1_5: {width: 1.5}
+network: conv(make_divisible(32 * width, 8), 3, bias=false) - globalavgpool - fc(10)
+"""
+
+
+@pytest.mark.parametrize("scale,width", [("x0_5", 0.5), ("1.0", 1.0), ("1_5", 1.5)])
+def test_scale_names_as_users_write_them(tmp_path, scale, width):
+    analysis = analyze_file(write(tmp_path, SCALED), scale=scale)
+    filters = max(8, int(32 * width + 4) // 8 * 8)  # torchvision's _make_divisible, by hand: 16, 32, 48
+    assert analysis.params == filters * 3 * 9 + filters * 10 + 10
+
+
+def test_a_scale_name_with_a_space_is_refused_at_its_place(tmp_path):
+    with pytest.raises(NetcError) as info:
+        analyze_file(write(tmp_path, SCALED.replace("x0_5:", "x 0.5:")))
+    found = info.value.diagnostics[0]
+    assert (found.span.line, found.span.col) == (4, 3)
+    assert "scale name 'x 0.5'" in found.message

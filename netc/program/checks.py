@@ -12,6 +12,9 @@ from ..spec import YNode
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SPEC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*\Z")  # `name:`, which names the generated class
+# A scale's name is only ever typed (--scale) and compared, never a Python name: as users write
+# them, x0_5 (ShuffleNet), 1.0 (MnasNet), 1_0, n.
+SCALE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
 
 FLOW_COMMA_HINT = ("inside { } or [ ], YAML splits a plain string at every comma: "
                    "put the network description in quotes")
