@@ -167,6 +167,7 @@ class HeadDef:
     origin_span: SourceSpan | None
     body: Seq
     span: SourceSpan
+    train_only: bool = False  # returned in training mode only (GoogLeNet's auxiliary classifiers)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ def network_source(program: ast.Program) -> NetworkSource:
     heads = tuple((head.name, head.origin) for head in program.heads)
     body = program.network.span if program.network is not None else None
     return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads, program.init,
-                         tuple(name for name, _ in program.freeze))
+                         tuple(name for name, _ in program.freeze),
+                         tuple(head.name for head in program.heads if head.train_only))
 
 
 def _parts(block: ast.BlockDef) -> list[ast.Seq]:

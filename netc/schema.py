@@ -253,7 +253,9 @@ def _top() -> dict[str, Any]:
     texts = "|".join(SIZE_TEXT + f"(?:{SIZE_SEPARATOR}{SIZE_TEXT}){{{r - 1}}}" for r in ranks)
     block = {"anyOf": [DSL, _block_mapping()]}
     head_keys = {"from": {"type": "string", "description": "the point the head branches off at: <name>"},
-                 "body": {**DSL, "description": "the head's layers"}}
+                 "body": {**DSL, "description": "the head's layers"},
+                 "train_only": {"type": "boolean", "description": "returned in training mode only (GoogLeNet's "
+                                "auxiliary classifiers); eval returns the other heads"}}
     head = {"anyOf": [DSL, {"type": "object", "properties": {key: head_keys[key] for key in HEAD_KEYS},
                             "required": ["body"], "additionalProperties": False}]}
     keys: dict[str, Any] = {

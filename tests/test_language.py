@@ -124,3 +124,64 @@ def test_a_scale_name_with_a_space_is_refused_at_its_place(tmp_path):
     found = info.value.diagnostics[0]
     assert (found.span.line, found.span.col) == (4, 3)
     assert "scale name 'x 0.5'" in found.message
+
+
+# --- training-only heads ------------------------------------------------------------------------------
+def googlenet_with_aux_heads() -> str:
+    """specs/googlenet_torchvision.yaml with torchvision's two InceptionAux classifiers as heads
+    that training mode returns (after inception 4a and 4d), and the logits as the head eval returns."""
+    text = (ROOT / "specs" / "googlenet_torchvision.yaml").read_text(encoding="utf-8")
+    text = text.replace("input: [3, 224, 224]", "input: [3, 112, 112]")
+    text = text.replace("  - inception(192, 96, 208, 16, 48, 64) - ", "  - inception(192, 96, 208, 16, 48, 64) - <a4> - ")
+    text = text.replace("  - inception(112, 144, 288, 32, 64, 64) - ", "  - inception(112, 144, 288, 32, 64, 64) - <d4> - ")
+    text = text.replace("  - globalavgpool - dropout(0.2) - fc(classes)\n", "")
+    aux = "adaptiveavgpool(4) - basic(128, 1) - fc(1024) - relu - dropout(0.7) - fc(classes)"
+    text += ("heads:\n"
+             f"  aux1: {{from: a4, train_only: true, body: \"{aux}\"}}\n"
+             f"  aux2: {{from: d4, train_only: true, body: \"{aux}\"}}\n"
+             "  logits: globalavgpool - dropout(0.2) - fc(classes)\n")
+    assert text.count("<a4>") == 1 and text.count("<d4>") == 1
+    return text
+
+
+def test_train_only_heads_are_returned_as_torchvisions_googlenet_returns_them(tmp_path):
+    import torch
+
+    import netc
+    from torchvision_models import load_by_structure, torchvision
+
+    torchvision()
+    from torchvision.models import googlenet
+
+    ours = netc.build(write(tmp_path, googlenet_with_aux_heads()))
+    theirs = googlenet(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+    # Module order is theirs too: the trunk, aux1, aux2, then the classifier.
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    load_by_structure(ours, theirs)
+    x = torch.randn(2, 3, 112, 112, generator=torch.Generator().manual_seed(0))
+    ours.eval(), theirs.eval()
+    with torch.no_grad():
+        logits = ours(x)
+        assert isinstance(logits, torch.Tensor)  # eval: the logits alone, as torchvision's
+        torch.testing.assert_close(logits, theirs(x))
+    ours.train(), theirs.train()
+    for module in [*ours.modules(), *theirs.modules()]:  # dropout draws differ in order; batch norm trains
+        if isinstance(module, torch.nn.Dropout):
+            module.eval()
+    with torch.no_grad():
+        outputs, reference = ours(x), theirs(x)
+    assert set(outputs) == {"logits", "aux1", "aux2"}
+    for name, theirs_name in (("logits", "logits"), ("aux1", "aux_logits1"), ("aux2", "aux_logits2")):
+        torch.testing.assert_close(outputs[name], getattr(reference, theirs_name))
+
+
+def test_every_head_train_only_is_refused(tmp_path):
+    spec = write(tmp_path, """
+input: [3, 32, 32]
+network: conv(8, 3) - relu
+heads:
+  aux: {train_only: true, body: "globalavgpool - fc(10)"}
+""")
+    with pytest.raises(NetcError) as info:
+        analyze_file(spec)
+    assert "every head is train_only" in info.value.diagnostics[0].message

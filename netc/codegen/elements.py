@@ -191,8 +191,10 @@ def init_statements(elements: list[Element]) -> list[Any]:
 
 
 def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple[str, Handle]],
-                       as_dict: bool) -> list[Any]:
-    """forward's body: one assignment per element, variables allocated by liveness."""
+                       as_dict: bool, train_only: tuple[str, ...] = ()) -> list[Any]:
+    """forward's body: one assignment per element, variables allocated by liveness. With
+    `train_only` heads, training mode returns every head and eval the others: the one left alone
+    as a tensor, as torchvision's GoogLeNet returns its logits."""
     last: dict[int, float] = {}
     for index, element in enumerate(elements):
         for handle in element.data_inputs():
@@ -248,16 +250,26 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
         body.append(Stmt(expr, name, element.note.text))
     if as_dict:
         items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]
-        body.append(Stmt(Bracketed("{", "}", items), keyword="return"))
+        if train_only:
+            body.append(Block("if self.training", [Stmt(Bracketed("{", "}", items), keyword="return")]))
+            outputs = [(name, h) for name, h in outputs if name not in train_only]
+            items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]
+        if train_only and len(outputs) == 1:
+            body.append(Stmt(Raw(outputs[0][1].var or "x"), keyword="return"))
+        else:
+            body.append(Stmt(Bracketed("{", "}", items), keyword="return"))
     else:
         body.append(Stmt(Raw(outputs[0][1].var or "x"), keyword="return"))
     return body
 
 
 def class_block(name: str, params: list[Item], init_body: list[Any], forward_body: list[Any],
-                returns_dict: bool, comments: list[str], methods: list[Any] = ()) -> list[Any]:
+                returns_dict: bool, comments: list[str], methods: list[Any] = (), eval_tensor: bool = False) -> list[Any]:
+    """`eval_tensor`: forward returns a dict in training mode and one tensor in eval (train-only heads)."""
     init_sig = Bracketed("__init__(", ") -> None", [Item(Raw("self"))] + params)
     returns = "dict[str, torch.Tensor]" if returns_dict else "torch.Tensor"
+    if returns_dict and eval_tensor:
+        returns += " | torch.Tensor"
     forward_sig = Bracketed("forward(", f") -> {returns}", [Item(Raw("self")), Item(Raw("x: torch.Tensor"))])
     body: list[Any] = [
         Block(("def ", init_sig), [Stmt(Raw("super().__init__()"))] + init_body),

@@ -39,7 +39,8 @@ def expect(node: YNode, kind: type | tuple[type, ...], what: str) -> None:
 
 def _type_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number"}
+    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
+             bool: "true or false"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
