@@ -76,7 +76,7 @@ class _NetworkExpander(Expander):
                     pending.extend(_parts(block))
         warnings = []
         for block in program.blocks.values():
-            if block.name in used:
+            if block.name in used or block.span.path != program.path:  # a library's other blocks come along unasked
                 continue
             warnings.append(Diagnostic("warning", f"block '{block.name}' is defined but never used", block.span,
                                        "call it in network: or a head, or delete it"))

@@ -273,6 +273,11 @@ def _top() -> dict[str, Any]:
                    "additionalProperties": {"type": "object", "description": "the params this preset sets",
                                             "additionalProperties": {"type": "number"}}},
         "defaults": _defaults(),
+        "include": {"description": "blocks from other spec files, each path relative to this one: "
+                                   "path.yaml#block (a block and those it calls) or path.yaml (all its blocks)",
+                    "type": ["array", "string"],
+                    "items": {"type": "string", "pattern": r"^[^#]+(?:#" + _anchored(IDENTIFIER)[1:-1] + ")?$"},
+                    "pattern": r"^[^#]+(?:#" + _anchored(IDENTIFIER)[1:-1] + ")?$"},
         "blocks": {"type": "object", "description": "named, parameterised sub-networks (README, \"Blocks\"): a DSL "
                                                     "string, or a mapping with one of body, parallel, residual",
                    "propertyNames": _block_name(), "additionalProperties": block},

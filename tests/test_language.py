@@ -185,3 +185,56 @@ heads:
     with pytest.raises(NetcError) as info:
         analyze_file(spec)
     assert "every head is train_only" in info.value.diagnostics[0].message
+
+
+# --- include: -------------------------------------------------------------------------------------------
+RESNET50_BY_INCLUDE = """
+input: [3, 224, 224]
+params: {classes: 1000}
+include: [zoo/resnet50.yaml#bottleneck]
+network:
+  - conv(64, 7, stride=2, padding=3, bias=false)-bn-relu - maxpool(3, stride=2, padding=1)
+  - "[bottleneck(64)*3]"
+  - "[bottleneck(128, stride=2)-bottleneck(128)*3]"
+  - "[bottleneck(256, stride=2)-bottleneck(256)*5]"
+  - "[bottleneck(512, stride=2)-bottleneck(512)*2]"
+  - globalavgpool - fc(classes)
+"""
+
+
+def zoo_copy(tmp_path: Path, *names: str) -> None:
+    (tmp_path / "zoo").mkdir(exist_ok=True)
+    for name in names:
+        (tmp_path / "zoo" / f"{name}.yaml").write_text((ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def test_an_included_bottleneck_builds_resnet50(tmp_path):
+    zoo_copy(tmp_path, "resnet50")
+    analysis = analyze_file(write(tmp_path, RESNET50_BY_INCLUDE))
+    assert analysis.params == 25_557_032  # torchvision.models.resnet50
+    # The block's layers carry their place in the included file.
+    conv = next(n for n in analysis.network.nodes() if n.id.endswith("bottleneck1.conv1"))
+    assert conv.span.path == str(tmp_path / "zoo" / "resnet50.yaml") and conv.span.line == 16
+
+
+def test_an_included_block_brings_the_blocks_it_calls(tmp_path):
+    """mobilenet_v2.yaml's inverted_res calls its inverted: including the one brings the other.
+    One inverted residual of MobileNet v2 at 32 channels, t = 6, counted by hand: the 1×1
+    expansion 32·192, the depthwise 3×3 192·9, the 1×1 projection 192·32, and a batch norm's
+    2·C after each."""
+    zoo_copy(tmp_path, "mobilenet_v2")
+    analysis = analyze_file(write(tmp_path, """
+input: [32, 8, 8]
+include: zoo/mobilenet_v2.yaml#inverted_res
+network: inverted_res(32)
+"""))
+    assert analysis.params == 32 * 192 + 2 * 192 + 192 * 9 + 2 * 192 + 192 * 32 + 2 * 32
+    assert "inverted" in {s.block for s in analysis.network.scopes.values()}
+
+
+def test_an_include_cycle_is_an_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("include: [b.yaml]\nblocks: {x: relu}\n")
+    (tmp_path / "b.yaml").write_text("include: [a.yaml]\nblocks: {y: relu}\n")
+    with pytest.raises(NetcError) as info:
+        analyze_file(write(tmp_path, "input: [3, 8, 8]\ninclude: [a.yaml#x]\nnetwork: x\n"))
+    assert "includes itself (a.yaml → b.yaml → a.yaml)" in info.value.diagnostics[0].message
