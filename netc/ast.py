@@ -78,6 +78,8 @@ class Call:
     span: SourceSpan
     text: str  # as written, for messages and labels
     points: tuple[Point, ...] = ()  # earlier points it reads besides the running tensor: concat(<skip>)
+    point_at: tuple[int, ...] = ()  # each point's place among the positional arguments (args and points)
+    point_kwargs: tuple[tuple[str, Point, SourceSpan], ...] = ()  # a block's arguments given points: low=<l>
 
 
 GO_ON_FROM = "from"  # from(<p>): the DSL's one word that is neither a layer nor a block (netc/expander.py)
@@ -158,6 +160,7 @@ class BlockDef:
     after: Seq | None
     span: SourceSpan
     merge: str = ""  # the kind that merges branches or body and shortcut: concat, add, mul, …
+    outputs: tuple[tuple[str, SourceSpan], ...] = ()  # `outputs:` marks the caller reads as <unit.name>
 
 
 @dataclass(frozen=True)

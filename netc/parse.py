@@ -202,22 +202,31 @@ class _ToAst(Transformer):
         args: list[ast.Expr] = []
         kwargs: list[tuple[str, ast.Expr, object]] = []
         points: list[ast.Point] = []
+        point_at: list[int] = []
+        point_kwargs: list[tuple[str, ast.Point, object]] = []
         if len(children) > 1:
             for arg in children[1]:
                 if isinstance(arg, ast.Point):
+                    point_at.append(len(args) + len(points))
                     points.append(arg)
                 elif isinstance(arg, tuple):
-                    if any(k == arg[0] for k, _, _ in kwargs):
+                    if any(k == arg[0] for k, _, _ in kwargs + point_kwargs):
                         raise NetcError.at(arg[2], f"argument '{arg[0]}' given twice")
-                    kwargs.append(arg)
+                    (point_kwargs if isinstance(arg[1], ast.Point) else kwargs).append(arg)
                 else:
-                    if kwargs:
+                    if kwargs or point_kwargs:
                         raise NetcError.at(arg.span, "a positional argument cannot follow a named one")
                     args.append(arg)
-        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok), tuple(points))
+        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok), tuple(points),
+                        tuple(point_at), tuple(point_kwargs))
 
     def arglist(self, children):
         return list(children)
+
+    @v_args(meta=True)
+    def kwarg_point(self, meta, children):
+        name_tok, point = children
+        return (str(name_tok).lower(), point, self._tok_span(name_tok))
 
     @v_args(meta=True)
     def kwarg(self, meta, children):

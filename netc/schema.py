@@ -160,6 +160,9 @@ def _block_mapping() -> dict[str, Any]:
         "merge": {"description": "the layer kind that merges a parallel or residual block",
                   "enum": merge_kinds()},
         "after": {**DSL, "description": "layers after the merge"},
+        "outputs": {"description": "marks of the body a caller reads as <use.name> (<block.name>: its latest use)",
+                    "type": ["array", "string"],
+                    "items": {"type": "string", "pattern": r"^\s*<?" + _anchored(IDENTIFIER)[1:-1] + r">?\s*$"}},
     }
     return {
         "type": "object",

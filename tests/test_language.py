@@ -238,3 +238,112 @@ def test_an_include_cycle_is_an_error(tmp_path):
     with pytest.raises(NetcError) as info:
         analyze_file(write(tmp_path, "input: [3, 8, 8]\ninclude: [a.yaml#x]\nnetwork: x\n"))
     assert "includes itself (a.yaml → b.yaml → a.yaml)" in info.value.diagnostics[0].message
+
+
+# --- blocks with several named inputs and outputs ---------------------------------------------------------
+def hrnet_by_hand(c: int = 18, units: int = 3):
+    """specs/hrnet_exchange.yaml written as HRNet's official code writes a stage (BasicBlock,
+    HighResolutionModule's branches and fuse layers), with torch alone."""
+    import torch
+    from torch import nn
+
+    def conv_bn(cin, cout, k, stride=1):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout)]
+
+    class BasicBlock(nn.Module):
+        def __init__(self, w):
+            super().__init__()
+            self.body = nn.Sequential(*conv_bn(w, w, 3), nn.ReLU(), *conv_bn(w, w, 3))
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + x)
+
+    class Unit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.branches = nn.ModuleList([nn.Sequential(*[BasicBlock(w) for _ in range(4)]) for w in (c, 2 * c)])
+            self.fuse_low_to_high = nn.Sequential(*conv_bn(2 * c, c, 1), nn.Upsample(scale_factor=2, mode="nearest"))
+            self.fuse_high_to_low = nn.Sequential(*conv_bn(c, 2 * c, 3, 2))
+
+        def forward(self, x0, x1):
+            h, lo = self.branches[0](x0), self.branches[1](x1)
+            return torch.relu(h + self.fuse_low_to_high(lo)), torch.relu(self.fuse_high_to_low(h) + lo)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(*conv_bn(3, 64, 3, 2), nn.ReLU(), *conv_bn(64, 64, 3, 2), nn.ReLU())
+            self.transition0 = nn.Sequential(*conv_bn(64, c, 3), nn.ReLU())
+            self.transition1 = nn.Sequential(*conv_bn(64, 2 * c, 3, 2), nn.ReLU())
+            self.units = nn.ModuleList([Unit() for _ in range(units)])
+
+        def forward(self, x):
+            s = self.stem(x)
+            x0, x1 = self.transition0(s), self.transition1(s)
+            for unit in self.units:
+                x0, x1 = unit(x0, x1)
+            return x0, x1
+
+    return Net()
+
+
+def test_hrnet_exchange_units_match_a_module_written_by_hand():
+    import torch
+
+    import netc
+    from torchvision_models import load_by_structure
+
+    ours, theirs = netc.build(ROOT / "specs" / "hrnet_exchange.yaml"), hrnet_by_hand()
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    load_by_structure(ours, theirs)  # the same tensors in the same order: branches, then the exchange
+    for module in theirs.modules():  # batch norms with statistics of their own, so that each one counts
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    load_by_structure(ours, theirs)
+    ours.eval(), theirs.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outputs, (high, low) = ours(x), theirs(x)
+    torch.testing.assert_close(outputs["high"], high)
+    torch.testing.assert_close(outputs["low"], low)
+
+
+POINT_ARGS = """
+input: [3, 16, 16]
+blocks:
+  mix:
+    args: [a, b, w]
+    outputs: [sum, diff]
+    body: from(<a>) - conv(w, 1) - add(<b>) - <sum> - from(<b>) - conv(w, 3) - <diff>
+network: conv(8, 3) - <p> - conv(8, 3) - <q> - mix(w=8, b=<q>, a=<p>) - from(<mix.sum>) - add(<mix.diff>)
+"""
+
+
+def test_points_are_given_by_position_or_by_name(tmp_path):
+    """mix(w=8, b=<q>, a=<p>): the body's <a> is the caller's <p>, its <b> the caller's <q>; the
+    module computes conv(p) + q + conv3(q), written here with the module's own layers."""
+    import torch
+
+    import netc
+
+    with_names = netc.build(write(tmp_path, POINT_ARGS, "named.yaml"))
+    positional = netc.build(write(tmp_path, POINT_ARGS.replace("mix(w=8, b=<q>, a=<p>)", "mix(<p>, <q>, 8)"),
+                                  "positional.yaml"))
+    positional.load_state_dict(with_names.state_dict())
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        p = with_names.conv1(x)
+        q = with_names.conv2(p)
+        expected = with_names.mix1_conv1(p) + q + with_names.mix1_conv2(q)
+        torch.testing.assert_close(with_names(x), expected)
+        torch.testing.assert_close(positional(x), expected)
+
+
+def test_an_output_the_body_does_not_place_is_an_error(tmp_path):
+    spec = write(tmp_path, POINT_ARGS.replace("outputs: [sum, diff]", "outputs: [sum, dif]"))
+    with pytest.raises(NetcError) as info:
+        analyze_file(spec)
+    found = info.value.diagnostics[0]
+    assert found.message == "block 'mix' names the output <dif>, which its body does not place"
+    assert (found.span.line, found.span.col) == (5, 20)
