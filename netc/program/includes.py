@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 
 from .. import ast
-from ..errors import Diagnostics, NetcError, SourceSpan, did_you_mean
-from ..spec import YNode, load_yaml
+from ..errors import Diagnostics, NetcError, SourceSpan, UsageError, did_you_mean
+from ..spec import YNode, load_yaml, read_spec_text
 from .blocks import read_block
 from .checks import IDENTIFIER, expect, key_index
 
@@ -49,9 +49,6 @@ def _display_path(including: str, relative: str) -> str:
 
 def _read(path: str, span: SourceSpan) -> YNode:
     """The included file's YAML; a file that cannot be read is an error at the include item."""
-    from ..spec import read_spec_text
-    from ..errors import UsageError
-
     try:
         text = read_spec_text(path)
     except UsageError:
