@@ -160,16 +160,22 @@ def test_train_only_heads_are_returned_as_torchvisions_googlenet_returns_them(tm
     load_by_structure(ours, theirs)
     x = torch.randn(2, 3, 112, 112, generator=torch.Generator().manual_seed(0))
     ours.eval(), theirs.eval()
+    ran: list[str] = []
+    for name, module in ours.named_children():
+        if name.startswith("aux"):
+            module.register_forward_hook(lambda m, i, o, name=name: ran.append(name))
     with torch.no_grad():
         logits = ours(x)
         assert isinstance(logits, torch.Tensor)  # eval: the logits alone, as torchvision's
         torch.testing.assert_close(logits, theirs(x))
+    assert ran == []  # and the aux classifiers are not computed, as torchvision skips them
     ours.train(), theirs.train()
     for module in [*ours.modules(), *theirs.modules()]:  # dropout draws differ in order; batch norm trains
         if isinstance(module, torch.nn.Dropout):
             module.eval()
     with torch.no_grad():
         outputs, reference = ours(x), theirs(x)
+    assert ran  # training runs them
     assert set(outputs) == {"logits", "aux1", "aux2"}
     for name, theirs_name in (("logits", "logits"), ("aux1", "aux_logits1"), ("aux2", "aux_logits2")):
         torch.testing.assert_close(outputs[name], getattr(reference, theirs_name))
