@@ -146,7 +146,7 @@ def test_a_bad_spec_is_rejected_by_the_schema_and_by_netc(path):
 
 def test_the_corpus_covers_every_part_of_the_spec():
     parts = {_expectations(p)[0].split(".", 1)[0] for p in CORPUS}
-    assert parts >= {"", "input", "name", "network", "params", "scales", "defaults", "blocks", "heads", "init",
+    assert parts >= {"", "input", "name", "network", "params", "scales", "defaults", "include", "blocks", "heads", "init",
                      "train", "freeze", "layers"}
     assert len(CORPUS) >= 30
 
