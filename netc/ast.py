@@ -23,7 +23,7 @@ class Name:
 
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # + - * / // % **
+    op: str  # + - * / // % **, and the comparisons == != < <= > >= (a boolean)
     left: Expr
     right: Expr
     span: SourceSpan
@@ -53,7 +53,17 @@ class Pair:
     span: SourceSpan
 
 
-Expr = Num | Name | BinOp | Neg | Func | Pair
+@dataclass(frozen=True)
+class IfElse:
+    """`a if c else b`, as Python reads it: only the branch the test picks is evaluated."""
+
+    then: Expr
+    test: Expr
+    other: Expr
+    span: SourceSpan
+
+
+Expr = Num | Name | BinOp | Neg | Func | Pair | IfElse
 
 
 # --- network items ------------------------------------------------------------------------------
@@ -68,6 +78,8 @@ class Call:
     span: SourceSpan
     text: str  # as written, for messages and labels
     points: tuple[Point, ...] = ()  # earlier points it reads besides the running tensor: concat(<skip>)
+    point_at: tuple[int, ...] = ()  # each point's place among the positional arguments (args and points)
+    point_kwargs: tuple[tuple[str, Point, SourceSpan], ...] = ()  # a block's arguments given points: low=<l>
 
 
 GO_ON_FROM = "from"  # from(<p>): the DSL's one word that is neither a layer nor a block (netc/expander.py)
@@ -148,6 +160,7 @@ class BlockDef:
     after: Seq | None
     span: SourceSpan
     merge: str = ""  # the kind that merges branches or body and shortcut: concat, add, mul, …
+    outputs: tuple[tuple[str, SourceSpan], ...] = ()  # `outputs:` marks the caller reads as <unit.name>
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,7 @@ class HeadDef:
     origin_span: SourceSpan | None
     body: Seq
     span: SourceSpan
+    train_only: bool = False  # returned in training mode only (GoogLeNet's auxiliary classifiers)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class _NetworkExpander(Expander):
                     pending.extend(_parts(block))
         warnings = []
         for block in program.blocks.values():
-            if block.name in used:
+            if block.name in used or block.span.path != program.path:  # a library's other blocks come along unasked
                 continue
             warnings.append(Diagnostic("warning", f"block '{block.name}' is defined but never used", block.span,
                                        "call it in network: or a head, or delete it"))
@@ -115,7 +115,8 @@ def network_source(program: ast.Program) -> NetworkSource:
     heads = tuple((head.name, head.origin) for head in program.heads)
     body = program.network.span if program.network is not None else None
     return NetworkSource(program.path, program.name_span, body, dict(program.params), blocks, heads, program.init,
-                         tuple(name for name, _ in program.freeze))
+                         tuple(name for name, _ in program.freeze),
+                         tuple(head.name for head in program.heads if head.train_only))
 
 
 def _parts(block: ast.BlockDef) -> list[ast.Seq]:

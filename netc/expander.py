@@ -194,7 +194,8 @@ class Expander:
         """`from(<y>)`: the running tensor becomes the point's (Ultralytics' `from`, a head's
         `from:`); the tensor before it must be read by a later layer through a point, or its
         layers would be computed for nothing (checked when the network is whole)."""
-        if call.args or call.kwargs or call.number is not None or len(call.points) != 1 or call.points[0].every:
+        if (call.args or call.kwargs or call.point_kwargs or call.number is not None or len(call.points) != 1
+                or call.points[0].every):
             raise NetcError.at(call.span, f"'{call.text}' takes one point and nothing else: from(<name>)",
                                "from(<y>) goes on from the point <y>; the layer after it may read more points")
         self.left_behind.append((cur, f"from(<{call.points[0].text}>)", call.span))
@@ -290,6 +291,10 @@ class Expander:
         if found is None:
             raise NetcError.at(call.span, f"unknown layer or block '{call.text}'", self.suggest(call))
         kind, fixed = found
+        if call.point_kwargs:
+            name, point, span = call.point_kwargs[0]
+            raise NetcError.at(span, f"'{name}=<{point.text}>': a layer reads points among its positional arguments, "
+                               "not by name", f"write {call.word}(<{point.text}>)")
         attrs = self.resolve_attrs(kind, fixed, call, env)
         inputs = (cur,) + self.read_points(call.points, env, f"'{call.text}' reads") if call.points else (cur,)
         shape_only = tuple(range(1, len(inputs))) if kind.points_for_shape else ()
@@ -335,22 +340,26 @@ class Expander:
             raise NetcError.at(call.span, f"blocks nested more than {MAX_BLOCK_DEPTH} deep")
         if call.number is not None:
             raise NetcError.at(call.span, f"block '{block.name}' takes no -N number; pass arguments in ( )")
-        if call.points:
-            raise NetcError.at(call.points[0].span, f"block '{block.name}' reads no points; a layer inside it can",
-                               "read the point in the block's body, or merge after the block: "
-                               f"{block.name}(…)-concat(<{call.points[0].base}>)")
         least = self.min_layers(call)
         if len(self.order) + least > self.max_layers:
             raise limit_error(call.span, f"block '{block.name}' expands to at least {least:,} layers here, "
                          f"past the limit of {self.max_layers:,}")
-        args = self.bind(block, call, env)
+        args, tensors = self.bind(block, call, env)
         inner_env: dict[str, Value] = layered(args, self.block_params())  # type: ignore[assignment]
         label = f"{block.name}({', '.join(_show(v) for v in args.values())})"
         instance = self.new_scope(ScopeKind.BLOCK, block.name, scope, label, call.span, cur, block.name, args)
+        self.points.blocks[instance.id] = block.name
+        for name, (node, span) in tensors.items():  # a point given as an argument: the body reads it as <name>
+            self.points.place(name, None, node, instance.id, span)
         self.call_stack.append(block.name)
         self.owners.append(instance.id)
         try:
             out = self.block_body(block, call.span, call.text, cur, inner_env, instance.id)
+            for name, span in block.outputs:
+                if not any(p.owner == instance.id for p in self.points.placed.get((name, None), ())):
+                    self.record(NetcError.at(span, f"block '{block.name}' names the output <{name}>, which its body "
+                                             "does not place", f"place it where that tensor is: … - <{name}> - …"))
+                    self.points.place(name, None, out, instance.id, span)  # so that its readers are no echo
         finally:
             self.call_stack.pop()
             self.owners.pop()
@@ -384,18 +393,41 @@ class Expander:
             out = self.seq(block.after, out, env, scope)
         return out
 
-    def bind(self, block: ast.BlockDef, call: ast.Call, env: dict[str, Value]) -> dict[str, Value]:
+    def bind(self, block: ast.BlockDef, call: ast.Call, env: dict[str, Value]
+             ) -> tuple[dict[str, Value], dict[str, tuple[str, Any]]]:
+        """The block's arguments by name, and the tensors of those given points (`unit(<h>, <l>)`):
+        each is read here, in the caller's scope, and placed inside the use as a mark of the
+        argument's name."""
         names = [p.name for p in block.params]
-        if len(call.args) > len(names):
+        positional: list[ast.Expr | ast.Point] = list(call.args)
+        for place, point in zip(call.point_at, call.points):
+            positional.insert(place, point)
+        if len(positional) > len(names):
+            extra = positional[len(names)]
+            hint = (f"a point is given to an argument of the block's own (its body reads it as <name>), or "
+                    f"merged after the block: {block.name}(…)-concat(<{extra.base}>)"
+                    if isinstance(extra, ast.Point) else None)
             raise NetcError.at(
-                call.args[len(names)].span,
-                f"block '{block.name}' takes {len(names)} argument(s) ({', '.join(names) or 'none'}); got {len(call.args)}",
+                extra.span,
+                f"block '{block.name}' takes {len(names)} argument(s) ({', '.join(names) or 'none'}); got {len(positional)}",
+                hint,
             )
         bound: dict[str, Value] = {}
-        for param, expr in zip(block.params, call.args):
-            bound[param.name] = self.value(expr, env)
+        tensors: dict[str, tuple[str, Any]] = {}
+
+        def take(name: str, given: ast.Expr | ast.Point) -> Value:
+            if not isinstance(given, ast.Point):
+                return self.value(given, env)
+            if given.every:
+                raise NetcError.at(given.span, f"argument '{name}' of block '{block.name}' takes one point, "
+                                   f"not every index of <{given.base}>")
+            tensors[name] = (self.read_point(given, env, f"block '{block.name}' reads"), given.span)
+            return Symbol(f"<{given.text}>")
+
+        for param, given in zip(block.params, positional):
+            bound[param.name] = take(param.name, given)
         lowered = {n.lower(): n for n in names}
-        for name, expr, span in call.kwargs:
+        for name, given, span in sorted(call.kwargs + call.point_kwargs, key=lambda k: (k[2].line, k[2].col)):
             real = lowered.get(name)
             if real is None:
                 listing = ", ".join(names) if names else "no arguments"
@@ -403,13 +435,14 @@ class Expander:
                                    did_you_mean(name, names))
             if real in bound:
                 raise NetcError.at(span, f"argument '{real}' of block '{block.name}' given twice")
-            bound[real] = self.value(expr, env)
+            bound[real] = take(real, given)
         for param in block.params:
             if param.name not in bound:
                 if param.default is None:
                     raise NetcError.at(call.span, f"block '{block.name}' needs argument '{param.name}'")
                 bound[param.name] = Symbol(param.default) if isinstance(param.default, str) else param.default
-        return {p.name: bound[p.name] for p in block.params}
+        return {p.name: bound[p.name] for p in block.params}, tensors
+
 
 def _inert(item: ast.Item) -> bool:
     """Whether expanding an item certainly does nothing: it holds only repeats counted 0."""

@@ -1,4 +1,5 @@
-"""Evaluate DSL argument expressions: integer arithmetic over params, with hard limits."""
+"""Evaluate DSL argument expressions: integer arithmetic over params, with hard limits; comparisons
+give booleans, and `a if c else b` evaluates only the branch its test picks."""
 
 from __future__ import annotations
 
@@ -65,7 +66,13 @@ FUNCTIONS: dict[str, Function] = {
     "round": Function(round, (1, 1)),  # Python's: halves go to the even neighbour, as Ultralytics' scales do
     "min": Function(min, (2, None)),
     "max": Function(max, (2, None)),
+    "log": Function(math.log, (1, 2)),  # log(x) natural, log(x, base): RegNet's quantized widths
     "make_divisible": Function(make_divisible, (1, 3)),
+}
+
+COMPARISONS: dict[str, Callable[[int | float, int | float], bool]] = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
 }
 
 
@@ -90,6 +97,8 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
         return _check(-_number(value, node.operand, env), node)
     if isinstance(node, ast.Pair):  # (height, width): each a number or a word (padding=(same, 0) is refused later)
         return (evaluate(node.first, env), evaluate(node.second, env))
+    if isinstance(node, ast.IfElse):
+        return evaluate(node.then if _truth(node.test, env) else node.other, env)
     if isinstance(node, ast.Func):
         args = [_number(evaluate(arg, env), arg, env) for arg in node.args]
         try:
@@ -99,6 +108,8 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
     left = _number(evaluate(node.left, env), node.left, env)
     right = _number(evaluate(node.right, env), node.right, env)
     op = node.op
+    if op in COMPARISONS:
+        return COMPARISONS[op](left, right)
     try:
         if op == "+":
             result = left + right
@@ -106,9 +117,7 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
             result = left - right
         elif op == "*":
             result = left * right
-        elif op == "**":
-            if isinstance(right, int) and right < 0:
-                raise NetcError.at(node.span, "negative exponent")
+        elif op == "**":  # a negative exponent gives a float, as in Python: wm ** -1
             if abs(left) > 1 and right > 0 and right * math.log2(abs(left)) > MAX_INT.bit_length() + 1:
                 raise NetcError.at(node.span, f"number too large (limit {MAX_INT:,})")
             result = left**right
@@ -131,11 +140,22 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
     return _check(result, node)
 
 
+def _truth(test: ast.Expr, env: dict[str, Value]) -> bool:
+    """The test of `a if c else b`: a comparison, or a number (true unless 0, as in Python)."""
+    value = evaluate(test, env)
+    if isinstance(value, bool):
+        return value
+    return _number(value, test, env) != 0
+
+
 def _number(value: Value, node: ast.Expr, env: dict[str, Value]) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Symbol):
             names = [k for k in env if not k.startswith("_")]
             raise NetcError.at(node.span, f"undefined variable '{value}'", did_you_mean(value.name, names))
+        if isinstance(value, bool):
+            raise NetcError.at(node.span, f"expected a number, got the comparison's {value}",
+                               "a comparison is a test: use it in `a if test else b`")
         raise NetcError.at(node.span, f"expected a number, got {value!r}")
     return value
 

@@ -99,6 +99,7 @@ class NetworkSource:
     heads: tuple[tuple[str, str | None], ...] = ()  # (head, the mark it starts from or None)
     init: InitSpec | None = None  # the spec's `init:`; None: PyTorch's own initialisation
     freeze: tuple[str, ...] = ()  # scopes not trained (netc/scopes.py), checked to exist
+    train_only: tuple[str, ...] = ()  # heads returned in training mode only; eval returns the others
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
     net = analysis.network
     first = next(n for n in net.order if not net.node(n).inputs)
     input_shape = tuple(analysis.info[first].shape)
-    outputs = list(analysis.output_shapes())
+    outputs = [name for name in analysis.output_shapes() if name not in net.source.train_only]  # the eval module's
     input_name = "input" if "input" not in outputs else "images"  # a head named "input" keeps its name
     example = torch.randn((2 if batch == "dynamic" else batch, *input_shape), generator=torch.Generator().manual_seed(0))
 

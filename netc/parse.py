@@ -33,7 +33,7 @@ _TOKEN_NAMES = {
     "LESSTHAN": "'<'", "MORETHAN": "'>'", "COMMA": "','", "EQUAL": "'='", "AT": "'@'",
     "PLUS": "'+'", "SLASH": "'/'", "PERCENT": "'%'", "WORD": "a layer word", "NAME": "a name",
     "INT": "an integer", "FLOAT": "a number", "$END": "the end of the text",
-    "DOUBLESLASH": "'//'", "DOUBLESTAR": "'**'", "__ANON_0": "'//'", "__ANON_1": "'**'",
+    "IF": "'if'", "ELSE": "'else'",
 }
 
 
@@ -202,22 +202,31 @@ class _ToAst(Transformer):
         args: list[ast.Expr] = []
         kwargs: list[tuple[str, ast.Expr, object]] = []
         points: list[ast.Point] = []
+        point_at: list[int] = []
+        point_kwargs: list[tuple[str, ast.Point, object]] = []
         if len(children) > 1:
             for arg in children[1]:
                 if isinstance(arg, ast.Point):
+                    point_at.append(len(args) + len(points))
                     points.append(arg)
                 elif isinstance(arg, tuple):
-                    if any(k == arg[0] for k, _, _ in kwargs):
+                    if any(k == arg[0] for k, _, _ in kwargs + point_kwargs):
                         raise NetcError.at(arg[2], f"argument '{arg[0]}' given twice")
-                    kwargs.append(arg)
+                    (point_kwargs if isinstance(arg[1], ast.Point) else kwargs).append(arg)
                 else:
-                    if kwargs:
+                    if kwargs or point_kwargs:
                         raise NetcError.at(arg.span, "a positional argument cannot follow a named one")
                     args.append(arg)
-        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok), tuple(points))
+        return ast.Call(word, number, tuple(args), tuple(kwargs), self._span(meta), str(word_tok), tuple(points),
+                        tuple(point_at), tuple(point_kwargs))
 
     def arglist(self, children):
         return list(children)
+
+    @v_args(meta=True)
+    def kwarg_point(self, meta, children):
+        name_tok, point = children
+        return (str(name_tok).lower(), point, self._tok_span(name_tok))
 
     @v_args(meta=True)
     def kwarg(self, meta, children):
@@ -260,6 +269,12 @@ class _ToAst(Transformer):
 
     add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")
     floordiv, mod, pow = _bin("//"), _bin("%"), _bin("**")
+    eq, ne, lt, le, gt, ge = _bin("=="), _bin("!="), _bin("<"), _bin("<="), _bin(">"), _bin(">=")
+
+    @v_args(meta=True)
+    def ifelse(self, meta, children):
+        then, test, other = children
+        return ast.IfElse(then, test, other, self._span(meta))
 
     @v_args(meta=True)
     def func(self, meta, children):
@@ -286,8 +301,20 @@ class _ToAst(Transformer):
         return ast.Neg(children[0], self._span(meta))
 
 
+def _token_name(terminal: str) -> str:
+    """How a message names a token: lark calls an operator of two characters __ANON_n, which is
+    looked up in the grammar as the text it stands for ('**')."""
+    if terminal in _TOKEN_NAMES:
+        return _TOKEN_NAMES[terminal]
+    if terminal.startswith("__ANON"):
+        pattern = _parser().get_terminal(terminal).pattern
+        if pattern.type == "str":
+            return repr(pattern.value)
+    return terminal.lower()
+
+
 def _describe_expected(expected: set[str]) -> str:
-    names = sorted({_TOKEN_NAMES.get(e, e.lower()) for e in expected})
+    names = sorted({_token_name(e) for e in expected})
     if len(names) > 6:
         names = names[:6] + ["…"]
     return ", ".join(names)

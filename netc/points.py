@@ -34,6 +34,8 @@ class PointTable:
         self.placed: dict[tuple[str, Any], list[Placement]] = {}
         self.written = written  # every mark name in the program, where it is first written
         self.variables: dict[str, str] = {}  # node → what the generated forward may call its tensor
+        self.blocks: dict[str, str] = {}  # block instance → its block's name, for <block.name>: the latest use
+        self.latest_reads = 0  # points read as <block.name>: a loop of a template cannot hold one (netc/templates.py)
 
     def place(self, name: str, index: Any, node: str, owner: str, span: SourceSpan) -> None:
         places = self.placed.setdefault((name, index), [])
@@ -55,7 +57,11 @@ class PointTable:
         base, owner = name.rsplit(".", 1)[-1], (name.rsplit(".", 1)[0] if "." in name else None)
         places = self.placed.get((base, index), [])
         if owner is not None:
-            places = [p for p in places if p.owner == owner or p.owner.endswith("." + owner)]
+            named = [p for p in places if p.owner == owner or p.owner.endswith("." + owner)]
+            if not named:  # <unit.high> by the block's name: its latest use before the reader (a repetition's last)
+                named = [p for p in places if self.blocks.get(p.owner) == owner][-1:]
+                self.latest_reads += bool(named)
+            places = named
         else:
             for around in reversed(owners):  # the reader's own block first
                 mine = [p for p in places if p.owner == around]

@@ -36,7 +36,7 @@ from .layers.base import REQUIRED
 from .layers.conv import PADDING_KINDS
 from .program.blocks import BLOCK_FORMS, BLOCK_KEYS, DEFAULT_MERGE, SHORTCUT_WORDS, merge_kinds
 from .program.build import REQUIRED_KEYS, TOP_KEYS
-from .program.checks import IDENTIFIER, SPEC_NAME
+from .program.checks import IDENTIFIER, SCALE_NAME, SPEC_NAME
 from .program.heads import HEAD_KEYS
 from .program.init_config import FLAGS, PARTS, learned_kinds
 from .program.train_config import BOOLEAN_CHOICES, CHOICES, INT_KEYS, RANGES, TRAIN_KEYS, TrainConfig
@@ -160,6 +160,9 @@ def _block_mapping() -> dict[str, Any]:
         "merge": {"description": "the layer kind that merges a parallel or residual block",
                   "enum": merge_kinds()},
         "after": {**DSL, "description": "layers after the merge"},
+        "outputs": {"description": "marks of the body a caller reads as <use.name> (<block.name>: its latest use)",
+                    "type": ["array", "string"],
+                    "items": {"type": "string", "pattern": r"^\s*<?" + _anchored(IDENTIFIER)[1:-1] + r">?\s*$"}},
     }
     return {
         "type": "object",
@@ -253,7 +256,9 @@ def _top() -> dict[str, Any]:
     texts = "|".join(SIZE_TEXT + f"(?:{SIZE_SEPARATOR}{SIZE_TEXT}){{{r - 1}}}" for r in ranks)
     block = {"anyOf": [DSL, _block_mapping()]}
     head_keys = {"from": {"type": "string", "description": "the point the head branches off at: <name>"},
-                 "body": {**DSL, "description": "the head's layers"}}
+                 "body": {**DSL, "description": "the head's layers"},
+                 "train_only": {"type": "boolean", "description": "returned in training mode only (GoogLeNet's "
+                                "auxiliary classifiers); eval returns the other heads"}}
     head = {"anyOf": [DSL, {"type": "object", "properties": {key: head_keys[key] for key in HEAD_KEYS},
                             "required": ["body"], "additionalProperties": False}]}
     keys: dict[str, Any] = {
@@ -267,10 +272,15 @@ def _top() -> dict[str, Any]:
         "params": {"type": "object", "description": "named numbers for the DSL; -D NAME=VALUE overrides one",
                    "propertyNames": IDENT, "additionalProperties": {"type": "number"}},
         "scales": {"type": "object", "description": "named presets of params (--scale NAME)",
-                   "propertyNames": IDENT,
+                   "propertyNames": {"type": "string", "pattern": _anchored(SCALE_NAME)},
                    "additionalProperties": {"type": "object", "description": "the params this preset sets",
                                             "additionalProperties": {"type": "number"}}},
         "defaults": _defaults(),
+        "include": {"description": "blocks from other spec files, each path relative to this one: "
+                                   "path.yaml#block (a block and those it calls) or path.yaml (all its blocks)",
+                    "type": ["array", "string"],
+                    "items": {"type": "string", "pattern": r"^[^#]+(?:#" + _anchored(IDENTIFIER)[1:-1] + ")?$"},
+                    "pattern": r"^[^#]+(?:#" + _anchored(IDENTIFIER)[1:-1] + ")?$"},
         "blocks": {"type": "object", "description": "named, parameterised sub-networks (README, \"Blocks\"): a DSL "
                                                     "string, or a mapping with one of body, parallel, residual",
                    "propertyNames": _block_name(), "additionalProperties": block},

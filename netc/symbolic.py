@@ -351,6 +351,13 @@ def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
             names = frozenset().union(*(a.names for a in symbolic))
             raise NotSymbolic(names, f"{expr.name}() of an argument is computed per value of it")
         return evaluate(ast.Func(expr.name, tuple(_const(a, e) for a, e in zip(args, expr.args)), expr.span), {})
+    if isinstance(expr, ast.IfElse):  # the branch is chosen at generation: its test must be known there
+        test = translate(expr.test, env)
+        if isinstance(test, Sym):
+            raise NotSymbolic(test.names, "a conditional's test over an argument is decided per value of it")
+        folded = evaluate(ast.IfElse(ast.Num(1, expr.span), _const(test, expr.test), ast.Num(0, expr.span),
+                                     expr.span), {})
+        return translate(expr.then if folded else expr.other, env)
     if isinstance(expr, ast.Neg):
         operand = translate(expr.operand, env)
         if not isinstance(operand, Sym):
@@ -359,6 +366,9 @@ def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
     left, right = translate(expr.left, env), translate(expr.right, env)
     if not isinstance(left, Sym) and not isinstance(right, Sym):
         return evaluate(ast.BinOp(expr.op, _const(left, expr.left), _const(right, expr.right), expr.span), {})
+    if expr.op not in _PREC:  # a comparison: a class writes sizes, not tests
+        names = names_of(left) | names_of(right)
+        raise NotSymbolic(names, "a comparison of an argument is decided per value of it")
     for value in (left, right):
         if not isinstance(value, Sym) and not is_number(value):  # a word in arithmetic
             from .errors import NetcError
@@ -369,6 +379,8 @@ def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
 
 def _const(value: Any, like: ast.Expr) -> ast.Expr:
     """A folded value back as an AST leaf, so that `evaluate` applies its own rules to it."""
+    if isinstance(value, bool):  # a comparison's result: evaluate reads a literal test back
+        return ast.BinOp("==", ast.Num(int(value), like.span), ast.Num(1, like.span), like.span)
     if isinstance(value, Symbol):
         return ast.Name(value.name, like.span)
     return ast.Num(value, like.span)

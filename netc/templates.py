@@ -86,7 +86,10 @@ class _TemplateExpander(Expander):
         if item.index:
             loop.index = Var(item.index, f"@{loop.id}", count.names)
             inner = {**env, item.index: loop.index}
+        latest = self.points.latest_reads
         loop.exit = self.item(item.body, cur, inner, loop.id)
+        if self.points.latest_reads != latest:  # <unit.high> is the previous repetition's: one body cannot say so
+            raise NotGeneric(count.names, "a repetition reads the latest use of a block: it is unrolled")
         return loop.exit
 
 

@@ -202,7 +202,7 @@ network: "[conv(4 * (i + 1), 3)-<f[i]>-maxpool]*3@i - [upsample(2)-conv(4 * (3 -
     ("'[conv(4)-<f>]*2'", "mark <f> is placed twice", "index it, <f[i]>"),
     ("blk(4)-blk(4)-add(<skip>)", "<skip>, which is ambiguous: it is placed 2 times (blk1, blk2)", "<blk1.skip>"),
     ("conv(4)-<a>-conv(4, <a>)", "conv takes 1 input(s), got 2", None),
-    ("conv(4)-<a>-blk(4, <a>)", "block 'blk' reads no points", "blk(…)-concat(<a>)"),
+    ("conv(4)-<a>-blk(4, <a>)", "block 'blk' takes 1 argument(s) (c); got 2", "blk(…)-concat(<a>)"),
     ("conv(4)-<a>-maxpool-concat(<a>)", "concat needs the same spatial size", None),
 ])
 def test_misread_points_are_errors_at_the_read_with_a_hint(tmp_path, network, message, hint):

@@ -32,6 +32,7 @@ from netc.cli import main
 from netc.errors import NetcError
 from netc.program.checks import check_identifier
 from netc.program.init_config import read_init
+from netc.program.scales import read_scales
 from netc.program.train_config import TRAIN_KEYS, check_value
 from netc.program.values import defaults_sections, read_input_shape
 from netc.schema import schema_text, spec_schema
@@ -145,7 +146,7 @@ def test_a_bad_spec_is_rejected_by_the_schema_and_by_netc(path):
 
 def test_the_corpus_covers_every_part_of_the_spec():
     parts = {_expectations(p)[0].split(".", 1)[0] for p in CORPUS}
-    assert parts >= {"", "input", "name", "network", "params", "scales", "defaults", "blocks", "heads", "init",
+    assert parts >= {"", "input", "name", "network", "params", "scales", "defaults", "include", "blocks", "heads", "init",
                      "train", "freeze", "layers"}
     assert len(CORPUS) >= 30
 
@@ -177,6 +178,16 @@ def test_names_agree_with_check_identifier():
            lambda n: schema_accepts(spec(params={n: 1})))
     _agree(NAMES, lambda n: _netc_accepts(check_identifier, n, None, "head name"),
            lambda n: schema_accepts(spec(network="conv3-4-<p>-relu", heads={n: "fc(2)"})))
+
+
+SCALE_NAMES = ["n", "x0_5", "x1_0", "1.0", "1_0", "0.5", "s-2", "a b", "_x", ".5", "-s", "", "é", "x/2"]
+
+
+def test_scale_names_agree_with_the_reader():
+    def netc_ok(name):
+        return _netc_accepts(read_scales, load_yaml(json.dumps({name: {"w": 1}}), "s.yaml"), ["w"])
+
+    _agree(SCALE_NAMES, netc_ok, lambda n: schema_accepts(spec(params={"w": 1}, scales={n: {"w": 2}})))
 
 
 def test_input_text_agrees_with_read_input_shape():

@@ -54,7 +54,17 @@ def _template(analysis, scope_id: str):
 
 
 def _instances(analysis):
-    return [s for s, scope in analysis.network.scopes.items() if scope.kind == ScopeKind.BLOCK]
+    """Every block use a class may be written for: one that reads no tensor from outside but its
+    input. A use given points (HRNet's exchange(<x0>, <x1>)) is written into the enclosing class,
+    as the code generator's planner decides (ClassPlanner.modulable), never from a template."""
+    net = analysis.network
+
+    def reads_outside(scope_id: str) -> bool:
+        inside = set(net.nodes_in(scope_id))
+        entry = net.scopes[scope_id].entry
+        return any(i not in inside and i != entry for n in inside for i in net.node(n).inputs)
+
+    return [s for s, scope in net.scopes.items() if scope.kind == ScopeKind.BLOCK and not reads_outside(s)]
 
 
 @pytest.mark.parametrize("case,params", CASES, ids=[c + ("-" + str(p) if p else "") for c, p in CASES])

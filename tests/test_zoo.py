@@ -38,6 +38,7 @@ ZOO = [
     "fcn32s",
     "yolov8",
     "convnext_tiny",
+    "hrnet_exchange",
 ]
 
 _cache: dict = {}

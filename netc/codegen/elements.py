@@ -26,6 +26,23 @@ from .pysrc import Blank, Block, Bracketed, Expr, Item, Raw, Stmt
 RESERVED_LOCALS = frozenset({"self", "torch", "nn", "x", "super", "range", "int", "float", "len"})
 
 
+def head_tag(head: str) -> str:
+    """The variable (and Handle tag) of a head's tensors in forward."""
+    return head if head not in RESERVED_LOCALS else f"{head}_"
+
+
+def _training_last(elements: list[Element], train_only: tuple[str, ...]) -> tuple[list[Element], int]:
+    """The elements with those of the train-only heads moved last, and where they start, so that
+    eval skips them (`if self.training:`); unchanged (start = len) when another element reads one."""
+    tags = {head_tag(name) for name in train_only}
+    heads = [e for e in elements if e.out.tag in tags]
+    made = {id(e.out) for e in heads}
+    rest = [e for e in elements if e.out.tag not in tags]
+    if not heads or any(id(h) in made for e in rest for h in e.inputs):
+        return elements, len(elements)
+    return rest + heads, len(rest)
+
+
 @dataclass(eq=False)
 class Handle:
     """A tensor in forward: the class input or an element's output."""
@@ -191,8 +208,11 @@ def init_statements(elements: list[Element]) -> list[Any]:
 
 
 def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple[str, Handle]],
-                       as_dict: bool) -> list[Any]:
-    """forward's body: one assignment per element, variables allocated by liveness."""
+                       as_dict: bool, train_only: tuple[str, ...] = ()) -> list[Any]:
+    """forward's body: one assignment per element, variables allocated by liveness. With
+    `train_only` heads, training mode returns every head and eval the others: the one left alone
+    as a tensor, as torchvision's GoogLeNet returns its logits."""
+    elements, training_from = _training_last(elements, train_only) if train_only else (elements, len(elements))
     last: dict[int, float] = {}
     for index, element in enumerate(elements):
         for handle in element.data_inputs():
@@ -214,7 +234,10 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
         return f"{base}{n}"
 
     body: list[Any] = []
+    eval_part = 0  # statements before the train-only heads'
     for index, element in enumerate(elements):
+        if index == training_from:
+            eval_part = len(body)
         data = element.data_inputs()
         if element.shape_only:  # an input read for its shape only is passed as None
             args = [h.var if i not in element.shape_only else "None" for i, h in enumerate(element.inputs)]
@@ -246,18 +269,31 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
         module = f"self.{element.name}" if element.build is not None else None
         expr = pysrc.Forward(element.forward(module, args))
         body.append(Stmt(expr, name, element.note.text))
+    if training_from == len(elements):
+        eval_part = len(body)
     if as_dict:
         items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]
-        body.append(Stmt(Bracketed("{", "}", items), keyword="return"))
+        if train_only:
+            training = body[eval_part:] + [Stmt(Bracketed("{", "}", items), keyword="return")]
+            body[eval_part:] = [Block("if self.training", training)]
+            outputs = [(name, h) for name, h in outputs if name not in train_only]
+            items = [Item(Raw(h.var or "x"), f'"{name}"', sep=": ") for name, h in outputs]
+        if train_only and len(outputs) == 1:
+            body.append(Stmt(Raw(outputs[0][1].var or "x"), keyword="return"))
+        else:
+            body.append(Stmt(Bracketed("{", "}", items), keyword="return"))
     else:
         body.append(Stmt(Raw(outputs[0][1].var or "x"), keyword="return"))
     return body
 
 
 def class_block(name: str, params: list[Item], init_body: list[Any], forward_body: list[Any],
-                returns_dict: bool, comments: list[str], methods: list[Any] = ()) -> list[Any]:
+                returns_dict: bool, comments: list[str], methods: list[Any] = (), eval_tensor: bool = False) -> list[Any]:
+    """`eval_tensor`: forward returns a dict in training mode and one tensor in eval (train-only heads)."""
     init_sig = Bracketed("__init__(", ") -> None", [Item(Raw("self"))] + params)
     returns = "dict[str, torch.Tensor]" if returns_dict else "torch.Tensor"
+    if returns_dict and eval_tensor:
+        returns += " | torch.Tensor"
     forward_sig = Bracketed("forward(", f") -> {returns}", [Item(Raw("self")), Item(Raw("x: torch.Tensor"))])
     body: list[Any] = [
         Block(("def ", init_sig), [Stmt(Raw("super().__init__()"))] + init_body),

@@ -361,9 +361,9 @@ class Emitter:
 
     @staticmethod
     def head_var(head: str) -> str:
-        from .elements import RESERVED_LOCALS
+        from .elements import head_tag
 
-        return head if head not in RESERVED_LOCALS else f"{head}_"
+        return head_tag(head)
 
     def block_instance(self, scope_id: str, ref: ClassRef, entry: Handle, container: Container, tag: str) -> None:
         scope = self.net.scopes[scope_id]

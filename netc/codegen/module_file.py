@@ -83,7 +83,7 @@ def _generate(analysis: Analysis, plan: InferencePlan | None, training_paths: di
         emitter.children(net.top, container, "")
         outputs = [(name, emitter.handles[node]) for name, node in net.outputs]
         statements, paths = render_class(top_name, container, x, outputs, [], [], as_dict=bool(spec.heads),
-                                         methods=methods)
+                                         methods=methods, train_only=spec.train_only)
     lines = _header(analysis, top_name, any(v.generic for v in planner.classes), arguments, fixed)
     lines += (header_lines(plan) if plan is not None else []) + [""]
     lines += ["import torch", "from torch import nn"]

@@ -104,7 +104,7 @@ def _write(analysis: Analysis, planner: ClassPlanner, top_name: str, pinned: fro
         slot.note.text = network_comment_text(slot)
     outputs = [(name, emitter.handles[node]) for name, node in template.outputs]
     statements, paths = render_class(top_name, container, x, outputs, signature, [], as_dict=bool(heads),
-                                     methods=methods)
+                                     methods=methods, train_only=net.source.train_only)
     return NetworkClass(statements, _instance_paths(paths, found), keywords, dict(fixed))
 
 

@@ -93,7 +93,7 @@ def _show(value: Any) -> str:
 def render_class(name: str, container: Container, x: Handle, outputs: list[tuple[str, Handle]],
                  params: list[Item], extra: list[Any], as_dict: bool = False,
                  methods: Callable[[dict[str, str]], tuple[list[Any], list[Any]]] | None = None,
-                 ) -> tuple[list[Any], dict[str, str]]:
+                 train_only: tuple[str, ...] = ()) -> tuple[list[Any], dict[str, str]]:
     """A class's statements, and its IR nodes' module paths. `methods`, given those paths, adds
     statements at the end of __init__ and methods after forward."""
     elements: list[Element] = container.elements
@@ -102,10 +102,11 @@ def render_class(name: str, container: Container, x: Handle, outputs: list[tuple
         if element.build is not None:
             element.name = attribute(element.name, taken)
     init = init_statements(elements) + extra
-    forward = forward_statements(x, elements, outputs, as_dict)
+    forward = forward_statements(x, elements, outputs, as_dict, train_only)
     paths = module_paths(elements)
     tail, more = methods(paths) if methods is not None else ([], [])
-    return class_block(name or "Block", params, init + tail, forward, as_dict, [], more), paths
+    eval_tensor = bool(train_only) and len([n for n, _ in outputs if n not in train_only]) == 1
+    return class_block(name or "Block", params, init + tail, forward, as_dict, [], more, eval_tensor), paths
 
 
 class ClassPlanner:

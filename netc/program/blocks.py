@@ -12,7 +12,7 @@ from ..spec import YNode
 from .checks import check_identifier, check_keys, expect, finite, key_index
 from .dsl import parse_dsl_items, parse_dsl_node
 
-BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "merge", "after")
+BLOCK_KEYS = ("args", "body", "parallel", "residual", "shortcut", "merge", "after", "outputs")
 BLOCK_FORMS = ("body", "parallel", "residual")  # a block has exactly one
 DEFAULT_MERGE = {"parallel": "concat", "residual": "add"}  # what `merge:` is when a block does not say
 SHORTCUT_WORDS = ("auto", "identity", "zeropad")
@@ -70,9 +70,27 @@ def read_block(name: str, node: YNode, span: SourceSpan, errors: Diagnostics | N
         local.add(NetcError.at(node.value["shortcut"].span, "shortcut belongs to a residual block",
                                "only a block with `residual:` has a shortcut"))
     merge = local.run(_merge, node.value.get("merge"), form, default="")
+    outputs = local.run(_outputs, node.value.get("outputs"), default=())
     local.check()
     kind = "sequence" if form == "body" else form  # the AST's name for a `body:` block
-    return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span, merge)
+    return ast.BlockDef(name.lower(), tuple(params), kind, body, branches, shortcut, after, span, merge, outputs)
+
+
+def _outputs(node: YNode | None) -> tuple[tuple[str, SourceSpan], ...]:
+    """`outputs: [high, low]`: the marks of the body a caller reads as <unit.high> (checked to be
+    placed by every use), written bare or as <high>."""
+    if node is None:
+        return ()
+    items = node.value if isinstance(node.value, list) else [node]
+    found: list[tuple[str, SourceSpan]] = []
+    for item in items:
+        expect(item, str, "an output")
+        name = item.value.strip().removeprefix("<").removesuffix(">").strip()
+        check_identifier(name, item.span, "output")
+        if any(name == other for other, _ in found):
+            raise NetcError.at(item.span, f"output <{name}> named twice")
+        found.append((name, item.span))
+    return tuple(found)
 
 
 def merge_kinds() -> list[str]:

@@ -17,12 +17,14 @@ from .checks import SPEC_NAME, check_keys, describe, expect, key_index
 from .dsl import parse_dsl_node
 from .freeze import read_freeze
 from .heads import read_heads
+from .includes import Includer
 from .init_config import read_init
 from .scales import chosen_scale, read_scales
 from .train_config import read_train_config
 from .values import read_defaults, read_input_shape, read_params
 
-TOP_KEYS = ("name", "input", "params", "scales", "defaults", "blocks", "network", "heads", "init", "freeze", "train")
+TOP_KEYS = ("name", "input", "params", "scales", "defaults", "include", "blocks", "network", "heads", "init", "freeze",
+            "train")
 REQUIRED_KEYS = ("input", "network")
 
 
@@ -72,6 +74,11 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
                 block = errors.run(read_block, block_name, body, span, errors)
                 if block is not None:
                     blocks[block_name.lower()] = block
+    if "include" in top:
+        before = len(errors.found)
+        included = Includer(errors).items(top["include"], root.source.path, blocks)
+        if len(errors.found) == before:
+            blocks.update({name: found.block for name, found in included.items()})
     input_shape = errors.run(read_input_shape, top["input"], params) if "input" in top else None
     network = errors.run(parse_dsl_node, top["network"], "network", errors) if "network" in top else None
     heads = errors.run(read_heads, top.get("heads"), errors)

@@ -12,6 +12,9 @@ from ..spec import YNode
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SPEC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*\Z")  # `name:`, which names the generated class
+# A scale's name is only ever typed (--scale) and compared, never a Python name: as users write
+# them, x0_5 (ShuffleNet), 1.0 (MnasNet), 1_0, n.
+SCALE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
 
 FLOW_COMMA_HINT = ("inside { } or [ ], YAML splits a plain string at every comma: "
                    "put the network description in quotes")
@@ -36,7 +39,8 @@ def expect(node: YNode, kind: type | tuple[type, ...], what: str) -> None:
 
 def _type_name(kind) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number"}
+    names = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", float: "a number",
+             bool: "true or false"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 

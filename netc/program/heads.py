@@ -1,4 +1,5 @@
-"""`heads:` entries → ast.HeadDef: named extra outputs, each a DSL body and where it branches off."""
+"""`heads:` entries → ast.HeadDef: named extra outputs, each a DSL body, where it branches off, and
+whether it is returned in training mode only (`train_only: true`, GoogLeNet's auxiliary classifiers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ..spec import YNode
 from .checks import check_identifier, check_keys, expect, key_index
 from .dsl import parse_dsl_node
 
-HEAD_KEYS = ("from", "body")  # a head written as a mapping; a bare DSL string is its body
+HEAD_KEYS = ("from", "body", "train_only")  # a head written as a mapping; a bare DSL string is its body
 
 def read_heads(node: YNode | None, errors: Diagnostics | None = None) -> tuple[ast.HeadDef, ...]:
     if node is None:
@@ -17,15 +18,23 @@ def read_heads(node: YNode | None, errors: Diagnostics | None = None) -> tuple[a
     errors = errors or Diagnostics()
     heads = [errors.run(_head, node, name, body, errors) for name, body in node.value.items()]
     errors.check()
+    if heads and all(head.train_only for head in heads):
+        last = heads[-1].name
+        raise NetcError.at(node.value[last].value["train_only"].span, "every head is train_only: in eval mode "
+                           "the network would return nothing", f"remove `train_only: true` from the head eval is "
+                           f"to return (e.g. '{last}')")
     return tuple(heads)
 
 
 def _head(node: YNode, name: str, body: YNode, errors: Diagnostics) -> ast.HeadDef:
     span = node.source.span_at(key_index(node, name), len(name))
     check_identifier(name, span, "head name")
-    origin, origin_span = None, None
+    origin, origin_span, train_only = None, None, False
     if isinstance(body.value, dict):
         check_keys(body, HEAD_KEYS, f"head '{name}'")
+        if "train_only" in body.value:
+            expect(body.value["train_only"], bool, "train_only")
+            train_only = body.value["train_only"].value
         if "body" not in body.value:
             raise NetcError.at(body.span, f"head '{name}' needs a body")
         if "from" in body.value:
@@ -36,4 +45,4 @@ def _head(node: YNode, name: str, body: YNode, errors: Diagnostics) -> ast.HeadD
         seq = parse_dsl_node(body.value["body"], f"head '{name}'", errors)
     else:
         seq = parse_dsl_node(body, f"head '{name}'", errors)
-    return ast.HeadDef(name, origin, origin_span, seq, span)
+    return ast.HeadDef(name, origin, origin_span, seq, span, train_only)

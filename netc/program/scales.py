@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..errors import Diagnostics, NetcError, UsageError, did_you_mean
 from ..spec import YNode
-from .checks import check_identifier, describe, expect, finite, key_index
+from .checks import SCALE_NAME, describe, expect, finite, key_index
 
 
 def read_scales(node: YNode | None, declared: list[str]) -> dict[str, dict[str, int | float]]:
@@ -29,7 +29,10 @@ def read_scales(node: YNode | None, declared: list[str]) -> dict[str, dict[str, 
 
 
 def _preset(node: YNode, name: str, preset: YNode, declared: list[str]) -> dict[str, int | float]:
-    check_identifier(name, node.source.span_at(key_index(node, name), len(name)), "scale")
+    if not SCALE_NAME.match(name):
+        raise NetcError.at(node.source.span_at(key_index(node, name), len(name)), f"scale name {name!r} must start "
+                           "with a letter or a digit and hold only letters, digits, _, . and -",
+                           "it is typed after --scale: e.g. s, x0_5, 1.0")
     expect(preset, dict, f"scale '{name}'")
     values: dict[str, int | float] = {}
     errors = Diagnostics()
