@@ -19,7 +19,7 @@ from html import escape
 from .annotated import Analysis
 from .ir import Scope
 from .memory import MemoryEstimate
-from .table import HEADER, Row, _cells, _shape, _summary, table_rows, totals
+from .table import HEADER, Row, _cells, _shape, _summary, inputs_text, table_rows, totals
 
 NUMERIC = frozenset(range(3, 9))  # params … RF: right-aligned, as in the text table
 
@@ -118,7 +118,7 @@ def html_table(analysis: Analysis, memory: MemoryEstimate, compact: bool = False
     table and the summary; with `style`, its CSS inline in a <style> element."""
     head = "".join(f'<th class="n">{_text(h)}</th>' if i in NUMERIC else f"<th>{_text(h)}</th>"
                    for i, h in enumerate(HEADER))
-    caption = f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}"
+    caption = f"{analysis.network.name}: {inputs_text(analysis)}"
     lines = ['<div class="netc-table">']
     if style:
         lines.append(f"<style>\n{CSS}</style>")

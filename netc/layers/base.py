@@ -286,6 +286,10 @@ class LayerKind:
     output_variable: ClassVar[str] = ""
     # The points a call reads (`upsample(<c4>)`) are read for their shape only, not their values.
     points_for_shape: ClassVar[bool] = False
+    # Tensors are per image, or per row of a named [R, K] input (per RoI after a roi operator). The
+    # output of most kinds is per whatever its data inputs are (which must agree); this names the
+    # input whose rows the output has instead (a roi operator's boxes: one pooled map per RoI).
+    rows_input: ClassVar[int | None] = None
 
     @property
     def pools(self) -> bool:
