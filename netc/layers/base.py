@@ -393,6 +393,11 @@ class LayerKind:
         """The forward expression, given the module attribute and the input variable names."""
         return f"{module}({args[0]})"
 
+    def not_exportable(self, attrs: dict[str, Any]) -> str | None:
+        """Why an ONNX trace cannot follow this layer's generated code (a Python loop over its
+        input's rows, which a trace would fix at the example's count), or None: it can."""
+        return None
+
     def runs_in_place(self, attrs: dict[str, Any]) -> bool:
         """Whether the module may be built with inplace=True where its input is not needed again."""
         return False

@@ -201,6 +201,9 @@ class RoIPool(_RoiKind):
     words = {"roipool": {}}
     defaults_key = "roipool"
 
+    def not_exportable(self, attrs):
+        return "its pure-torch operator loops over the boxes, and a trace would fix their number"
+
     def label(self, attrs):
         return f"roipool {_size(attrs)} ×{attrs['scale']:g}"
 
@@ -222,6 +225,12 @@ class RoIAlign(_RoiKind):
 
     def saved(self, attrs, inputs, out):
         return Saved(inputs=(1,))  # backward scatters into the map's shape: it keeps the boxes, not the map
+
+    def not_exportable(self, attrs):
+        if attrs["sampling"] > 0:
+            return None
+        return ("with sampling ≤ 0 (a number of samples per box) its pure-torch operator loops over the boxes, "
+                "and a trace would fix their number")
 
     def label(self, attrs):
         sampling = f" s{attrs['sampling']}" if attrs["sampling"] > 0 else ""
