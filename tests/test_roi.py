@@ -262,3 +262,77 @@ def test_the_table_shows_each_input_and_counts_rois(tmp_path: Path):
     assert roialign_row.split()[-1] == "box" and " 4×8×2×2 " in roialign_row  # R× one RoI's map; no fixed RF
     twice = analyze_file(path, {"R": 8})
     assert twice["fc2"].macs == 2 * analysis["fc2"].macs and twice["fc1"].macs == analysis["fc1"].macs
+
+
+def test_train_refuses_several_inputs_and_port_loads_them(tmp_path: Path, capsys):
+    """netc train feeds one input and says so before anything starts (exit 2, one line, no run
+    directory); netc port matches tensors by structure, which the inputs do not change: the ported
+    state_dict gives the module the checkpoint's outputs."""
+    from netc.cli import main
+
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_INPUTS, encoding="utf-8")
+    assert main(["train", str(path), "--data", "digits", "--epochs", "1", "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "3 named inputs (image, rois, extra)" in err and "forward(image, rois, extra)" in err
+    assert not (tmp_path / "runs").exists()
+    torch.manual_seed(1)
+    source = netc.build(path).eval()
+    torch.save(source.state_dict(), tmp_path / "w.pth")
+    ported = netc.port(path, tmp_path / "w.pth", strict=True)
+    torch.manual_seed(2)
+    target = netc.build(path).eval()
+    target.load_state_dict(ported.state_dict)
+    image, extra = torch.randn(1, 3, 16, 16), torch.randn(1, 6)
+    rois = torch.tensor([[0, 1.0, 1, 9, 12]])
+    with torch.no_grad():
+        want, got = source(image, rois, extra), target(image, rois, extra)
+    assert all(torch.equal(want[k], got[k]) for k in want)
+
+
+# --- Fast R-CNN (VGG-16), the lecture notes' shapes ------------------------------------------------
+def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
+    """specs/fast_rcnn_vgg16.yaml against torchvision's VGG-16 (weights=None): its conv layers
+    without pool5, RoI max pooling to 7×7 at 1/16, its fc6 and fc7, and the two sibling heads of
+    21 scores and 84 box values. The notes' shapes: a 3×800×600 image, conv features 512×50×37,
+    pooled 512×7×7. At a small input the module with torchvision's weights (loaded in order)
+    computes the hand-built one's outputs."""
+    from torchvision_models import load_by_structure, torchvision
+
+    from netc.analysis import analyze_file
+
+    spec = Path(__file__).resolve().parent.parent / "specs" / "fast_rcnn_vgg16.yaml"
+    analysis = analyze_file(spec)
+    assert analysis.network.input_shape == (3, 800, 600)
+    assert analysis["conv13"].shape == (512, 50, 37) and analysis["roipool1"].shape == (512, 7, 7)
+    assert analysis["roipool1"].rows == "rois" and analysis["roipool1"].row_count == 2000
+    assert analysis.output_shapes() == {"scores": (21,), "boxes": (84,)}
+
+    vgg = torchvision().models.vgg16(weights=None).eval()
+    head = torch.nn.ModuleDict({"fc": vgg.classifier[:-1], "scores": torch.nn.Linear(4096, 21),
+                                "boxes": torch.nn.Linear(4096, 84)}).eval()
+    trunk = vgg.features[:-1]  # conv5_3 and its relu, without pool5
+    assert analysis.params == sum(p.numel() for p in [*trunk.parameters(), *head.parameters()]) == 134_690_729
+    assert 138_357_544 - (4096 * 1000 + 1000) + (4096 * 21 + 21) + (4096 * 84 + 84) == 134_690_729
+
+    small = analyze_file(spec, {"R": 3}, input_shape=(3, 96, 80))
+    from netc.codegen import build_module
+
+    built = build_module(small).eval()
+
+    class Reference(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk, self.head = trunk, head
+
+    load_by_structure(built, Reference())
+    image = torch.randn(2, 3, 96, 80)
+    rois = torch.tensor([[0, 0.0, 0, 79, 95], [1, 10, 20, 50, 60], [1, 30, 5, 70, 40],
+                         [0, 4, 4, 40, 90], [1, 0, 0, 16, 16], [0, 60, 70, 79, 95]])
+    with torch.no_grad():
+        pooled = ops["RoIPool"]((7, 7), 1 / 16)(trunk(image), rois)
+        fc7 = head["fc"](pooled.flatten(1))
+        want = {"scores": torch.softmax(head["scores"](fc7), dim=1), "boxes": head["boxes"](fc7)}
+        got = built(image, rois)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-5, atol=1e-5)
