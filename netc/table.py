@@ -182,7 +182,8 @@ def _cells(r: Row) -> tuple[str, ...]:
 def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
     t = totals(analysis)
     size = memory.parameters // max(analysis.params, 1) if analysis.params else 4
-    outputs = ", ".join(f"{n} {_shape(s)}" for n, s in analysis.output_shapes().items())
+    outputs = ", ".join(f"{name} " + (f"{analysis[node].row_count}×" if analysis[node].rows else "")
+                        + _shape(analysis[node].shape) for name, node in analysis.network.outputs)
     return [
         f"params       {t['params']:,}  (weights {t['weights']:,} + biases {t['biases']:,})"
         + (f"; trainable {t['trainable']:,}, frozen {t['frozen']:,} (freeze: {', '.join(analysis.network.source.freeze)})"

@@ -87,7 +87,8 @@ def _scope_row(analysis: Analysis, scope: Scope, depth: int) -> str:
 
 def _total_row(analysis: Analysis) -> str:
     t = totals(analysis)
-    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.output_shapes().items())
+    outputs = ", ".join(f"{name} " + (f"{analysis[node].row_count}×" if analysis[node].rows else "")
+                        + _shape(analysis[node].shape) for name, node in analysis.network.outputs)
     cells = ['<th class="name">total</th>', '<td class="label"></td>', f'<td class="shape">{_text(outputs)}</td>']
     cells += [f'<td class="n">{t[key]:,}</td>' for key in ("params", "weights", "activations", "macs", "flops")]
     cells.append('<td class="n"></td>')
