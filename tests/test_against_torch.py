@@ -573,6 +573,43 @@ def test_roi_layers_count_per_roi_as_torch_does(tmp_path: Path):
     assert analysis.flops == flops_of(built, image, rois)
 
 
+PYRAMID_SPEC = """\
+name: pyramid
+params: {R: 4}
+input: {image: [3, 64, 48], rois: [R, 5]}
+network: conv(8, 3, stride=4) - <p2> - conv(8, 3, stride=2) - <p3> - conv(8, 3, stride=2) - <p4>
+  - from(<rois>) - multiscaleroialign(<p2>, <p3>, <p4>, 3, sampling=2) - fc(5)
+"""
+
+
+def test_multiscale_roi_align_counts_per_roi_as_torch_does(tmp_path: Path):
+    """Each layer's output shape (through forward hooks on the built module, R = 4 boxes of one
+    image), the FLOPs (FlopCounterMode) and parameters; tests/test_roi.py compares the pooler's
+    values with torchvision's MultiScaleRoIAlign."""
+    import netc
+
+    spec = tmp_path / "pyramid.yaml"
+    spec.write_text(PYRAMID_SPEC)
+    analysis = analyze_file(str(spec))
+    generated = netc.codegen.generate(analysis)
+    module = netc.build(str(spec)).eval()
+    seen: dict = {}
+    named = dict(module.named_modules())
+    for node, path in generated.paths.items():
+        named[path].register_forward_hook(lambda m, a, o, node=node: seen.__setitem__(node, tuple(o.shape)))
+    image = torch.randn(1, 3, 64, 48)
+    rois = torch.tensor([[0, 0.0, 0, 47, 63], [0, 2, 3, 10, 9], [0, 5, 5, 30, 40], [0, 8, 1, 20, 12]])
+    with torch.no_grad():
+        out = module(image, rois)
+    assert out.shape == (4, 5)
+    for node, shape in seen.items():
+        info = analysis[node]
+        assert shape == ((4,) if info.rows else (1,)) + info.shape, node
+    assert analysis["multiscaleroialign1"].rows == "rois" and analysis["fc1"].flops == 4 * 2 * 8 * 9 * 5
+    assert analysis.flops == flops_of(module, image, rois)
+    assert analysis.params == sum(p.numel() for p in module.parameters())
+
+
 ROI_HEAD = {"roipool1", "fc1", "relu3", "roialign1", "flatten1", "concat1", "fc2"}
 
 
@@ -597,8 +634,9 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
     covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
-    spec.write_text(ROI_SPEC)
-    covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
+    for text in (ROI_SPEC, PYRAMID_SPEC):
+        spec.write_text(text)
+        covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
     assert set(KINDS) <= covered, f"add a torch comparison for {sorted(set(KINDS) - covered)}"
 
 

@@ -336,3 +336,55 @@ def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
         got = built(image, rois)
     for name in want:
         torch.testing.assert_close(got[name], want[name], rtol=1e-5, atol=1e-5)
+
+
+# --- MultiScaleRoIAlign over FPN levels ----------------------------------------------------------------
+MULTISCALE = """\
+name: pyramid
+params: {R: 6}
+input: {image: [3, 128, 96], rois: [R, 5]}
+network: conv(8, 3, stride=4) - <p2> - conv(8, 3, stride=2) - <p3> - conv(8, 3, stride=2) - <p4>
+  - conv(8, 3, stride=2) - <p5> - from(<rois>) - multiscaleroialign(<p2>, <p3>, <p4>, <p5>, 7, sampling=2) - fc(10)
+"""
+
+
+def test_multiscale_roi_align_equals_torchvision_pooler(tmp_path: Path, monkeypatch):
+    """The generated MultiScaleRoIAlign against torchvision.ops.MultiScaleRoIAlign itself (its level
+    mapper and its scales, inferred from the image and map sizes), with torchvision's roi_align
+    replaced by its pure-Python reference (its compiled operator does not load beside this torch).
+    Boxes of every size reach every level (canonical 224 pixels at level 4)."""
+    from torchvision_models import torchvision
+
+    tv = torchvision()
+    import importlib
+
+    reference = importlib.import_module("torchvision.ops.roi_align")._roi_align.__wrapped__
+    poolers = importlib.import_module("torchvision.ops.poolers")
+
+    def roi_align(x, boxes, output_size, spatial_scale, sampling_ratio, aligned=False):
+        return reference(x, boxes, spatial_scale, output_size[0], output_size[1], sampling_ratio, aligned)
+
+    monkeypatch.setattr(poolers, "roi_align", roi_align)
+    path = tmp_path / "pyramid.yaml"
+    path.write_text(MULTISCALE, encoding="utf-8")
+    from netc.analysis import analyze_file
+
+    analysis = analyze_file(path)
+    assert analysis["multiscaleroialign1"].shape == (8, 7, 7) and analysis["multiscaleroialign1"].rows == "rois"
+    namespace: dict = {}
+    exec(compile(netc.compile_source(path), "pyramid.py", "exec"), namespace)  # noqa: S102 - the file under test
+    pooler = namespace["MultiScaleRoIAlign"]((7, 7), (1 / 4, 1 / 8, 1 / 16, 1 / 32), 2)
+    g = torch.Generator().manual_seed(8)
+    # A 640×480 image's levels; boxes inside it of sizes sqrt(w·h) from 17 to 520 pixels.
+    maps = [torch.randn(2, 8, 640 // s, 480 // s, generator=g) for s in (4, 8, 16, 32)]
+    heights = torch.tensor([20.0, 60, 130, 150, 260, 300, 520, 600, 40, 140, 280, 560])
+    corners = torch.rand(12, 2, generator=g) * 30
+    boxes = torch.cat([corners, corners + torch.stack([heights * 0.75, heights], dim=1)], dim=1)
+    images = torch.tensor([0] * 6 + [1] * 6)  # in image order, as torchvision's list of boxes per image
+    rois = torch.cat([images[:, None].float(), boxes], dim=1)
+    theirs = tv.ops.MultiScaleRoIAlign(["p2", "p3", "p4", "p5"], 7, 2)
+    want = theirs(dict(zip(["p2", "p3", "p4", "p5"], maps)), [boxes[:6], boxes[6:]], [(640, 480), (640, 480)])
+    got = pooler(rois, maps)
+    levels = {int(k) for k in theirs.map_levels([boxes[:6], boxes[6:]]).tolist()}
+    assert levels == {0, 1, 2, 3}  # every level is used
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

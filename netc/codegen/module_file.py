@@ -124,6 +124,8 @@ def helper_classes(analysis: Analysis) -> dict[str, str]:
         build = KINDS[node.kind].constructor(node.attrs, list(inputs))
         for one in (build.identity, build.module) if isinstance(build, Conditional) else (build,):
             if isinstance(one, Constructor) and one.source:
+                for cls, source in one.needs:
+                    found.setdefault(cls, source)
                 found.setdefault(one.cls, one.source)
     return found
 

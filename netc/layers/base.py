@@ -103,6 +103,8 @@ class Constructor:
     # generated file defines it once, before its first use, so that it stays standalone, and the
     # construction is `<cls>(…)` rather than `nn.<cls>(…)`. Empty for torch.nn's own modules.
     source: str = ""
+    # Classes of the file that `source` uses, (name, source), each defined before it (and once).
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

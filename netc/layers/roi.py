@@ -241,4 +241,100 @@ class RoIAlign(_RoiKind):
                                         int(attrs["sampling"]), bool(attrs["aligned"])), source=ROI_ALIGN)
 
 
-__all__ = ["RoIAlign", "RoIPool"]
+MULTISCALE_ROI_ALIGN = """\
+class MultiScaleRoIAlign(nn.Module):
+    # RoIAlign over the levels of a feature pyramid, as torchvision.ops.MultiScaleRoIAlign:
+    # each box from the level the FPN paper's heuristic gives its size, floor(4 +
+    # log2(sqrt(area) / 224) + 1e-6), clamped to the levels there are. `scales` are the
+    # levels' 1 / stride, finest first, fixed by netc from the spec's shapes.
+    def __init__(
+        self,
+        output_size: tuple[int, int],
+        scales: tuple[float, ...],
+        sampling_ratio: int,
+    ) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.levels = nn.ModuleList(RoIAlign(output_size, scale, sampling_ratio, False) for scale in scales)
+        # The levels' numbers, log2 of their strides (p2: 2): the first and the last.
+        self.k_min = round(1 / scales[0]).bit_length() - 1
+        self.k_max = round(1 / scales[-1]).bit_length() - 1
+
+    def forward(self, rois: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+        size = ((rois[:, 3] - rois[:, 1]) * (rois[:, 4] - rois[:, 2])).sqrt()
+        level = torch.floor(4 + torch.log2(size / 224) + torch.tensor(1e-6, dtype=size.dtype))
+        level = (level.clamp(min=self.k_min, max=self.k_max) - self.k_min).long()
+        out = maps[0].new_zeros((rois.shape[0], maps[0].shape[1], *self.output_size))
+        for k, (align, x) in enumerate(zip(self.levels, maps)):
+            chosen = torch.where(level == k)[0]
+            out[chosen] = align(x, rois[chosen]).to(out.dtype)
+        return out
+"""
+
+
+@dataclass(frozen=True)
+class MultiScaleRoIAlign(LayerKind):
+    """RoIAlign over named FPN levels (torchvision.ops.MultiScaleRoIAlign, Faster and Mask R-CNN's
+    box pooler): `from(<rois>) - multiscaleroialign(<p2>, <p3>, <p4>, <p5>, 7, sampling=2)` pools
+    each box from one level, chosen by the FPN paper's heuristic (canonical size 224 at level 4).
+    The running tensor is the boxes; the points are the levels, finest first, each half the last's
+    size: their scales are 1 / their strides in the network (netc's receptive-field step), as
+    torchvision infers them from the image and map sizes."""
+
+    name = "multiscaleroialign"
+    category = "pool"
+    inputs = (2, None)
+    rows_input = 0
+    attrs = (Attr("size", "int", 7, minimum=1, pair=True), Attr("sampling", "int", -1))
+    words = {"multiscaleroialign": {}}
+    defaults_key = "multiscaleroialign"
+
+    def resolve(self, attrs, inputs, jumps):
+        strides = []
+        for k, jump in enumerate(jumps[1:], start=1):
+            if isinstance(jump, tuple) or int(jump) != jump or int(jump) & (int(jump) - 1):
+                raise ShapeError(f"multiscaleroialign's level {k} is at a step of {jump} input pixels: each level "
+                                 "must be a power-of-two stride of the input (an FPN level)")
+            strides.append(int(jump))
+        for finer, coarser in zip(strides, strides[1:]):
+            if coarser != 2 * finer:
+                raise ShapeError(f"multiscaleroialign's levels are at strides {', '.join(map(str, strides))}: each "
+                                 "must be twice the one before, finest first, as FPN's p2, p3, p4, p5",
+                                 "read the levels in order: multiscaleroialign(<p2>, <p3>, <p4>, <p5>)")
+        return {"scales": tuple(1.0 / stride for stride in strides)}
+
+    def infer(self, attrs, inputs):
+        boxes, levels = inputs[0], inputs[1:]
+        if len(boxes) != 1 or boxes[0] != BOX_COLUMNS:
+            raise ShapeError(f"multiscaleroialign pools the boxes of the running tensor, [R, {BOX_COLUMNS}], got "
+                             f"{fmt_shape(boxes)}", "go on from the boxes first: from(<rois>) - "
+                             "multiscaleroialign(<p2>, <p3>, <p4>, <p5>, 7)")
+        for level in levels:
+            if len(level) != 3 or level[0] != levels[0][0]:
+                raise ShapeError("multiscaleroialign's levels must be C×H×W maps of the same channels, got "
+                                 + ", ".join(fmt_shape(s) for s in levels))
+        height, width = per_axis(attrs["size"])
+        return (levels[0][0], height, width), []
+
+    def receptive(self, attrs, inputs):
+        return 1, 1
+
+    def saved(self, attrs, inputs, out):
+        return Saved(inputs=(0,))  # the boxes; backward scatters into the levels' shapes
+
+    def label(self, attrs):
+        return f"multiscaleroialign {_size(attrs)} ×{len(attrs.get('scales', ()))} levels"
+
+    def constructor(self, attrs, inputs):
+        return Constructor("MultiScaleRoIAlign", (tuple(per_axis(attrs["size"])), tuple(attrs["scales"]),
+                                                  int(attrs["sampling"])), source=MULTISCALE_ROI_ALIGN,
+                           needs=(("RoIAlign", ROI_ALIGN),))
+
+    def forward(self, attrs, module, args, inputs):
+        return f"{module}({args[0]}, [{', '.join(args[1:])}])"
+
+    def not_exportable(self, attrs):
+        return "it picks each box's level in Python (a mask per level), which a trace would fix"
+
+
+__all__ = ["MultiScaleRoIAlign", "RoIAlign", "RoIPool"]
