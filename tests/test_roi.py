@@ -314,6 +314,21 @@ def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
     trunk = vgg.features[:-1]  # conv5_3 and its relu, without pool5
     assert analysis.params == sum(p.numel() for p in [*trunk.parameters(), *head.parameters()]) == 134_690_729
     assert 138_357_544 - (4096 * 1000 + 1000) + (4096 * 21 + 21) + (4096 * 84 + 84) == 134_690_729
+    # FLOPs as torch counts them: the trunk once per 3×800×600 image, the head once per RoI (2,000).
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(module, x):
+        with FlopCounterMode(display=False) as counter:
+            module(x)
+        return counter.get_total_flops()
+
+    with torch.device("meta"):
+        meta_vgg = torchvision().models.vgg16(weights=None)
+        meta_head = torch.nn.ModuleList([meta_vgg.classifier[:-1], torch.nn.Linear(4096, 21), torch.nn.Linear(4096, 84)])
+        trunk_flops = flops(meta_vgg.features[:-1], torch.empty(1, 3, 800, 600))
+        fc7 = torch.empty(1, 4096)
+        head_flops = flops(meta_head[0], torch.empty(1, 512 * 7 * 7)) + flops(meta_head[1], fc7) + flops(meta_head[2], fc7)
+    assert analysis.flops == trunk_flops + 2000 * head_flops == 773_138_841_600
 
     small = analyze_file(spec, {"R": 3}, input_shape=(3, 96, 80))
     from netc.codegen import build_module
@@ -388,3 +403,14 @@ def test_multiscale_roi_align_equals_torchvision_pooler(tmp_path: Path, monkeypa
     levels = {int(k) for k in theirs.map_levels([boxes[:6], boxes[6:]]).tolist()}
     assert levels == {0, 1, 2, 3}  # every level is used
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_check_counts_layers_not_inputs_and_outputs_per_roi(capsys):
+    # 13 convs and their ReLUs, 4 pools, the RoI pool, fc6 and fc7 with ReLU and dropout, the
+    # scores' fc and softmax, the boxes' fc: 40 layers; the inputs image and rois are not layers.
+    from netc.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "specs" / "fast_rcnn_vgg16.yaml"
+    assert main(["check", str(spec), "-q"]) == 0
+    assert capsys.readouterr().out == ("fast_rcnn_vgg16: ok — 40 layers, 134,690,729 params, 773.14 GFLOPs, "
+                                       "outputs scores 2000×21, boxes 2000×84\n")
