@@ -349,8 +349,8 @@ def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
         fc7 = head["fc"](pooled.flatten(1))
         want = {"scores": torch.softmax(head["scores"](fc7), dim=1), "boxes": head["boxes"](fc7)}
         got = built(image, rois)
-    for name in want:
-        torch.testing.assert_close(got[name], want[name], rtol=1e-5, atol=1e-5)
+    for name, value in want.items():
+        torch.testing.assert_close(got[name], value, rtol=1e-5, atol=1e-5)
 
 
 # --- MultiScaleRoIAlign over FPN levels ----------------------------------------------------------------

@@ -14,6 +14,7 @@ counter counts no work for them, and neither does netc.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .base import Attr, Constructor, LayerKind, Saved, ShapeError, fmt_shape, numel, one_value
@@ -296,7 +297,7 @@ class MultiScaleRoIAlign(LayerKind):
                 raise ShapeError(f"multiscaleroialign's level {k} is at a step of {jump} input pixels: each level "
                                  "must be a power-of-two stride of the input (an FPN level)")
             strides.append(int(jump))
-        for finer, coarser in zip(strides, strides[1:]):
+        for finer, coarser in itertools.pairwise(strides):
             if coarser != 2 * finer:
                 raise ShapeError(f"multiscaleroialign's levels are at strides {', '.join(map(str, strides))}: each "
                                  "must be twice the one before, finest first, as FPN's p2, p3, p4, p5",
