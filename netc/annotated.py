@@ -34,6 +34,10 @@ class LayerInfo:
     jump: tuple[int | Fraction, int | Fraction]
     label: str
     warnings: tuple[str, ...] = ()
+    # "" for a per-image tensor; for one per row of a named [R, K] input (per RoI), that input's
+    # name, and `shape` is one row's: `macs`, `flops` and `activations` then count all R rows.
+    rows: str = ""
+    row_count: int = 1
 
     @property
     def params(self) -> int:

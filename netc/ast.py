@@ -174,6 +174,19 @@ class HeadDef:
 
 
 @dataclass(frozen=True)
+class InputDecl:
+    """One named input of `input: {image: [3, H, W], rois: [R, 5]}`. A [C, H, W] or [F] input is
+    per image (the batch axis implicit, as everywhere); an [R, K] input is a set of R rows of K
+    values per image (RoIs, boxes): `shape` is one row's, (K,), and `rows` is R. Its tensor has no
+    image batch axis of its own: torch's roi operators take a [K, 5] tensor of all the batch's rows."""
+
+    name: str
+    shape: tuple[int, ...]
+    span: SourceSpan
+    rows: int | None = None  # R for an [R, K] input; None for a per-image one
+
+
+@dataclass(frozen=True)
 class Program:
     """A whole spec after parsing: every DSL string is an AST, every value checked for type."""
 
@@ -192,3 +205,6 @@ class Program:
     overrides: dict[str, int | float] = field(default_factory=dict)
     init: InitSpec | None = None  # `init:` (netc/initspec.py); None: PyTorch's own initialisation
     freeze: tuple[tuple[str, SourceSpan], ...] = ()  # `freeze:` scope names, where each is written
+    # `input: {image: …, rois: …}`: every named input, the first the one `network:` starts from
+    # (its shape is `input_shape`, which --input replaces); empty for the one unnamed `input: [...]`.
+    inputs: tuple[InputDecl, ...] = ()

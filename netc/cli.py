@@ -250,9 +250,10 @@ def _run(args) -> int:
     _report_warnings(analysis, args.strict, args.quiet, args.pedantic)
     if args.command == "check":
         shapes = analysis.output_shapes()
-        outputs = ", ".join(("" if list(shapes) == ["output"] else f"{name} ") + "×".join(map(str, shape))
-                            for name, shape in shapes.items())
-        layers = len(analysis.info) - 1
+        rows = {name: analysis[node].row_count for name, node in analysis.network.outputs if analysis[node].rows}
+        outputs = ", ".join(("" if list(shapes) == ["output"] else f"{name} ") + (f"{rows[name]}×" if name in rows else "")
+                            + "×".join(map(str, shape)) for name, shape in shapes.items())
+        layers = len(analysis.info) - sum(1 for node in analysis.network.nodes() if not node.inputs)  # not the inputs
         print(f"{analysis.network.name}: ok — {layers} layer{'s' if layers != 1 else ''}, {analysis.params:,} params, "
               f"{analysis.flops / 1e9:.2f} GFLOPs, output{'s' if len(shapes) > 1 else ''} {outputs}")
     elif args.command == "table":

@@ -14,7 +14,7 @@ from .errors import MAX_ERRORS, Diagnostic, NetcError, did_you_mean
 from .expander import DEFAULT_MAX_LAYERS, Expander, LimitError
 from .exprs import Value
 from .ir import BlockSignature, Network, NetworkSource
-from .layers import INPUT_KIND, KINDS, lookup_word
+from .layers import KINDS, lookup_word
 from .scopes import scope_members
 from .templates import BlockTemplates
 
@@ -24,16 +24,27 @@ class _NetworkExpander(Expander):
     def network(self) -> Network:
         program = self.program
         env: dict[str, Value] = dict(program.params)
-        start = self.add_node(INPUT_KIND, {"shape": program.input_shape}, (), "", program.input_span, "input", local="input")
+        start = self.add_inputs(program.input_shape, program.inputs[0].name if program.inputs else "input")
         end = self.seq(program.network, start, env, "")
         outputs = self.heads(end, env)
         self.check_left_behind(outputs)
+        self.check_inputs_read(outputs)
         self.check_frozen()
         warnings = self.unused_blocks()
         self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
                        self.scopes, tuple(self.top), network_source(program), tuple(warnings),
                        self.points.variables, templates=BlockTemplates(program))
+
+    def check_inputs_read(self, outputs: list[tuple[str, str]]) -> None:
+        """Each named input is read: an input nothing reads would be an argument forward ignores."""
+        if self.errors.found or len(self.program.inputs) < 2:
+            return
+        read = {i for node in self.nodes.values() for i in node.inputs} | {node for _, node in outputs}
+        for decl in self.program.inputs[1:]:
+            if decl.name in self.nodes and decl.name not in read:
+                self.record(NetcError.at(decl.span, f"input '{decl.name}' is never read",
+                                         f"read it as a point, as roipool(<{decl.name}>, 7) does, or leave it out"))
 
     def check_frozen(self) -> None:
         """Each `freeze:` name names a scope of this network (a prefix of the table's names, or stem)."""

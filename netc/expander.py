@@ -18,7 +18,7 @@ from .attributes import bind_attrs, validate_attr
 from .errors import MAX_ERRORS, Diagnostic, Diagnostics, NetcError, closest, did_you_mean
 from .exprs import Symbol, Value, evaluate, evaluate_int, layered
 from .ir import Node, Scope, ScopeKind, numbered
-from .layers import KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
+from .layers import INPUT_KIND, KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
 from .points import PointTable, written_marks
 
 DEFAULT_MAX_LAYERS = 100_000
@@ -88,6 +88,25 @@ class Expander:
         self.order.append(node_id)
         self._attach(scope, node_id)
         return node_id
+
+    def add_inputs(self, shape: tuple[Any, ...], first_local: str) -> str:
+        """The network's input nodes, and the node `network:` starts from. An unnamed input is the
+        node `first_local`; named inputs (`input: {image: …, rois: …}`) are nodes of their names,
+        each also a point (`<rois>`) placed before the network, the first of them (whose shape is
+        `shape`, the spec's or --input's) the one `network:` starts from."""
+        program = self.program
+        if not program.inputs:
+            return self.add_node(INPUT_KIND, {"shape": shape}, (), "", program.input_span, "input", local=first_local)
+        start = ""
+        for k, decl in enumerate(program.inputs):
+            attrs: dict[str, Any] = {"shape": shape if k == 0 else decl.shape, "name": decl.name}
+            if decl.rows is not None:
+                attrs["rows"] = decl.rows
+            node = self.add_node(INPUT_KIND, attrs, (), "", decl.span, decl.name,
+                                 local=first_local if k == 0 else decl.name)
+            self.points.place(decl.name, None, node, "", decl.span)
+            start = start or node
+        return start
 
     def new_scope(self, kind: str, base: str, parent: str, label: str, span, entry: str | None,
                   block: str | None = None, args: dict[str, Any] | None = None, exact: bool = False) -> Scope:

@@ -58,8 +58,10 @@ def infer(network: Network) -> Analysis:
                 if count > INT64_MAX:
                     raise ShapeError(f"the layer's {what} would hold {count:.3g} values, more than torch can index "
                                      "(2^63 − 1)", "make the layer smaller")
-            macs = kind.macs(node.attrs, in_shapes, shape)
-            flops = kind.flops(node.attrs, in_shapes, shape)
+            rows, row_count = _rows(kind, node, info)
+            macs = kind.macs(node.attrs, in_shapes, shape) * row_count
+            flops = kind.flops(node.attrs, in_shapes, shape) * row_count
+            size *= row_count
             new_tensor = kind.makes_new_tensor(node.attrs, in_shapes)
             if node.inputs:
                 rf, jump = _receptive(kind.receptive(node.attrs, in_shapes), node.data_inputs or node.inputs,
@@ -76,7 +78,7 @@ def infer(network: Network) -> Analysis:
         info[node_id] = LayerInfo(
             shape=tuple(shape), inputs=tuple(in_shapes), weights=weights, biases=biases, macs=macs, flops=flops,
             activations=size, new_tensor=new_tensor, receptive_field=rf, jump=jump,
-            label=kind.label(node.attrs),
+            label=kind.label(node.attrs), rows=rows, row_count=row_count,
         )
     if resolved:
         network = replace(network, node_map={**network.node_map, **resolved})
@@ -87,6 +89,32 @@ def infer(network: Network) -> Analysis:
     if errors:
         raise NetcError(errors.found + warnings)
     return Analysis(network, info, tuple(warnings), tuple(remarks))
+
+
+def _rows(kind: LayerKind, node: Node, info: dict[str, LayerInfo]) -> tuple[str, int]:
+    """Whether a layer's output is per image ("", 1) or per row of a named [R, K] input (its name,
+    R): an input says so itself, a roi operator takes its boxes' rows, any other layer its data
+    inputs', which must agree: a per-RoI tensor cannot meet a per-image one."""
+    if not node.inputs:
+        return (node.attrs["name"], node.attrs["rows"]) if "rows" in node.attrs else ("", 1)
+    if kind.rows_input is not None:
+        source = info[node.inputs[kind.rows_input]]
+        if not source.rows:
+            raise ShapeError(f"{node.kind} reads its boxes from a named input of R rows, and "
+                             f"{node.inputs[kind.rows_input]} is per image",
+                             "declare the boxes as input: {image: [3, H, W], rois: [R, 5]} and read <rois>")
+        return source.rows, source.row_count
+    data = node.data_inputs or node.inputs
+    first = info[data[0]]
+    for other in data[1:]:
+        if info[other].rows != first.rows:
+            def what(layer: LayerInfo) -> str:
+                return f"per row of <{layer.rows}>" if layer.rows else "per image"
+            raise ShapeError(f"{node.kind} reads a tensor {what(first)} ({data[0]}) and one {what(info[other])} "
+                             f"({other}): they do not line up",
+                             "a tensor per RoI comes out of roipool(<rois>, …) or roialign(<rois>, …); a per-image "
+                             "map reaches it only through them")
+    return first.rows, first.row_count
 
 
 def _receptive(window: tuple[Any, Any], data: tuple[str, ...], grid_size: tuple[int, ...],

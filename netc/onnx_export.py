@@ -60,12 +60,15 @@ class Exported:
     fallback: str | None = None  # why the TorchScript exporter was not used, under "auto"
     renamed: int = 0  # nodes named after a netc layer or block
     notes: list[str] = field(default_factory=list)
+    inputs: dict[str, list[int | str]] = field(default_factory=dict)  # every input, in the file's order
 
     def summary(self) -> str:
         shape = lambda s: "×".join(map(str, s))
         outs = ", ".join(f"{name} {shape(s)}" for name, s in self.outputs.items())
         how = f"{self.exporter} exporter" + (" (fallback)" if self.fallback else "")
-        return (f"wrote {self.path}: opset {self.opset}, {how}, input {self.input[0]} {shape(self.input[1])}, "
+        given = self.inputs or dict([self.input])
+        ins = ", ".join(f"{name} {shape(s)}" for name, s in given.items())
+        return (f"wrote {self.path}: opset {self.opset}, {how}, input{'s' if len(given) > 1 else ''} {ins}, "
                 f"output{'s' if len(self.outputs) > 1 else ''} {outs}; {self.nodes} nodes, "
                 f"{self.size / 1e6:.1f} MB" + "".join(f"\n  note: {note}" for note in self.notes))
 
@@ -115,13 +118,25 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
     outputs = [name for name in analysis.output_shapes() if name not in net.source.train_only]  # the eval module's
     input_name = "input" if "input" not in outputs else "images"  # a head named "input" keeps its name
     example = torch.randn((2 if batch == "dynamic" else batch, *input_shape), generator=torch.Generator().manual_seed(0))
+    inputs = _named_inputs(analysis, input_name, example)
+    _check_exportable(analysis)
+    # Each input's and output's first axis: "batch" (images) or "<name>_rows" (all the batch's rows
+    # of an [R, K] input) when dynamic; with a fixed batch, its size (R rows per image).
+    axes: dict[str, str | int] = {name: axis for name, (axis, _, _) in inputs.items()}
+    for name, node in net.outputs:
+        layer = analysis.info[node]
+        axes[name] = f"{layer.rows}_rows" if layer.rows else "batch"
+    if batch != "dynamic":
+        rows = {f"{n.attrs['name']}_rows": n.attrs["rows"] for n in net.nodes() if not n.inputs and "rows" in n.attrs}
+        axes = {name: batch * rows.get(axis, 1) for name, axis in axes.items()}  # type: ignore[arg-type]
+    examples = tuple(value for _, _, value in inputs.values())
 
     fallback = None
     used = "dynamo" if exporter == "dynamo" else "torchscript"
     proto = None
     if used == "torchscript":
         try:
-            proto = _torchscript(module, example, input_name, outputs, batch, opset)
+            proto = _torchscript(module, examples, list(inputs), outputs, batch, opset, axes)
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
@@ -137,7 +152,7 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
             raise UsageError(f"this export needs torch's dynamo exporter, which needs onnxscript{why}: "
                              "pip install 'netc[onnx]' (or onnxscript)")
         try:
-            proto = _dynamo(module, example, input_name, outputs, batch, opset)
+            proto = _dynamo(module, examples, list(inputs), outputs, batch, opset, axes)
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - the exporter's own errors, one line for the user
@@ -145,10 +160,12 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
 
     model = onnx.load_from_string(proto)
     renamed = _rename_nodes(model, analysis, generated.paths, module, used)
-    _declare_shapes(model, batch, {input_name: input_shape, **analysis.output_shapes()})
+    _declare_shapes(model, batch, {**{name: shape for name, (_, shape, _) in inputs.items()},
+                                   **analysis.output_shapes()}, axes)
     model.doc_string = f"{net.name}, exported by netc {__version__} from {os.path.basename(net.source.path)}"
     _metadata(model, {"netc.network": net.name, "netc.exporter": used, "netc.input_shape": "x".join(map(str, input_shape)),
-                      "netc.outputs": ",".join(outputs)})
+                      "netc.outputs": ",".join(outputs),
+                      **({"netc.inputs": ",".join(inputs)} if len(inputs) > 1 else {})})
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - onnx.checker.ValidationError and protobuf's own
@@ -160,7 +177,50 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
     notes = [f"opset {opset} was asked for; the {used} exporter wrote {opset_found}"] if opset and opset != opset_found else []
     return Exported(path, used, opset_found, (model.graph.input[0].name, shape_of(model.graph.input[0])),
                     {o.name: shape_of(o) for o in model.graph.output}, len(model.graph.node), len(data), fallback,
-                    renamed, notes)
+                    renamed, notes, {i.name: shape_of(i) for i in model.graph.input})
+
+
+def _named_inputs(analysis: Analysis, input_name: str, example) -> dict[str, tuple[str, tuple[int, ...], object]]:
+    """Each input of the file: its name (the spec's, or `input_name` for one unnamed input), the
+    name of its first axis when it is dynamic, its shape without that axis, and an example value.
+    An [R, 5] input of boxes gets R boxes per image of the example batch, inside the image, each
+    row's first value its image's index, as the roi operators read them."""
+    import torch
+
+    net = analysis.network
+    nodes = [net.node(n) for n in net.order if not net.node(n).inputs]
+    if len(nodes) == 1 and "name" not in nodes[0].attrs:
+        return {input_name: ("batch", tuple(analysis.info[nodes[0].id].shape), example)}
+    images, height, width = example.shape[0], *(example.shape[-2:] if example.dim() == 4 else (1, 1))
+    found: dict[str, tuple[str, tuple[int, ...], object]] = {}
+    for k, node in enumerate(nodes):
+        shape = tuple(analysis.info[node.id].shape)
+        generator = torch.Generator().manual_seed(k)
+        if k == 0:
+            found[node.attrs["name"]] = ("batch", shape, example)
+        elif "rows" in node.attrs:
+            count = images * node.attrs["rows"]
+            value = torch.rand((count, *shape), generator=generator)
+            if shape == (5,):  # boxes: (image, x1, y1, x2, y2) with x1 < x2 and y1 < y2 inside the image
+                corners = value[:, 1:] * torch.tensor([width, height, width, height]) / 2
+                corners[:, 2:] += torch.tensor([width, height]) / 2
+                value = torch.cat([(torch.arange(count) % images).float()[:, None], corners], dim=1)
+            found[node.attrs["name"]] = (f"{node.attrs['name']}_rows", shape, value)
+        else:
+            found[node.attrs["name"]] = ("batch", shape, torch.randn((images, *shape), generator=generator))
+    return found
+
+
+def _check_exportable(analysis: Analysis) -> None:
+    """A layer whose operator an ONNX trace cannot follow (a Python loop over the boxes) is an error
+    at its place, before anything is traced."""
+    from .layers import KINDS
+
+    for node in analysis.network.nodes():
+        why = KINDS[node.kind].not_exportable(node.attrs)
+        if why is not None:
+            raise NetcError.at(node.span, f"{node.id} cannot be exported to ONNX: {why}",
+                               "roialign(<rois>, …, sampling=2), a fixed number of samples per bin, exports")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -201,28 +261,36 @@ def _quiet():
                 os.close(copy)
 
 
-def _torchscript(module, example, input_name: str, outputs: list[str], batch, opset: int | None) -> bytes:
+def _torchscript(module, examples: tuple, input_names: list[str], outputs: list[str], batch, opset: int | None,
+                 first_axes: dict[str, str | int]) -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    axes = {name: {0: "batch"} for name in [input_name, *outputs]} if batch == "dynamic" else None
+    axes = {name: {0: first_axes[name]} for name in [*input_names, *outputs]} if batch == "dynamic" else None
     with _quiet(), torch.no_grad():
-        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=[input_name], output_names=outputs,
+        torch.onnx.export(module, examples, buffer, dynamo=False, input_names=input_names, output_names=outputs,
                           dynamic_axes=axes, opset_version=opset)
     return buffer.getvalue()
 
 
-def _dynamo(module, example, input_name: str, outputs: list[str], batch, opset: int | None) -> bytes:
+def _dynamo(module, examples: tuple, input_names: list[str], outputs: list[str], batch, opset: int | None,
+            first_axes: dict[str, str | int]) -> bytes:
     import torch
 
-    shapes = ({0: torch.export.Dim("batch", min=1)},) if batch == "dynamic" else None
+    dims: dict[str, object] = {}
+    if batch == "dynamic":
+        shapes = tuple({0: dims.setdefault(first_axes[name], torch.export.Dim(first_axes[name], min=1))}
+                       for name in input_names)
+    else:
+        shapes = None
     with _quiet(), torch.no_grad():
-        program = torch.onnx.export(module, (example,), None, dynamo=True, input_names=[input_name],
+        program = torch.onnx.export(module, examples, None, dynamo=True, input_names=input_names,
                                     output_names=outputs, dynamic_shapes=shapes, opset_version=opset)
     return program.model_proto.SerializeToString()
 
 
-def _declare_shapes(model, batch, shapes: dict[str, tuple[int, ...]]) -> None:
+def _declare_shapes(model, batch, shapes: dict[str, tuple[int, ...]],
+                    first_axes: dict[str, str | int] | None = None) -> None:
     """The input's and outputs' shapes as netc computed them, the first axis "batch" or fixed. The
     TorchScript exporter's own guesses can be wrong where a shape was computed at run time (it
     called a padded map's height "batch" in YOLOv3-tiny), so its intermediate shapes are dropped
@@ -233,10 +301,12 @@ def _declare_shapes(model, batch, shapes: dict[str, tuple[int, ...]]) -> None:
         if value.name in shapes:
             dims = value.type.tensor_type.shape.dim
             del dims[:]
-            for k, size in enumerate((batch if batch != "dynamic" else "batch", *shapes[value.name])):
+            # A tensor of boxes has its own first axis; with a fixed batch, first_axes gives its size.
+            axis = (first_axes or {}).get(value.name, "batch" if batch == "dynamic" else batch)
+            for k, size in enumerate((axis, *shapes[value.name])):
                 dim = dims.add()
-                if k == 0 and batch == "dynamic":
-                    dim.dim_param = "batch"
+                if isinstance(size, str):
+                    dim.dim_param = size
                 else:
                     dim.dim_value = int(size)
     del model.graph.value_info[:]

@@ -265,10 +265,13 @@ def _top() -> dict[str, Any]:
         "name": {"type": "string", "pattern": _anchored(SPEC_NAME),
                  "description": "the network's name; the generated class is named after it"},
         "input": {"description": "the input's shape: [C, H, W] or [F], or text such as 3x224x224; a size may "
-                                 "name a param",
-                  "type": ["array", "string"], "minItems": min(ranks), "maxItems": max(ranks),
+                                 "name a param; or named inputs, {image: [3, H, W], rois: [R, 5]}: the first is "
+                                 "what the network starts from, the others may also be [R, K], R rows of K values",
+                  "type": ["array", "string", "object"], "minItems": min(ranks), "maxItems": max(ranks),
                   "not": {"type": "array", "minItems": min(ranks) + 1, "maxItems": max(ranks) - 1},
-                  "items": size, "pattern": rf"^\s*(?:{texts})\s*$"},
+                  "items": size, "pattern": rf"^\s*(?:{texts})\s*$",
+                  "propertyNames": IDENT, "minProperties": 1,
+                  "additionalProperties": {"type": "array", "minItems": 1, "maxItems": 3, "items": size}},
         "params": {"type": "object", "description": "named numbers for the DSL; -D NAME=VALUE overrides one",
                    "propertyNames": IDENT, "additionalProperties": {"type": "number"}},
         "scales": {"type": "object", "description": "named presets of params (--scale NAME)",

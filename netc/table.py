@@ -30,11 +30,13 @@ class Row(NamedTuple):
     receptive_field: tuple[int | Fraction, int | Fraction]  # per axis, (height, width)
     jump: tuple[int | Fraction, int | Fraction]
     warnings: tuple[str, ...]
+    rows: int = 0  # per row of a named [R, K] input (per RoI): R, the rows its numbers count; 0 per image
 
 
 def _row(node: Node, info: LayerInfo) -> Row:
     return Row(node.id, node.kind, info.label, info.shape, info.params, info.weights, info.biases,
-               info.activations, info.macs, info.flops, info.receptive_field, info.jump, info.warnings)
+               info.activations, info.macs, info.flops, info.receptive_field, info.jump, info.warnings,
+               info.row_count if info.rows else 0)
 
 
 def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
@@ -53,7 +55,7 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
                 rows[-1] = Row(prev.name, prev.kind, prev.label, prev.shape if info.shape == prev.shape else info.shape,
                                prev.params + row.params, prev.weights + row.weights, prev.biases + row.biases,
                                prev.activations, prev.macs + row.macs, prev.flops + row.flops,
-                               row.receptive_field, row.jump, prev.warnings + row.warnings)
+                               row.receptive_field, row.jump, prev.warnings + row.warnings, prev.rows)
                 last = node.id
                 continue
             if not info.new_tensor and not info.params and not info.macs:
@@ -65,6 +67,36 @@ def table_rows(analysis: Analysis, compact: bool = False) -> list[Row]:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
+
+
+def _row_shape(r: Row) -> str:
+    """A row's output: per image, or R× one row's (per RoI: R pooled maps per image)."""
+    return f"{r.rows}×{_shape(r.shape)}" if r.rows else _shape(r.shape)
+
+
+def inputs_text(analysis: Analysis) -> str:
+    """`input 3×224×224`, or each named input: `inputs image 3×224×224, rois 128×5`."""
+    net = analysis.network
+    named = [net.node(n) for n in net.order if not net.node(n).inputs and "name" in net.node(n).attrs]
+    if not named:
+        return f"input {_shape(net.input_shape)}"
+    parts = [f"{node.attrs['name']} " + (f"{node.attrs['rows']}×" if "rows" in node.attrs else "")
+             + _shape(analysis[node.id].shape) for node in named]
+    text = f"input{'s' if len(parts) > 1 else ''} " + ", ".join(parts)
+    if any("rows" in node.attrs for node in named):
+        text += " (an R×K input is R rows per image; a layer per row shows R× its output, and its numbers count all R)"
+    return text
+
+
+def named_inputs(analysis: Analysis) -> dict[str, dict]:
+    """JSON's `inputs`: each named input's shape, and its rows per image for an [R, K] one."""
+    net = analysis.network
+    found: dict[str, dict] = {}
+    for node_id in net.order:
+        node = net.node(node_id)
+        if not node.inputs and "name" in node.attrs:
+            found[node.attrs["name"]] = {"shape": list(analysis[node_id].shape), "rows": node.attrs.get("rows")}
+    return found
 
 
 def totals(analysis: Analysis) -> dict[str, int]:
@@ -80,6 +112,7 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
     doc = {
         "name": analysis.network.name,
         "input": list(analysis.network.input_shape),
+        **({"inputs": named_inputs(analysis)} if named_inputs(analysis) else {}),
         "outputs": {name: list(shape) for name, shape in analysis.output_shapes().items()},
         "layers": [
             {"name": r.name, "kind": r.kind, "label": r.label, "output_shape": list(r.shape), "params": r.params,
@@ -87,7 +120,7 @@ def to_json(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
              "flops": r.flops, "receptive_field": json_number(r.receptive_field[0]), "jump": json_number(r.jump[0]),
              "receptive_field_hw": [json_number(v) for v in r.receptive_field],
              "jump_hw": [json_number(v) for v in r.jump], "frozen": r.name in analysis.frozen,
-             "warnings": list(r.warnings)}
+             "warnings": list(r.warnings), **({"rows": r.rows} if r.rows else {})}
             for r in table_rows(analysis, compact)
         ],
         "totals": totals(analysis),
@@ -130,7 +163,9 @@ def _axes(pair: tuple[int | Fraction, int | Fraction]) -> str:
 
 def _rf(r: Row) -> str:
     """The RF cell: the field and its step, one number when both axes agree (`7 /2`), else per axis
-    (`7×3 /2×1`, `/2×(1/2)` after upsampling)."""
+    (`7×3 /2×1`, `/2×(1/2)` after upsampling). A layer per RoI sees its box: no fixed field."""
+    if r.rows:
+        return "box"
     if r.jump[0] == r.jump[1]:
         step = fmt_step(r.jump[0])
     else:  # a fraction in parentheses: /2×(1/2)
@@ -141,14 +176,15 @@ def _rf(r: Row) -> str:
 def _cells(r: Row) -> tuple[str, ...]:
     rf = _rf(r)
     mark = " !" if r.warnings else ""
-    return (r.name, r.label + mark, _shape(r.shape), f"{r.params:,}", f"{r.weights:,}", f"{r.activations:,}",
+    return (r.name, r.label + mark, _row_shape(r), f"{r.params:,}", f"{r.weights:,}", f"{r.activations:,}",
             f"{r.macs:,}", f"{r.flops:,}", rf)
 
 
 def _summary(analysis: Analysis, memory: MemoryEstimate) -> list[str]:
     t = totals(analysis)
     size = memory.parameters // max(analysis.params, 1) if analysis.params else 4
-    outputs = ", ".join(f"{n} {_shape(s)}" for n, s in analysis.output_shapes().items())
+    outputs = ", ".join(f"{name} " + (f"{analysis[node].row_count}×" if analysis[node].rows else "")
+                        + _shape(analysis[node].shape) for name, node in analysis.network.outputs)
     return [
         f"params       {t['params']:,}  (weights {t['weights']:,} + biases {t['biases']:,})"
         + (f"; trainable {t['trainable']:,}, frozen {t['frozen']:,} (freeze: {', '.join(analysis.network.source.freeze)})"
@@ -200,7 +236,7 @@ def to_text(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) -
     # One format for every line, the numbers right-aligned (rjust), the rest left-aligned (ljust):
     # one str.format a row rather than nine calls.
     line = "  ".join(f"{{:{'>' if i in _RIGHT else '<'}{w}}}" for i, w in enumerate(widths)).format
-    lines = [f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}",
+    lines = [f"{analysis.network.name}: {inputs_text(analysis)}",
              line(*HEADER).rstrip(), "  ".join("-" * w for w in widths)]
     lines += [line(*r).rstrip() for r in rows]
     lines.append("")
@@ -227,7 +263,7 @@ def to_csv(analysis: Analysis, memory: MemoryEstimate, compact: bool = False) ->
     writer.writerow(["name", "kind", "label", "output_shape", "params", "weights", "biases", "activations",
                      "macs", "flops", "receptive_field", "jump", "receptive_field_hw", "jump_hw"])
     for r in table_rows(analysis, compact):
-        writer.writerow([r.name, r.kind, r.label, "x".join(map(str, r.shape)), r.params, r.weights, r.biases,
+        writer.writerow([r.name, r.kind, r.label, _row_shape(r).replace("×", "x"), r.params, r.weights, r.biases,
                          r.activations, r.macs, r.flops, r.receptive_field[0], r.jump[0],
                          "x".join(map(str, r.receptive_field)), "x".join(map(str, r.jump))])
     return out.getvalue()

@@ -19,7 +19,7 @@ from html import escape
 from .annotated import Analysis
 from .ir import Scope
 from .memory import MemoryEstimate
-from .table import HEADER, Row, _cells, _shape, _summary, table_rows, totals
+from .table import HEADER, Row, _cells, _shape, _summary, inputs_text, table_rows, totals
 
 NUMERIC = frozenset(range(3, 9))  # params … RF: right-aligned, as in the text table
 
@@ -87,7 +87,8 @@ def _scope_row(analysis: Analysis, scope: Scope, depth: int) -> str:
 
 def _total_row(analysis: Analysis) -> str:
     t = totals(analysis)
-    outputs = ", ".join(f"{name} {_shape(shape)}" for name, shape in analysis.output_shapes().items())
+    outputs = ", ".join(f"{name} " + (f"{analysis[node].row_count}×" if analysis[node].rows else "")
+                        + _shape(analysis[node].shape) for name, node in analysis.network.outputs)
     cells = ['<th class="name">total</th>', '<td class="label"></td>', f'<td class="shape">{_text(outputs)}</td>']
     cells += [f'<td class="n">{t[key]:,}</td>' for key in ("params", "weights", "activations", "macs", "flops")]
     cells.append('<td class="n"></td>')
@@ -118,7 +119,7 @@ def html_table(analysis: Analysis, memory: MemoryEstimate, compact: bool = False
     table and the summary; with `style`, its CSS inline in a <style> element."""
     head = "".join(f'<th class="n">{_text(h)}</th>' if i in NUMERIC else f"<th>{_text(h)}</th>"
                    for i, h in enumerate(HEADER))
-    caption = f"{analysis.network.name}: input {_shape(analysis.network.input_shape)}"
+    caption = f"{analysis.network.name}: {inputs_text(analysis)}"
     lines = ['<div class="netc-table">']
     if style:
         lines.append(f"<style>\n{CSS}</style>")

@@ -65,6 +65,26 @@ def _count(n: int) -> str:
     return str(n)
 
 
+def _outputs(analysis) -> dict[str, tuple]:
+    """Each output's shape; a per-RoI one with its R RoIs per image first (R×21)."""
+    found = {}
+    for name, node in analysis.network.outputs:
+        layer = analysis[node]
+        found[name] = (layer.row_count, *layer.shape) if layer.rows else layer.shape
+    return found
+
+
+def _inputs(analysis) -> str:
+    """The input's shape, or each named input's after the first (3×800×600 + rois 2000×5)."""
+    net = analysis.network
+    text = fmt_shape(net.input_shape)
+    for node_id in [n for n in net.order if not net.node(n).inputs][1:]:
+        node = net.node(node_id)
+        rows = (node.attrs["rows"],) if "rows" in node.attrs else ()
+        text += f" + {node.attrs['name']} {fmt_shape((*rows, *analysis[node_id].shape))}"
+    return text
+
+
 def row(path: Path, overrides: dict[str, int | str] | None = None) -> str:
     defines = {k: v for k, v in (overrides or {}).items() if k != "scale"}
     scale = (overrides or {}).get("scale")
@@ -74,12 +94,12 @@ def row(path: Path, overrides: dict[str, int | str] | None = None) -> str:
             + "".join(f" `-D {k}={v}`" for k, v in defines.items()))
     outputs = ", ".join(
         fmt_shape(shape) if name == "output" else f"{name} {fmt_shape(shape)}"
-        for name, shape in analysis.output_shapes().items()
+        for name, shape in _outputs(analysis).items()
     )
     cells = [
         spec,
         title(path) if not overrides else "″",
-        fmt_shape(analysis.network.input_shape),
+        _inputs(analysis),
         outputs,
         f"{analysis.params:,}",
         _gflops(analysis.flops),

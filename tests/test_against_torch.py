@@ -520,6 +520,107 @@ def test_heads_branching_from_a_mark(tmp_path: Path):
     assert analysis.params == sum(p.numel() for p in model.parameters())
 
 
+ROI_SPEC = """\
+name: roi_heads
+params: {R: 5}
+input: {image: [3, 24, 20], rois: [R, 5]}
+network: conv3-8-relu-maxpool-conv3-16-relu-maxpool - <map> - roipool(<rois>, 3, scale=1/4) - fc(12)-relu - <a>
+  - from(<map>) - roialign(<rois>, (2, 3), scale=1/4, sampling=2, aligned=true) - flatten - concat(<a>) - fc(4)
+"""
+
+
+def test_roi_layers_count_per_roi_as_torch_does(tmp_path: Path):
+    """A per-RoI head: each layer's shape is one RoI's, its FLOPs and activations R RoIs' (R = 5
+    per image, one image), as torch's FlopCounterMode counts a batch of R rows; parameters as
+    parameters(). The roi operators themselves are the generated file's (tests/test_roi.py checks
+    them against torchvision's reference); torch counts no FLOPs for them, and neither does netc."""
+    import netc
+
+    spec = tmp_path / "roi.yaml"
+    spec.write_text(ROI_SPEC)
+    analysis = analyze_file(str(spec))
+    built = netc.build(str(spec)).eval()
+    namespace: dict = {}
+    exec(compile(netc.compile_source(str(spec)), "roi.py", "exec"), namespace)  # noqa: S102 - its roi classes
+    layers = {
+        "conv1": nn.Conv2d(3, 8, 3, padding=1), "relu1": nn.ReLU(), "pool1": nn.MaxPool2d(2),
+        "conv2": nn.Conv2d(8, 16, 3, padding=1), "relu2": nn.ReLU(), "pool2": nn.MaxPool2d(2),
+        "roipool1": namespace["RoIPool"]((3, 3), 0.25), "fc1": nn.Sequential(nn.Flatten(), nn.Linear(16 * 9, 12)),
+        "relu3": nn.ReLU(), "roialign1": namespace["RoIAlign"]((2, 3), 0.25, 2, True), "flatten1": nn.Flatten(),
+        "concat1": Cat(), "fc2": nn.Linear(16 * 6 + 12, 4),
+    }
+    model = Graph(layers).eval()
+    image = torch.randn(1, 3, 24, 20)
+    rois = torch.tensor([[0, 0.0, 0, 19, 23], [0, 2, 3, 10, 9], [0, 5, 5, 6, 6], [0, 8, 1, 19, 12], [0, 1, 12, 7, 23]])
+    seen: dict = {}
+    for name in layers:
+        model[name].register_forward_hook(lambda m, a, o, n=name: seen.__setitem__(n, (a, o)))
+    with torch.no_grad():
+        features = model["pool2"](model["relu2"](model["conv2"](model["pool1"](model["relu1"](model["conv1"](image))))))
+        a = model["relu3"](model["fc1"](model["roipool1"](features, rois)))
+        out = model["fc2"](model["concat1"](model["flatten1"](model["roialign1"](features, rois)), a))
+        load_state(built, model)
+        assert torch.equal(built(image, rois), out)  # the built module is this one
+    assert analysis.params == sum(p.numel() for p in model.parameters())
+    for name in layers:
+        info, (inputs, output) = analysis[name], seen[name]
+        per = 5 if info.rows else 1
+        assert (info.rows == "rois") == (name in ROI_HEAD), name
+        assert tuple(output.shape) == (per, *info.shape), name
+        assert info.activations == output.numel(), name
+        assert info.flops == flops_of(model[name], *inputs), name
+        assert info.params == sum(p.numel() for p in model[name].parameters()), name
+    assert analysis.flops == flops_of(built, image, rois)
+
+
+PYRAMID_SPEC = """\
+name: pyramid
+params: {R: 4}
+input: {image: [3, 64, 48], rois: [R, 5]}
+network: conv(8, 3, stride=4) - <p2> - conv(8, 3, stride=2) - <p3> - conv(8, 3, stride=2) - <p4>
+  - from(<rois>) - multiscaleroialign(<p2>, <p3>, <p4>, 3, sampling=2) - fc(5)
+"""
+
+
+def test_multiscale_roi_align_counts_per_roi_as_torch_does(tmp_path: Path):
+    """Each layer's output shape (through forward hooks on the built module, R = 4 boxes of one
+    image), the FLOPs (FlopCounterMode) and parameters; tests/test_roi.py compares the pooler's
+    values with torchvision's MultiScaleRoIAlign."""
+    import netc
+
+    spec = tmp_path / "pyramid.yaml"
+    spec.write_text(PYRAMID_SPEC)
+    analysis = analyze_file(str(spec))
+    generated = netc.codegen.generate(analysis)
+    module = netc.build(str(spec)).eval()
+    seen: dict = {}
+    named = dict(module.named_modules())
+    for node, path in generated.paths.items():
+        named[path].register_forward_hook(lambda m, a, o, node=node: seen.__setitem__(node, tuple(o.shape)))
+    image = torch.randn(1, 3, 64, 48)
+    rois = torch.tensor([[0, 0.0, 0, 47, 63], [0, 2, 3, 10, 9], [0, 5, 5, 30, 40], [0, 8, 1, 20, 12]])
+    with torch.no_grad():
+        out = module(image, rois)
+    assert out.shape == (4, 5)
+    for node, shape in seen.items():
+        info = analysis[node]
+        assert shape == ((4,) if info.rows else (1,)) + info.shape, node
+    assert analysis["multiscaleroialign1"].rows == "rois" and analysis["fc1"].flops == 4 * 2 * 8 * 9 * 5
+    assert analysis.flops == flops_of(module, image, rois)
+    assert analysis.params == sum(p.numel() for p in module.parameters())
+
+
+ROI_HEAD = {"roipool1", "fc1", "relu3", "roialign1", "flatten1", "concat1", "fc2"}
+
+
+def load_state(module: nn.Module, reference: nn.Module) -> None:
+    """Copy `reference`'s tensors into `module` in registration order (the same layers, in order)."""
+    ours, theirs = module.state_dict(), reference.state_dict()
+    assert [v.shape for v in ours.values()] == [v.shape for v in theirs.values()]
+    for tensor, value in zip(ours.values(), theirs.values()):
+        tensor.copy_(value)
+
+
 def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     from netc.layers import KINDS
 
@@ -533,6 +634,9 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
     covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
+    for text in (ROI_SPEC, PYRAMID_SPEC):
+        spec.write_text(text)
+        covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
     assert set(KINDS) <= covered, f"add a torch comparison for {sorted(set(KINDS) - covered)}"
 
 

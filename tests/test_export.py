@@ -71,6 +71,11 @@ def test_every_spec_exports_and_runs_as_in_torch(spec, tmp_path):
     torch.manual_seed(0)
     module = build_module(analysis).eval()
     path = tmp_path / f"{spec.stem}.onnx"
+    if any(node.kind == "roipool" for node in analysis.network.nodes()):  # Fast R-CNN: refused, nothing written
+        with pytest.raises(NetcError, match="roipool1 cannot be exported to ONNX"):
+            export_onnx(analysis, str(path), module=module)
+        assert not path.exists()
+        return
     result = export_onnx(analysis, str(path), module=module)
     onnx.checker.check_model(str(path))
     model = onnx.load(str(path))
@@ -176,3 +181,45 @@ def test_without_onnx_a_one_line_message_and_exit_2(tmp_path, capsys, monkeypatc
     assert not out.exists()
     with pytest.raises(netc.UsageError, match=r"pip install 'netc\[onnx\]'"):
         netc.export(ROOT / "specs" / "lenet5.yaml", out)
+
+
+ROI_SPEC = """\
+name: roi_export
+params: {R: 3}
+input: {image: [3, 24, 24], rois: [R, 5]}
+network: conv3-8-relu-maxpool - roialign(<rois>, 3, scale=1/2, sampling=2, aligned=true) - fc(6)
+heads: {scores: identity}
+"""
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_named_inputs_are_named_onnx_inputs_with_their_own_first_axis(tmp_path, exporter):
+    spec = tmp_path / "roi.yaml"
+    spec.write_text(ROI_SPEC, encoding="utf-8")
+    analysis = analyze_file(str(spec))
+    torch.manual_seed(0)
+    module = build_module(analysis).eval()
+    result = export_onnx(analysis, str(tmp_path / "roi.onnx"), exporter=exporter, module=module)
+    model = onnx.load(str(tmp_path / "roi.onnx"))
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in [*model.graph.input, *model.graph.output]}
+    assert dims == {"image": ["batch", 3, 24, 24], "rois": ["rois_rows", 5], "scores": ["rois_rows", 6]}
+    assert result.inputs == {"image": ["batch", 3, 24, 24], "rois": ["rois_rows", 5]}
+    # Another batch and another number of boxes than the export's example: the same as torch.
+    image = torch.randn(3, 3, 24, 24)
+    rois = torch.tensor([[0, 0.0, 0, 23, 23], [2, 3, 1, 10, 20], [1, 5, 5, 9, 9], [2, 0, 12, 12, 23], [0, 1, 1, 2, 2]])
+    got = session(tmp_path / "roi.onnx").run(None, {"image": image.numpy(), "rois": rois.numpy()})
+    with torch.no_grad():
+        want = module(image, rois)["scores"].numpy()
+    assert got[0].shape == (5, 6) and float(np.abs(got[0] - want).max()) <= TOLERANCE
+
+
+def test_a_roi_operator_that_loops_over_boxes_is_refused_at_its_place(tmp_path):
+    spec = tmp_path / "pool.yaml"
+    spec.write_text(ROI_SPEC.replace("roialign(<rois>, 3, scale=1/2, sampling=2, aligned=true)",
+                                     "roipool(<rois>, 3, scale=1/2)"), encoding="utf-8")
+    with pytest.raises(NetcError) as caught:
+        export_onnx(analyze_file(str(spec)), str(tmp_path / "pool.onnx"))
+    message = str(caught.value)
+    assert "pool.yaml:4:" in message and "roipool1 cannot be exported to ONNX" in message
+    assert not (tmp_path / "pool.onnx").exists()

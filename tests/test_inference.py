@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from example_inputs import example_inputs
 
 from netc.analysis import analyze_file
 from netc.codegen import generate, load_generated
@@ -70,9 +71,9 @@ def max_diff(a, b) -> float:
 def test_the_inference_build_gives_the_training_modules_eval_output(spec):
     analysis, inference, model, folded = pair(spec)
     assert not folded.training
-    x = torch.randn(2, *analysis.network.input_shape)
+    x = example_inputs(analysis, 2, rows=3)  # a per-RoI head on 3 RoIs per image
     with torch.no_grad():
-        assert max_diff(model(x), folded(x)) <= 1e-4
+        assert max_diff(model(*x), folded(*x)) <= 1e-4
     norms = [n for n in analysis.network.nodes() if KINDS[n.kind].batch_norm]
     kept = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
     assert kept <= len(norms)

@@ -39,6 +39,7 @@ ZOO = [
     "yolov8",
     "convnext_tiny",
     "hrnet_exchange",
+    "fast_rcnn_vgg16",
 ]
 
 _cache: dict = {}
@@ -500,11 +501,12 @@ def test_zoo_spec_builds_and_runs_at_batch_1(name):
     torch = pytest.importorskip("torch")
     from netc.codegen import build_module
 
+    from example_inputs import example_inputs
+
     a = analysis(name)
     module = build_module(a).eval()
-    x = torch.randn(1, *a.network.input_shape)
     with torch.no_grad():
-        out = module(x)
+        out = module(*example_inputs(a, 1, rows=4))  # a per-RoI head runs on 4 RoIs, not the spec's R
     outputs = a.output_shapes()
     if isinstance(out, dict):
         assert {k: tuple(v.shape[1:]) for k, v in out.items()} == outputs

@@ -77,8 +77,8 @@ def constructor_expr(value: Any) -> Expr:
     return Raw(literal(value))
 
 
-def shape_text(shape: tuple[int, ...]) -> str:
-    return "[B, " + ", ".join(str(d) for d in shape) + "]"
+def shape_text(shape: tuple[int, ...], batch: str = "B") -> str:
+    return f"[{batch}, " + ", ".join(str(d) for d in shape) + "]"
 
 
 def note(shape_or_text: Any, span: Any) -> Note:

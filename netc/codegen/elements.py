@@ -15,7 +15,7 @@ block argument), which becomes an nn.Sequential built by a for loop in __init__.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,10 +208,13 @@ def init_statements(elements: list[Element]) -> list[Any]:
 
 
 def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple[str, Handle]],
-                       as_dict: bool, train_only: tuple[str, ...] = ()) -> list[Any]:
-    """forward's body: one assignment per element, variables allocated by liveness. With
-    `train_only` heads, training mode returns every head and eval the others: the one left alone
-    as a tensor, as torchvision's GoogLeNet returns its logits."""
+                       as_dict: bool, train_only: tuple[str, ...] = (),
+                       more_args: Sequence[Handle] = ()) -> list[Any]:
+    """forward's body: one assignment per element, variables allocated by liveness. `arg` is the
+    class input (`x`, or a named network input's name); `more_args` are the network's other named
+    inputs, each already called by its name. With `train_only` heads, training mode returns every
+    head and eval the others: the one left alone as a tensor, as torchvision's GoogLeNet returns
+    its logits."""
     elements, training_from = _training_last(elements, train_only) if train_only else (elements, len(elements))
     last: dict[int, float] = {}
     for index, element in enumerate(elements):
@@ -219,8 +222,10 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
             last[id(handle)] = index
     for _, handle in outputs:
         last[id(handle)] = float("inf")
-    live: dict[str, Handle] = {"x": arg}
-    arg.var = "x"
+    arg.var = arg.var or "x"
+    live: dict[str, Handle] = {arg.var: arg}
+    for handle in more_args:
+        live[handle.var] = handle  # type: ignore[index]
 
     def free(name: str) -> bool:
         return name not in live and (name not in RESERVED_LOCALS or name == "x" and "x" not in live)
@@ -288,13 +293,16 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
 
 
 def class_block(name: str, params: list[Item], init_body: list[Any], forward_body: list[Any],
-                returns_dict: bool, comments: list[str], methods: list[Any] = (), eval_tensor: bool = False) -> list[Any]:
-    """`eval_tensor`: forward returns a dict in training mode and one tensor in eval (train-only heads)."""
+                returns_dict: bool, comments: list[str], methods: list[Any] = (), eval_tensor: bool = False,
+                arg_names: Sequence[str] = ("x",)) -> list[Any]:
+    """`eval_tensor`: forward returns a dict in training mode and one tensor in eval (train-only
+    heads); `arg_names`: forward's inputs (a network's named inputs)."""
     init_sig = Bracketed("__init__(", ") -> None", [Item(Raw("self"))] + params)
     returns = "dict[str, torch.Tensor]" if returns_dict else "torch.Tensor"
     if returns_dict and eval_tensor:
         returns += " | torch.Tensor"
-    forward_sig = Bracketed("forward(", f") -> {returns}", [Item(Raw("self")), Item(Raw("x: torch.Tensor"))])
+    forward_sig = Bracketed("forward(", f") -> {returns}",
+                            [Item(Raw("self"))] + [Item(Raw(f"{arg}: torch.Tensor")) for arg in arg_names])
     body: list[Any] = [
         Block(("def ", init_sig), [Stmt(Raw("super().__init__()"))] + init_body),
         Blank(),

@@ -26,7 +26,7 @@ from ..layers import KINDS, Conditional, Constructor
 from ..layers.base import LayerKind, NoSymbolicRule, exact
 from ..symbolic import SPATIAL, NeedsSpatial, Sym, Var, as_int, binary, names_of, substitute, value_at
 from ..templates import NotGeneric
-from .class_source import ClassRef, ClassSource, Sized, constructor_expr, hands_input_on, not_generic, note
+from .class_source import ClassRef, ClassSource, Sized, constructor_expr, hands_input_on, not_generic, note, shape_text
 from .comments import Slot, last_value
 from .elements import Container, Element, Group, Handle, Loop, Note, call_module
 from .inference import current_plan
@@ -78,8 +78,8 @@ class Emitter:
         node = self.net.node(node_id)
         if node_id in self.handles:
             return
-        if not node.inputs:  # the network input is forward's argument
-            self.handles[node_id] = Handle(tag, pinned=True)
+        if not node.inputs:  # the network input is forward's argument; a named one is called by its name
+            self.handles[node_id] = Handle(tag, pinned=True, var=node.attrs.get("name"))
             return
         kind = KINDS[node.kind]
         inputs = [self.handles[i] for i in node.inputs]
@@ -308,10 +308,13 @@ class Emitter:
         if not self.generic:
             # One text per shape and place in the spec: a word repeated 100,000 times is worded once
             # (where() asks for the current directory at every call).
-            shape = self.src.analysis[ir_id].shape
-            text = self.comments.get((shape, span))
+            layer = self.src.analysis[ir_id]
+            shape = layer.shape
+            text = self.comments.get((shape, span, layer.rows))
             if text is None:
-                text = self.comments[(shape, span)] = note(shape, span).text
+                # A tensor per RoI has all the batch's boxes first (K), not the images (B).
+                words = shape_text(shape, "K") if layer.rows else shape
+                text = self.comments[(shape, span, layer.rows)] = note(words, span).text
             return Note(text)
         sized = self.sized[ir_id]
         result = Note()

@@ -46,9 +46,12 @@ def generic_network(analysis: Analysis, planner: ClassPlanner, top_name: str, pi
     net = analysis.network
     params = dict(net.source.params)
     fixed: dict[str, str] = {}
+    several_inputs = sum(1 for n in net.order if not net.node(n).inputs) > 1
     for name, value in params.items():
         if not _numeric(value):
             fixed[name] = "it is not a number"
+        elif several_inputs:  # the class of several named inputs is written from the analysed network
+            fixed[name] = "the network has several named inputs"
     for _ in range(MAX_ATTEMPTS):
         free = [name for name in params if name not in fixed]
         if not free:
@@ -96,7 +99,8 @@ def _write(analysis: Analysis, planner: ClassPlanner, top_name: str, pinned: fro
     source = ClassSource(template, template.top, TEMPLATE_INPUT, planner.refs, analysis, pinned=pinned, heads=heads,
                          template=template, instance=NETWORK_INSTANCE, found=found, env=dict(params),
                          locals_taken=taken, slots=[])
-    x = Handle()
+    entry = next(n for n in net.order if not net.node(n).inputs)
+    x = Handle(var=net.node(entry).attrs.get("name"))  # a named input is forward's argument of its name
     emitter = Emitter(source, x)
     container = Container()
     emitter.children(template.top, container, "")

@@ -13,7 +13,7 @@ enclosing class.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +93,7 @@ def _show(value: Any) -> str:
 def render_class(name: str, container: Container, x: Handle, outputs: list[tuple[str, Handle]],
                  params: list[Item], extra: list[Any], as_dict: bool = False,
                  methods: Callable[[dict[str, str]], tuple[list[Any], list[Any]]] | None = None,
-                 train_only: tuple[str, ...] = ()) -> tuple[list[Any], dict[str, str]]:
+                 train_only: tuple[str, ...] = (), more_args: Sequence[Handle] = ()) -> tuple[list[Any], dict[str, str]]:
     """A class's statements, and its IR nodes' module paths. `methods`, given those paths, adds
     statements at the end of __init__ and methods after forward."""
     elements: list[Element] = container.elements
@@ -102,11 +102,13 @@ def render_class(name: str, container: Container, x: Handle, outputs: list[tuple
         if element.build is not None:
             element.name = attribute(element.name, taken)
     init = init_statements(elements) + extra
-    forward = forward_statements(x, elements, outputs, as_dict, train_only)
+    forward = forward_statements(x, elements, outputs, as_dict, train_only, more_args)
     paths = module_paths(elements)
     tail, more = methods(paths) if methods is not None else ([], [])
     eval_tensor = bool(train_only) and len([n for n, _ in outputs if n not in train_only]) == 1
-    return class_block(name or "Block", params, init + tail, forward, as_dict, [], more, eval_tensor), paths
+    arg_names = [x.var or "x"] + [h.var or "x" for h in more_args]
+    return class_block(name or "Block", params, init + tail, forward, as_dict, [], more, eval_tensor,
+                       arg_names), paths
 
 
 class ClassPlanner:

@@ -34,9 +34,11 @@ from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
 from .padding import Crop, ZeroPad
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
+from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(), Crop(),
+    RoIPool(), RoIAlign(), MultiScaleRoIAlign(),
     FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),

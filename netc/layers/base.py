@@ -103,6 +103,8 @@ class Constructor:
     # generated file defines it once, before its first use, so that it stays standalone, and the
     # construction is `<cls>(…)` rather than `nn.<cls>(…)`. Empty for torch.nn's own modules.
     source: str = ""
+    # Classes of the file that `source` uses, (name, source), each defined before it (and once).
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,10 @@ class LayerKind:
     output_variable: ClassVar[str] = ""
     # The points a call reads (`upsample(<c4>)`) are read for their shape only, not their values.
     points_for_shape: ClassVar[bool] = False
+    # Tensors are per image, or per row of a named [R, K] input (per RoI after a roi operator). The
+    # output of most kinds is per whatever its data inputs are (which must agree); this names the
+    # input whose rows the output has instead (a roi operator's boxes: one pooled map per RoI).
+    rows_input: ClassVar[int | None] = None
 
     @property
     def pools(self) -> bool:
@@ -405,6 +411,11 @@ class LayerKind:
     def forward(self, attrs: dict[str, Any], module: str | None, args: list[str], inputs: list[Shape]) -> str:
         """The forward expression, given the module attribute and the input variable names."""
         return f"{module}({args[0]})"
+
+    def not_exportable(self, attrs: dict[str, Any]) -> str | None:
+        """Why an ONNX trace cannot follow this layer's generated code (a Python loop over its
+        input's rows, which a trace would fix at the example's count), or None: it can."""
+        return None
 
     def runs_in_place(self, attrs: dict[str, Any]) -> bool:
         """Whether the module may be built with inplace=True where its input is not needed again."""

@@ -364,7 +364,9 @@ class Input(LayerKind):
         return tuple(attrs["shape"])
 
     def label(self, attrs):
-        return "input"
+        if "rows" in attrs:
+            return f"input {attrs['name']}, {attrs['rows']} rows"
+        return f"input {attrs['name']}" if "name" in attrs else "input"
 
     def saved(self, attrs, inputs, out):
         return NOTHING_SAVED

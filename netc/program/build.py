@@ -21,7 +21,7 @@ from .includes import Includer
 from .init_config import read_init
 from .scales import chosen_scale, read_scales
 from .train_config import read_train_config
-from .values import read_defaults, read_input_shape, read_params
+from .values import read_defaults, read_input_shape, read_named_inputs, read_params
 
 TOP_KEYS = ("name", "input", "params", "scales", "defaults", "include", "blocks", "network", "heads", "init", "freeze",
             "train")
@@ -79,7 +79,12 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
         included = Includer(errors).items(top["include"], root.source.path, blocks)
         if len(errors.found) == before:
             blocks.update({name: found.block for name, found in included.items()})
-    input_shape = errors.run(read_input_shape, top["input"], params) if "input" in top else None
+    inputs: tuple[ast.InputDecl, ...] = ()
+    if "input" in top and isinstance(top["input"].value, dict):
+        inputs = errors.run(read_named_inputs, top["input"], params, default=())
+        input_shape = inputs[0].shape if inputs else None
+    else:
+        input_shape = errors.run(read_input_shape, top["input"], params) if "input" in top else None
     network = errors.run(parse_dsl_node, top["network"], "network", errors) if "network" in top else None
     heads = errors.run(read_heads, top.get("heads"), errors)
     init = errors.run(read_init, top.get("init"), root.source.span_at(key_index(root, "init"), 4) if "init" in top else None)
@@ -92,7 +97,7 @@ def build_program(root: YNode, overrides: dict[str, int | float] | None = None,
         params=params, param_spans=param_spans,
         defaults=defaults, default_spans=default_spans,
         blocks=blocks, network=network, heads=heads,
-        path=root.source.path, overrides=dict(overrides or {}), init=init, freeze=frozen or (),
+        path=root.source.path, overrides=dict(overrides or {}), init=init, freeze=frozen or (), inputs=inputs,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from .. import ast
 from ..errors import Diagnostics, NetcError, SourceSpan, did_you_mean
 from ..layers import KINDS, LayerKind
 from ..spec import YNode
@@ -16,8 +17,10 @@ SIZE_TEXT = r"[0-9]{1,12}"  # one size of an input written as text: 3x224x224
 SIZE_SEPARATOR = r"\s*[xX×,]\s*"
 
 
-def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) -> tuple[int, ...]:
-    """[C, H, W] or [F], "3x224x224"; a list item may name a param (`input: [3, S, S]`)."""
+def read_input_shape(node: YNode, params: dict[str, int | float] | None = None,
+                     rows: bool = False) -> tuple[int, ...]:
+    """[C, H, W] or [F], "3x224x224"; a list item may name a param (`input: [3, S, S]`). With
+    `rows` (a named input after the first), [R, K] too: R rows of K values (RoIs, boxes)."""
     value = node.value
     if isinstance(value, list):
         value = [_input_param(item, params or {}) for item in value]
@@ -38,14 +41,59 @@ def read_input_shape(node: YNode, params: dict[str, int | float] | None = None) 
         dims = [item.value for item in value]
     else:
         raise NetcError.at(node.span, f"input must be a list [C, H, W] or [F], got {describe(value)}")
-    if len(dims) not in INPUT_RANKS:
+    if rows and len(dims) == 2:
+        pass  # R rows of K values
+    elif len(dims) not in INPUT_RANKS:
         hint = (f"give the channels first: [3, {dims[0]}, {dims[1]}] for a colour image, [1, {dims[0]}, {dims[1]}] "
                 "for a grey one" if len(dims) == 2 else None)
+        if rows:
+            raise NetcError.at(node.span, f"an input must have 3 sizes [C, H, W], 1 [F] or 2 [R, K] (R rows of K "
+                               f"values: RoIs, boxes), got {len(dims)}")
         raise NetcError.at(node.span, f"input must have 3 sizes [C, H, W] or 1 [F], got {len(dims)}", hint)
     for d in dims:
         if d <= 0 or d > MAX_INPUT_SIZE:
             raise NetcError.at(node.span, f"input sizes must be between 1 and {MAX_INPUT_SIZE:,}, got {d}")
     return tuple(dims)
+
+
+RESERVED_INPUT_NAMES = frozenset({"self", "torch", "nn", "x", "super", "range", "int", "float", "len", "input",
+                                   "output", "from"})
+
+
+def read_named_inputs(node: YNode, params: dict[str, int | float]) -> tuple[ast.InputDecl, ...]:
+    """`input: {image: [3, H, W], rois: [R, 5]}`: each input a name (a point of the network and an
+    argument of the generated forward) and a shape; the first is what `network:` starts from, so
+    it is [C, H, W] or [F]; the others may also be [R, K], R rows of K values."""
+    if not node.value:
+        raise NetcError.at(node.span, "input: {} names no input", "write input: [3, 224, 224], or name each: "
+                           "input: {image: [3, 224, 224], rois: [R, 5]}")
+    found: list[ast.InputDecl] = []
+    errors = Diagnostics()
+    seen: dict[str, str] = {}
+    for k, (name, item) in enumerate(node.value.items()):
+        span = node.source.span_at(node.key_starts[name] if node.key_starts else node.start, len(name))
+        try:
+            check_identifier(name, span, "input name")
+            if name.lower() in RESERVED_INPUT_NAMES:
+                raise NetcError.at(span, f"input name '{name}' is taken: netc's generated code or DSL uses it",
+                                   "name the input after what it holds: image, rois, boxes, …")
+            if name.lower() in seen:
+                raise NetcError.at(span, f"input '{name}' is named twice ('{seen[name.lower()]}')")
+            seen[name.lower()] = name
+            if k == 0 and isinstance(item.value, list) and len(item.value) == 2:
+                raise NetcError.at(item.span, f"the first input, '{name}', is what network: starts from: it must be "
+                                   f"[C, H, W] or [F], not {len(item.value)} sizes",
+                                   "list the image first: input: {image: [3, H, W], rois: [R, 5]}")
+            dims = read_input_shape(item, params, rows=k > 0)
+        except NetcError as exc:
+            errors.add(exc)
+            continue
+        if len(dims) == 2:
+            found.append(ast.InputDecl(name, dims[1:], span, dims[0]))
+        else:
+            found.append(ast.InputDecl(name, dims, span))
+    errors.check()
+    return tuple(found)
 
 
 def _input_param(item: YNode, params: dict[str, int | float]) -> YNode:

@@ -103,7 +103,20 @@ def _say(world: distributed.World, text: str) -> None:
         print(text, flush=True)
 
 
+def check_one_input(analysis, spec: str) -> None:
+    """netc train feeds one batch of images (or vectors) and their labels: a network of several
+    named inputs (an image and its RoIs) needs its own data and loop, and is refused before anything
+    starts. Its generated module trains in a plain torch loop that passes each input by name."""
+    net = analysis.network
+    named = [net.node(n).attrs["name"] for n in net.order if not net.node(n).inputs and "name" in net.node(n).attrs]
+    if len(named) > 1:
+        raise UsageError(f"{spec}: netc train feeds one input (an image and its label); this network has "
+                         f"{len(named)} named inputs ({', '.join(named)}): train its generated module in your own "
+                         f"loop, forward({', '.join(named)})")
+
+
 def train(args, analysis) -> int:
+    check_one_input(analysis, args.spec)
     world = distributed.world_from_env()
     device = distributed.choose_device(args.device, world)
     distributed.start(world, device)
