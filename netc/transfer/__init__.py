@@ -8,9 +8,10 @@ training loop's helpers for finetuning (frozen scopes, per-scope learning rates)
 
 Reading. A `.pth`/`.pt` file is read with `torch.load(weights_only=True)` (no pickled code runs):
 a state_dict, or a dict holding one under "state_dict", "model", "model_state_dict" or
-"state_dict_ema" (what training scripts and timm save). A `.safetensors` file is parsed here (no
-dependency): an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape
-and byte range, then the raw little-endian bytes; only the tensors that match are read.
+"state_dict_ema" (what training scripts and timm save). A `.safetensors` file is read with the
+safetensors library (it checks the format; a file it refuses is one error line with its reason);
+only the tensors that match are read. netc writes safetensors with the library too, recording the
+registration order in the metadata (`netc.order`), which the library's name-sorted layout loses.
 
 Matching. A generated module and, say, torchvision's model of the same network name their tensors
 differently (`stage1.0.conv1.weight` vs `layer1.0.conv1.weight`, `conv1.weight` vs
@@ -43,8 +44,9 @@ is the one whose tensors all match the module's next tensors; where several do, 
 its siblings match the most (a one-step lookahead), the first in natural order of names among
 equals (`bn1` before `bn2`, `block2` before `block10`); when none matches whole, the one matching
 the most. The alignment above then runs on both orders, the file's and the
-rebuilt one, and keeps the one that matches more. A file written in registration order (torch's
-bytes, `netc port`) is not sorted by name and is read in its own order.
+rebuilt one, and keeps the one that matches more. A file written in registration order (by
+another writer) is not sorted by name and is read in its own order; one `netc port` wrote, in the
+order its metadata records.
 
 Modules:
     checkpoint.py   reading .pth/.pt and .safetensors files (and writing safetensors)
