@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=_positive, default=None, help="ONNX opset version (default: the exporter's)")
     export.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
                         help="torch's exporter: auto (TorchScript-based, the dynamo one where it cannot express the network)")
+    export.add_argument("--external-data", action="store_true",
+                        help="the weights in one file beside the model, FILE.onnx.data (automatic past protobuf's 2 GB)")
     export.add_argument("--weights", metavar="FILE", default=None,
                         help="trained weights (a run's best.pth, any checkpoint netc port reads), matched by structure "
                              "(default: the initialisation seeded by 0)")
@@ -303,7 +305,7 @@ def _run(args) -> int:
             print(trained.report.render())
             module = trained.module
         print(export_onnx(analysis, args.output, batch=args.batch, opset=args.opset, exporter=args.exporter,
-                          module=module).summary())
+                          module=module, external_data=True if args.external_data else None).summary())
     elif args.command == "train":
         from .training.run import train  # imports torch, on this command only
 

@@ -144,3 +144,61 @@ def test_compile_weights_needs_an_output_file_and_a_missing_file_is_a_usage_erro
     assert main(["export", str(spec), "--weights", str(tmp_path / "none.pth"), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "none.pth" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- external data (--external-data; automatic past protobuf's 2 GB) --------------------------------
+def _check_external_pair(path: Path, module, x) -> None:
+    import onnx
+    ort = pytest.importorskip("onnxruntime")
+
+    data = path.with_name(path.name + ".data")
+    assert data.is_file() and data.stat().st_size > 0
+    onnx.checker.check_model(str(path))  # by path: the checker reads the data file beside it
+    model = onnx.load(str(path), load_external_data=False)
+    large = [t for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL or len(t.raw_data) >= 1024]
+    assert large and all(t.data_location == onnx.TensorProto.EXTERNAL for t in large)  # under 1 KB may stay inline
+    assert {e.value for t in large for e in t.external_data if e.key == "location"} == {data.name}
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        assert abs(got - module(x).numpy()).max() <= 1e-4
+
+
+def test_external_data_writes_one_data_file_that_onnx_checks_and_onnxruntime_runs(trained, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    spec, best = trained
+    out = tmp_path / "t.onnx"
+    assert main(["export", str(spec), "--weights", str(best), "--external-data", "-o", str(out)]) == 0
+    assert "t.onnx.data beside it" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.onnx", "t.onnx.data"]  # the private directory is gone
+    _check_external_pair(out, trained_torch_module(spec, best), probe())
+
+
+def test_external_data_is_automatic_past_the_protobuf_limit(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import netc.onnx_export as onnx_export
+    from netc.analysis import analyze_file
+
+    analysis = analyze_file(str(ROOT / "specs" / "resnet18.yaml"), input_shape=(3, 32, 32))
+    monkeypatch.setattr(onnx_export, "MAX_PROTO_BYTES", 4 * analysis.params - 1)  # as if ResNet-18 passed 2 GB
+    torch.manual_seed(0)
+    module = netc.build(str(ROOT / "specs" / "resnet18.yaml")).eval()
+    out = tmp_path / "r18.onnx"
+    result = onnx_export.export_onnx(analysis, str(out), module=module)
+    assert any("over protobuf's 2 GB" in note for note in result.notes)
+    _check_external_pair(out, module, torch.randn(2, 3, 32, 32))
+    with pytest.raises(netc.errors.NetcError, match="over 2 GB"):
+        onnx_export.export_onnx(analysis, str(tmp_path / "no.onnx"), module=module, external_data=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r18.onnx", "r18.onnx.data"]
+
+
+def test_the_dynamo_exporter_writes_external_data_too(tmp_path):
+    pytest.importorskip("onnxscript")
+    from netc.analysis import analyze_file
+    from netc.onnx_export import export_onnx
+
+    analysis = analyze_file(str(ROOT / "specs" / "lenet5.yaml"))
+    torch.manual_seed(0)
+    module = netc.build(str(ROOT / "specs" / "lenet5.yaml")).eval()
+    out = tmp_path / "l.onnx"
+    assert export_onnx(analysis, str(out), module=module, exporter="dynamo", external_data=True).exporter == "dynamo"
+    _check_external_pair(out, module, torch.randn(2, *analysis.network.input_shape))
