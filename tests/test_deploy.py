@@ -175,7 +175,7 @@ def test_external_data_writes_one_data_file_that_onnx_checks_and_onnxruntime_run
 
 def test_external_data_is_automatic_past_the_protobuf_limit(tmp_path, monkeypatch):
     pytest.importorskip("onnx")
-    import netc.onnx_export as onnx_export
+    from netc import onnx_export
     from netc.analysis import analyze_file
 
     analysis = analyze_file(str(ROOT / "specs" / "resnet18.yaml"), input_shape=(3, 32, 32))

@@ -394,3 +394,16 @@ def test_netcs_safetensors_file_is_the_librarys_format_and_keeps_registration_or
     assert all(torch.equal(loaded[k], v) for k, v in ported.state_dict.items())
     # The library lays the bytes out by name; the order netc recorded is the module's.
     assert [e.name for e in read_checkpoint(out).entries] == list(ported.state_dict)
+
+
+@pytest.mark.parametrize("length", [0x180, 0x4B50], ids=["first byte 0x80", "first bytes PK"])
+def test_a_safetensors_header_length_that_looks_like_a_pth_is_still_safetensors(tmp_path, length):
+    """The header length's first bytes can be 0x80 (a pickle's opening) or "PK" (a zip's): the
+    reader must not take the file for a .pth (timm's regnety_002 written by the library was one)."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (length - len(header))
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(struct.pack("<Q", length) + header + struct.pack("<2f", 1.5, -2.0))
+    assert path.read_bytes()[:2] in (b"\x80\x01", b"PK")
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.format == "safetensors" and torch.equal(checkpoint.tensor("w"), torch.tensor([1.5, -2.0]))

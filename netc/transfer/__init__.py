@@ -31,6 +31,12 @@ part for those five, "param" for any other — and the two ordered lists of keys
    the same function (torchvision's ConvNeXt applies its 1×1 layers as nn.Linear).
 4. num_batches_tracked is a counter, not a weight: one the checkpoint lacks (older files) is left
    as it is and is no mismatch.
+5. A per-channel scale keys alike whatever its name and broadcasting shape: netc's layer scale
+   (a C×1×1 weight), torchvision's ConvNeXt layer_scale (C×1×1), timm's gamma (C).
+6. torch lists a module's own tensors before its submodules'; a block holding a layer scale applies
+   it after its layers, where netc registers it. When a checkpoint has such a module, the alignment
+   also runs on the order with each module's own tensors after its submodules', and the order that
+   matches more is kept.
 
 What is left over is reported: each of the module's tensors not loaded (left at its
 initialisation) with the checkpoint tensor in its place and why (the shape differs: 10×512 against

@@ -48,6 +48,12 @@ class Entry:
     def key(self) -> tuple[str, tuple[int, ...]]:
         # A 1×1 conv weight keys as the linear weight it equals (rule 3 of the module docstring).
         shape = self.shape[:2] if self.role == "weight" and len(self.shape) == 4 and self.shape[2:] == (1, 1) else self.shape
+        # A per-channel scale (rule 5): netc's layer scale (C×1×1 weight), torchvision's layer_scale
+        # (C×1×1), timm's gamma (C): one key, whatever its role's name and broadcasting shape.
+        if self.role in ("weight", "param") and len(self.shape) == 3 and self.shape[1:] == (1, 1):
+            return "scale", self.shape[:1]
+        if self.role == "param" and len(self.shape) == 1:
+            return "scale", self.shape
         return self.role, shape
 
 
@@ -84,6 +90,12 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             start = f.read(16)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    # A safetensors file: an 8-byte little-endian header length that fits the file, then its JSON
+    # header's "{". Asked first: that length's first byte can be "P" or 0x80 (a 0x4B50 or 0x...80 byte
+    # header), which a check for torch's zip ("PK") or pickle (0x80) first would take for a .pth.
+    length = int.from_bytes(start[:8], "little") if len(start) >= 9 else -1
+    if start[8:9] == b"{" and 0 < length <= os.path.getsize(path) - 8:
+        return _read_safetensors(path)
     # A .pth file is a zip archive (torch ≥ 1.6) or an old pickle; anything else is read as safetensors.
     if start[:2] == b"PK" or start[:1] == b"\x80":
         return _read_pth(path)
