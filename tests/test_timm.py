@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from torchvision_models import torchvision  # noqa: E402
+from torchvision_models import torchvision
 
 torchvision()
 timm = pytest.importorskip("timm")
 
-import netc  # noqa: E402
-from netc.importer import import_source  # noqa: E402
-from netc.transfer import load_weights  # noqa: E402
+import netc
+from netc.importer import import_source
+from netc.transfer import load_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
