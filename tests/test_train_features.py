@@ -203,7 +203,7 @@ def test_the_new_keys_are_train_keys_checked_at_their_place_and_in_the_schema(tm
         bad = TINY.replace("lr: 0.05}", f"lr: 0.05, {key}: {value}}}")
         assert main(["check", str(write(tmp_path, bad, "bad.yaml"))]) == 1
         err = capsys.readouterr().err
-        assert f"bad.yaml:5:" in err and f"train.{key}" in err
+        assert "bad.yaml:5:" in err and f"train.{key}" in err
         assert list(validator.iter_errors(yaml.safe_load(bad))), key
     assert train(tmp_path, write(tmp_path, good), "--data", "digits", "--epochs", "1") == 0
     saved = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())["train"]
