@@ -71,10 +71,13 @@ class Checkpoint:
     def tensor(self, name: str):
         if self.format == "pth":
             return self._tensors[name]
-        return _read_safetensor(self.path, self._by_name[name])
+        if self._opened is None:  # one handle for every tensor: the header parsed once, the file mapped once
+            self._opened = _open_safetensors(self.path)
+        return _read_safetensor(self._opened, self.path, self._by_name[name])
 
     def __post_init__(self) -> None:
         self._by_name = {e.name: e for e in self.entries}
+        self._opened = None
 
 
 def _error(path: str, message: str, hint: str | None = None) -> NetcError:
@@ -200,12 +203,20 @@ def _sorted_by_name(entries: list[Entry]) -> bool:
     return all(run == sorted(run) for run in runs)
 
 
-def _read_safetensor(path: str, entry: Entry):
+def _open_safetensors(path: str):
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(path, framework="pt") as f:
-            return f.get_tensor(entry.name)
+        return safe_open(path, framework="pt")
+    except (SafetensorError, OSError) as exc:  # the file changed since its header was read
+        raise _error(path, f"not a safetensors file: {_library_reason(exc)}") from None
+
+
+def _read_safetensor(opened, path: str, entry: Entry):
+    from safetensors import SafetensorError
+
+    try:
+        return opened.get_tensor(entry.name)
     except (SafetensorError, OSError) as exc:  # the file changed or was cut short since its header was read
         raise _error(path, f"tensor {entry.name!r}: {_library_reason(exc)}") from None
 
