@@ -202,3 +202,13 @@ def test_the_dynamo_exporter_writes_external_data_too(tmp_path):
     out = tmp_path / "l.onnx"
     assert export_onnx(analysis, str(out), module=module, exporter="dynamo", external_data=True).exporter == "dynamo"
     _check_external_pair(out, module, torch.randn(2, *analysis.network.input_shape))
+
+
+def test_the_python_api_exports_trained_weights_too(trained, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    spec, best = trained
+    result = netc.export(spec, tmp_path / "api.onnx", weights=best)
+    x = probe()
+    got = ort.InferenceSession(result.path, providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        assert abs(got - trained_torch_module(spec, best)(x).numpy()).max() <= 1e-5
