@@ -137,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of spec files, for editors (README, \"Editors\")")
     schema.add_argument("-o", "--output", help="write it to this file instead of standard output")
 
-    import_ = sub.add_parser("import", help="an existing PyTorch model as a spec: torchvision:NAME or "
+    import_ = sub.add_parser("import", help="an existing PyTorch model as a spec: torchvision:NAME, timm:NAME or "
                                             "module:package.module:factory (README, \"Importing models\")")
-    import_.add_argument("source", help="torchvision:NAME[?key=value&...] or module:package.module:factory[?key=value&...]")
+    import_.add_argument("source", help="torchvision:NAME[?key=value&...], timm:NAME[?key=value&...] (pip install "
+                                        "'netc[timm]') or module:package.module:factory[?key=value&...]")
     import_.add_argument("-o", "--output", help="write the spec here (default: standard output)")
     import_.add_argument("--input", type=_shape, default=None, help="the input to trace at, CxHxW (default 3x224x224)")
     import_.add_argument("--name", default=None, help="the spec's name (default: the model's)")

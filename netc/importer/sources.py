@@ -1,5 +1,5 @@
 """What `netc import` reads: `torchvision:NAME[?key=value&…]` (a torchvision model builder, its
-keyword arguments after `?`) or `module:package.module:factory[?key=value&…]` (a function or class
+keyword arguments after `?`), `timm:NAME[?key=value&…]` (`timm.create_model`, never pretrained) or `module:package.module:factory[?key=value&…]` (a function or class
 of the user's, importable from PYTHONPATH, that returns an nn.Module). Values are Python-ish:
 `true`/`false`, `none`, numbers, anything else a string. No weights are downloaded: torchvision's
 builders are called with their default `weights=None` unless the source says otherwise."""
