@@ -242,3 +242,14 @@ def test_piped_output_has_one_line_per_epoch_and_a_terminal_gets_tqdms_bar(tmp_p
     drawn = screen.getvalue()
     assert "epoch 1/2" in drawn and "loss 0.5000 acc 75.00%" in drawn and "\r" in drawn
     assert EpochBar(1, 2, 10, enabled=False, stream=screen)._bar is None
+
+
+def test_a_resumed_run_continues_its_moving_average(tmp_path):
+    spec = write(tmp_path, TINY)
+    args = ["--data", "digits", "--epochs", "3", "--ema", "0.9", "--warmup-epochs", "1", "--clip-grad", "5"]
+    assert train(tmp_path, spec, *args, name="whole") == 0
+    assert train(tmp_path, spec, *args, "--stop-after", "1", name="part") == 0
+    assert main(["train", "--resume", str(tmp_path / "runs" / "part")]) == 0
+    whole, part = (state(tmp_path / "runs" / n / "last.pt") for n in ("whole", "part"))
+    assert part["ema"] is not None and distance(part["ema"], whole["ema"]) <= 1e-5
+    assert distance(part["model"], whole["model"]) <= 1e-5
