@@ -133,6 +133,7 @@ def render(spec: str | os.PathLike[str], *, depth: int | None = None, rankdir: s
 
 def export(spec: str | os.PathLike[str], output: str | os.PathLike[str], *, batch: int | str = "dynamic",
            opset: int | None = None, exporter: str = "auto", input_shape: tuple[int, ...] | None = None,
+           weights: str | os.PathLike[str] | None = None, external_data: bool | None = None,
            **params: int | float | str) -> Exported:
     """Export the spec's generated module, in eval mode, to an ONNX file (`netc export`; needs
     `pip install 'netc[onnx]'`, imports torch). The file is written whole or not at all.
@@ -142,7 +143,10 @@ def export(spec: str | os.PathLike[str], output: str | os.PathLike[str], *, batc
     dynamo one where that cannot express the network), "torchscript" or "dynamo"; `input_shape`:
     evaluate the spec at another input, as `--input` (e.g. (3, 64, 64)). The input is named
     "input"; the output "output", or one per head named after it. Nodes are named after netc's
-    layers. Params and `scale=` as for `analyze`. Returns a `netc.onnx_export.Exported` (`.path`,
+    layers. `weights`: a checkpoint (a `netc train` run's best.pth, anything `port` reads) loaded by
+    structure, refused (NetcError) when it leaves a tensor unfilled; `external_data`: the weights in
+    `output.data` beside the file (None: only past protobuf's 2 GB).
+    Params and `scale=` as for `analyze`. Returns a `netc.onnx_export.Exported` (`.path`,
     `.outputs`, `.exporter`, `.opset`, `.summary()`). Raises NetcError (the spec is wrong, or the
     network cannot be exported) or UsageError (onnx is missing, a bad argument or output)."""
     import os
@@ -158,7 +162,13 @@ def export(spec: str | os.PathLike[str], output: str | os.PathLike[str], *, batc
     scale = params.pop("scale") if isinstance(params.get("scale"), str) else None
     analysis = analyze_file(os.fspath(spec), params or None, input_shape=tuple(input_shape) if input_shape else None,
                             scale=scale)
-    return export_onnx(analysis, os.fspath(output), batch=batch, opset=opset, exporter=exporter)
+    module = None
+    if weights is not None:
+        from .transfer.trained import trained_module
+
+        module = trained_module(analysis, weights).module
+    return export_onnx(analysis, os.fspath(output), batch=batch, opset=opset, exporter=exporter, module=module,
+                       external_data=external_data)
 
 
 # The `netc train` options that are the spec's business, or that this function names itself.

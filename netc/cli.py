@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import re
 import sys
 
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the inference build: batch norm folded, dropout left out, in place, with a loader")
     compile_.add_argument("--channels-last", action="store_true",
                           help="with --inference: the weights in channels-last memory format")
+    compile_.add_argument("--weights", metavar="FILE", default=None,
+                          help="trained weights (a run's best.pth, any checkpoint netc port reads), matched by structure; "
+                               "written beside the module (-o model.py: model.pth), folded with --inference")
 
     render = sub.add_parser("render", help="draw the network with Graphviz (svg, png, pdf, dot)")
     _add_spec_arguments(render)
@@ -137,9 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of spec files, for editors (README, \"Editors\")")
     schema.add_argument("-o", "--output", help="write it to this file instead of standard output")
 
-    import_ = sub.add_parser("import", help="an existing PyTorch model as a spec: torchvision:NAME or "
+    import_ = sub.add_parser("import", help="an existing PyTorch model as a spec: torchvision:NAME, timm:NAME or "
                                             "module:package.module:factory (README, \"Importing models\")")
-    import_.add_argument("source", help="torchvision:NAME[?key=value&...] or module:package.module:factory[?key=value&...]")
+    import_.add_argument("source", help="torchvision:NAME[?key=value&...], timm:NAME[?key=value&...] (pip install "
+                                        "'netc[timm]') or module:package.module:factory[?key=value&...]")
     import_.add_argument("-o", "--output", help="write the spec here (default: standard output)")
     import_.add_argument("--input", type=_shape, default=None, help="the input to trace at, CxHxW (default 3x224x224)")
     import_.add_argument("--name", default=None, help="the spec's name (default: the model's)")
@@ -158,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=_positive, default=None, help="ONNX opset version (default: the exporter's)")
     export.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
                         help="torch's exporter: auto (TorchScript-based, the dynamo one where it cannot express the network)")
+    export.add_argument("--external-data", action="store_true",
+                        help="the weights in one file beside the model, FILE.onnx.data (automatic past protobuf's 2 GB)")
+    export.add_argument("--weights", metavar="FILE", default=None,
+                        help="trained weights (a run's best.pth, any checkpoint netc port reads), matched by structure "
+                             "(default: the initialisation seeded by 0)")
 
     train = sub.add_parser("train", help="train the network on digits, an image folder or CIFAR-10 (runs/NAME)")
     _add_spec_arguments(train)
@@ -277,7 +287,11 @@ def _run(args) -> int:
 
         if args.channels_last and not args.inference:
             raise UsageError("--channels-last is an option of the inference build: add --inference")
-        _emit(generate_source(analysis, inference=args.inference, channels_last=args.channels_last), args.output)
+        source = generate_source(analysis, inference=args.inference, channels_last=args.channels_last)
+        if args.weights is not None:
+            _compile_with_weights(args, analysis, source)
+        else:
+            _emit(source, args.output)
     elif args.command == "render":
         from .drawing import render_to_path
 
@@ -292,12 +306,42 @@ def _run(args) -> int:
     elif args.command == "export":
         from .onnx_export import export_onnx  # imports torch and onnx, on this command only
 
-        print(export_onnx(analysis, args.output, batch=args.batch, opset=args.opset, exporter=args.exporter).summary())
+        module = None
+        if args.weights is not None:
+            from .transfer.trained import trained_module
+
+            trained = trained_module(analysis, args.weights, strict=args.strict)
+            print(trained.report.render())
+            module = trained.module
+        print(export_onnx(analysis, args.output, batch=args.batch, opset=args.opset, exporter=args.exporter,
+                          module=module, external_data=True if args.external_data else None).summary())
     elif args.command == "train":
         from .training.run import train  # imports torch, on this command only
 
         return train(args, analysis)
     return 0
+
+
+def _compile_with_weights(args, analysis, source: str) -> None:
+    """`netc compile --weights`: the module and its trained weights beside it, both worked out
+    before either is written (the weights first: a module written is a module that loads)."""
+    from .fileio import check_output, write_atomic
+    from .transfer.trained import inference_state_dict, state_dict_bytes, trained_module, weights_path_beside
+
+    if args.output is None:
+        raise UsageError("--weights writes the weights beside the module: give -o FILE.py")
+    target = weights_path_beside(args.output)
+    check_output(target, args.spec)
+    trained = trained_module(analysis, args.weights, strict=args.strict)
+    state = (inference_state_dict(analysis, trained.module, args.channels_last) if args.inference
+             else trained.module.state_dict())
+    data = state_dict_bytes(state)
+    print(trained.report.render())
+    write_atomic(target, data)
+    write_atomic(args.output, source)
+    folded = " (batch norms folded)" if args.inference else ""
+    print(f"wrote {printable(args.output)} and {printable(target)}{folded}: "
+          f"Model().load_state_dict(torch.load({printable(os.path.basename(target))!r}))")
 
 
 def _collect_garbage_less_often() -> None:

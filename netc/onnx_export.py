@@ -82,24 +82,26 @@ def require_onnx() -> None:
 
 
 def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", opset: int | None = None,
-                exporter: str = "auto", module=None) -> Exported:
+                exporter: str = "auto", module=None, external_data: bool | None = None) -> Exported:
     """Export the analysed network's generated module (eval mode) to an ONNX file at `path`,
     written atomically. `batch`: "dynamic" (a symbolic first axis named "batch") or a fixed size.
     `opset`: the ONNX opset (default: the exporter's). `module`: an instance of the generated class
     to export (trained weights, say; it is put in eval mode); by default one is built with weights
     seeded by 0, so that one spec gives one file. Input "input"; outputs "output", or one per head
-    named after it. Raises UsageError when onnx is missing, NetcError when the network cannot be
-    exported."""
+    named after it. `external_data`: the weights in one file beside the model, `PATH.data` (ONNX's
+    external data); None (the default) does so when they pass protobuf's 2 GB. Raises UsageError
+    when onnx is missing, NetcError when the network cannot be exported."""
     require_onnx()
     if exporter not in EXPORTERS:
         raise UsageError(f"exporter must be one of {', '.join(EXPORTERS)}, got {exporter!r}")
     if batch != "dynamic" and not (isinstance(batch, int) and not isinstance(batch, bool) and batch >= 1):
         raise UsageError(f"batch must be 'dynamic' or a whole number ≥ 1, got {batch!r}")
     span = analysis.network.source.body_span
-    if 4 * analysis.params >= MAX_PROTO_BYTES:
+    automatic = 4 * analysis.params >= MAX_PROTO_BYTES
+    external = automatic if external_data is None else bool(external_data)
+    if automatic and external_data is False:
         raise NetcError.at(span, f"the network has {analysis.params:,} parameters, over 2 GB at float32: one ONNX file "
-                           "holds at most 2 GB (larger models need external data, which netc export does not write)",
-                           "export it at a smaller size (-D, --scale) or input (--input) where that shrinks it")
+                           "holds at most 2 GB", "let its weights go to a file beside it (--external-data)")
     import onnx
     import torch
 
@@ -133,51 +135,112 @@ def export_onnx(analysis: Analysis, path: str, batch: int | str = "dynamic", ops
 
     fallback = None
     used = "dynamo" if exporter == "dynamo" else "torchscript"
-    proto = None
-    if used == "torchscript":
-        try:
-            proto = _torchscript(module, examples, list(inputs), outputs, batch, opset, axes)
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
-            if exporter == "torchscript":
-                raise _failed(span, "torchscript", exc) from None
-            fallback = _first_line(exc)
-            used = "dynamo"
-    if proto is None:
-        import importlib.util
-
-        if importlib.util.find_spec("onnxscript") is None:
-            why = f" (the TorchScript exporter failed: {fallback})" if fallback else ""
-            raise UsageError(f"this export needs torch's dynamo exporter, which needs onnxscript{why}: "
-                             "pip install 'netc[onnx]' (or onnxscript)")
-        try:
-            proto = _dynamo(module, examples, list(inputs), outputs, batch, opset, axes)
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the exporter's own errors, one line for the user
-            raise _failed(span, "dynamo", exc, fallback) from None
-
-    model = onnx.load_from_string(proto)
-    renamed = _rename_nodes(model, analysis, generated.paths, module, used)
-    _declare_shapes(model, batch, {**{name: shape for name, (_, shape, _) in inputs.items()},
-                                   **analysis.output_shapes()}, axes)
-    model.doc_string = f"{net.name}, exported by netc {__version__} from {os.path.basename(net.source.path)}"
-    _metadata(model, {"netc.network": net.name, "netc.exporter": used, "netc.input_shape": "x".join(map(str, input_shape)),
-                      "netc.outputs": ",".join(outputs),
-                      **({"netc.inputs": ",".join(inputs)} if len(inputs) > 1 else {})})
+    proto, exported = None, False
+    scratch = _Scratch(path) if external else None  # big models go through files: no 2 GB message in memory
     try:
-        onnx.checker.check_model(model)
-    except Exception as exc:  # noqa: BLE001 - onnx.checker.ValidationError and protobuf's own
-        raise _failed(span, used, exc) from None
-    data = model.SerializeToString()
-    write_atomic(path, data)
+        if used == "torchscript":
+            try:
+                proto = _torchscript(module, examples, list(inputs), outputs, batch, opset, axes, scratch)
+                exported = True
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
+                if exporter == "torchscript":
+                    raise _failed(span, "torchscript", exc) from None
+                fallback = _first_line(exc)
+                used = "dynamo"
+        if not exported:
+            import importlib.util
+
+            if importlib.util.find_spec("onnxscript") is None:
+                why = f" (the TorchScript exporter failed: {fallback})" if fallback else ""
+                raise UsageError(f"this export needs torch's dynamo exporter, which needs onnxscript{why}: "
+                                 "pip install 'netc[onnx]' (or onnxscript)")
+            try:
+                proto = _dynamo(module, examples, list(inputs), outputs, batch, opset, axes, scratch)
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the exporter's own errors, one line for the user
+                raise _failed(span, "dynamo", exc, fallback) from None
+
+        model = onnx.load_from_string(proto) if scratch is None else scratch.load()
+        renamed = _rename_nodes(model, analysis, generated.paths, module, used)
+        _declare_shapes(model, batch, {**{name: shape for name, (_, shape, _) in inputs.items()},
+                                       **analysis.output_shapes()}, axes)
+        model.doc_string = f"{net.name}, exported by netc {__version__} from {os.path.basename(net.source.path)}"
+        _metadata(model, {"netc.network": net.name, "netc.exporter": used,
+                          "netc.input_shape": "x".join(map(str, input_shape)), "netc.outputs": ",".join(outputs),
+                          **({"netc.inputs": ",".join(inputs)} if len(inputs) > 1 else {})})
+        notes = []
+        if scratch is not None:
+            size = scratch.save(model, span, used)
+            notes.append(f"the weights are in {os.path.basename(path)}.data beside it (ONNX external data"
+                         + (": over protobuf's 2 GB)" if automatic else ")") + "; keep the two files together")
+        else:
+            try:
+                onnx.checker.check_model(model)
+            except Exception as exc:  # noqa: BLE001 - onnx.checker.ValidationError and protobuf's own
+                raise _failed(span, used, exc) from None
+            data = model.SerializeToString()
+            write_atomic(path, data)
+            size = len(data)
+    finally:
+        if scratch is not None:
+            scratch.discard()  # what a failure left in the private directory (after save: already gone)
     shape_of = lambda value: [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
     (opset_found,) = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] or [0]
-    notes = [f"opset {opset} was asked for; the {used} exporter wrote {opset_found}"] if opset and opset != opset_found else []
+    if opset and opset != opset_found:
+        notes.insert(0, f"opset {opset} was asked for; the {used} exporter wrote {opset_found}")
     return Exported(path, used, opset_found, (model.graph.input[0].name, shape_of(model.graph.input[0])),
-                    {o.name: shape_of(o) for o in model.graph.output}, len(model.graph.node), len(data), fallback,
+                    {o.name: shape_of(o) for o in model.graph.output}, len(model.graph.node), size, fallback,
                     renamed, notes, {i.name: shape_of(i) for i in model.graph.input})
+
+
+class _Scratch:
+    """A private directory beside the output for an export with external data: the exporter writes
+    there (torch writes a model past 2 GB as external data itself when given a path), netc reads it
+    back, writes the final model and its one data file there, checks them with onnx.checker by path
+    (which reads the data file), and only then moves both into place, data first: a failure leaves
+    neither, and an old pair is replaced whole."""
+
+    def __init__(self, path: str):
+        import tempfile
+
+        self.path = path
+        self.directory = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(os.path.abspath(path)))
+        self.exported = os.path.join(self.directory, "exported.onnx")
+
+    def load(self):
+        import onnx
+
+        return onnx.load(self.exported, load_external_data=True)
+
+    def save(self, model, span, used: str) -> int:
+        import shutil
+
+        import onnx
+
+        name = os.path.basename(self.path)
+        final, data = os.path.join(self.directory, name), os.path.join(self.directory, name + ".data")
+        try:
+            onnx.save_model(model, final, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=name + ".data")  # tensors under 1 KB stay inline: onnxruntime reads shapes from them
+            try:
+                onnx.checker.check_model(final)
+            except Exception as exc:  # noqa: BLE001 - onnx.checker.ValidationError and protobuf's own
+                raise _failed(span, used, exc) from None
+            size = os.path.getsize(final) + os.path.getsize(data)
+            target = os.path.join(os.path.dirname(os.path.abspath(self.path)), name + ".data")
+            os.replace(data, target)
+            os.replace(final, self.path)
+            return size
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _named_inputs(analysis: Analysis, input_name: str, example) -> dict[str, tuple[str, tuple[int, ...], object]]:
@@ -262,19 +325,19 @@ def _quiet():
 
 
 def _torchscript(module, examples: tuple, input_names: list[str], outputs: list[str], batch, opset: int | None,
-                 first_axes: dict[str, str | int]) -> bytes:
+                 first_axes: dict[str, str | int], scratch: _Scratch | None = None) -> bytes | None:
     import torch
 
-    buffer = io.BytesIO()
+    buffer = io.BytesIO() if scratch is None else scratch.exported
     axes = {name: {0: first_axes[name]} for name in [*input_names, *outputs]} if batch == "dynamic" else None
     with _quiet(), torch.no_grad():
         torch.onnx.export(module, examples, buffer, dynamo=False, input_names=input_names, output_names=outputs,
                           dynamic_axes=axes, opset_version=opset)
-    return buffer.getvalue()
+    return buffer.getvalue() if scratch is None else None
 
 
 def _dynamo(module, examples: tuple, input_names: list[str], outputs: list[str], batch, opset: int | None,
-            first_axes: dict[str, str | int]) -> bytes:
+            first_axes: dict[str, str | int], scratch: _Scratch | None = None) -> bytes | None:
     import torch
 
     dims: dict[str, object] = {}
@@ -286,6 +349,9 @@ def _dynamo(module, examples: tuple, input_names: list[str], outputs: list[str],
     with _quiet(), torch.no_grad():
         program = torch.onnx.export(module, examples, None, dynamo=True, input_names=input_names,
                                     output_names=outputs, dynamic_shapes=shapes, opset_version=opset)
+        if scratch is not None:
+            program.save(scratch.exported, external_data=True)
+            return None
     return program.model_proto.SerializeToString()
 
 

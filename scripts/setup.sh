@@ -66,7 +66,7 @@ if [ "$fresh" = 0 ]; then
             echo "torch==$(torch_version)" >"$keep"
         fi
         "${PIP[@]}" install --upgrade --upgrade-strategy eager -c "$keep" pip setuptools wheel
-        "${PIP[@]}" install --upgrade --upgrade-strategy eager -c "$keep" -e ".[dev,train,onnx]"
+        "${PIP[@]}" install --upgrade --upgrade-strategy eager -c "$keep" -e ".[dev,train,onnx,tensorboard,timm]"
     else
         reqs=$REQUIREMENTS
         if [ "${NETC_TORCH:-}" = none ]; then

@@ -365,3 +365,45 @@ def test_scope_names_are_the_tables():
     assert scopes["stage3.basic2"] == [p for n, p in generated.paths.items() if n.startswith("stage3.basic2.")]
     assert scopes["stem"] == ["conv1", "bn1", "relu1", "pool1"]
     assert "stem" not in scope_paths(generate(netc.analyze(spec("googlenet_torchvision"))))  # no stage, no stem
+
+
+# --- the safetensors library's own files (issue 25) -----------------------------------------------
+def test_a_file_the_safetensors_library_wrote_ports_to_torchvisions_outputs(tmp_path):
+    from safetensors.torch import save_file
+
+    ref = reference("resnet18")
+    path = tmp_path / "r18.safetensors"
+    save_file(ref.state_dict(), str(path), metadata={"format": "pt"})  # sorted by dtype and name: order lost
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.sorted_by_name
+    ours = netc.build(spec("resnet18")).eval()
+    assert load_weights(ours, path, strict=True).complete
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert (ours(x) - ref(x)).abs().max().item() <= 1e-5
+
+
+def test_netcs_safetensors_file_is_the_librarys_format_and_keeps_registration_order(resnet18_checkpoint, tmp_path):
+    from safetensors.torch import load_file
+
+    _, path = resnet18_checkpoint
+    out = tmp_path / "r18.safetensors"
+    ported = netc.port(spec("resnet18"), str(path), output=str(out))
+    loaded = load_file(str(out))  # the library reads every tensor back, bit for bit
+    assert loaded.keys() == ported.state_dict.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in ported.state_dict.items())
+    # The library lays the bytes out by name; the order netc recorded is the module's.
+    assert [e.name for e in read_checkpoint(out).entries] == list(ported.state_dict)
+
+
+@pytest.mark.parametrize("length", [0x180, 0x4B50], ids=["first byte 0x80", "first bytes PK"])
+def test_a_safetensors_header_length_that_looks_like_a_pth_is_still_safetensors(tmp_path, length):
+    """The header length's first bytes can be 0x80 (a pickle's opening) or "PK" (a zip's): the
+    reader must not take the file for a .pth (timm's regnety_002 written by the library was one)."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (length - len(header))
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(struct.pack("<Q", length) + header + struct.pack("<2f", 1.5, -2.0))
+    assert path.read_bytes()[:2] in (b"\x80\x01", b"PK")
+    checkpoint = read_checkpoint(path)
+    assert checkpoint.format == "safetensors" and torch.equal(checkpoint.tensor("w"), torch.tensor([1.5, -2.0]))

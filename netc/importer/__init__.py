@@ -4,6 +4,7 @@
     import_source("torchvision:resnet50", (3, 224, 224)) -> str
     import_source("torchvision:googlenet?aux_logits=false&init_weights=false")
     import_source("module:mypackage.models:make_net?width=32")
+    import_source("timm:regnety_002")                   # needs timm (the `timm` extra)
 
 The module is traced with torch.fx (tracing.py), each call mapped onto netc's layer words and
 merges (mapping.py), blocks, repetitions and stages recovered from the module hierarchy and the

@@ -1,5 +1,5 @@
 """What `netc import` reads: `torchvision:NAME[?key=value&…]` (a torchvision model builder, its
-keyword arguments after `?`) or `module:package.module:factory[?key=value&…]` (a function or class
+keyword arguments after `?`), `timm:NAME[?key=value&…]` (`timm.create_model`, never pretrained) or `module:package.module:factory[?key=value&…]` (a function or class
 of the user's, importable from PYTHONPATH, that returns an nn.Module). Values are Python-ish:
 `true`/`false`, `none`, numbers, anything else a string. No weights are downloaded: torchvision's
 builders are called with their default `weights=None` unless the source says otherwise."""
@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import UsageError
 
-FORMS = "torchvision:NAME[?key=value&...] or module:package.module:factory[?key=value&...]"
+FORMS = "torchvision:NAME[?key=value&...], timm:NAME[?key=value&...] or module:package.module:factory[?key=value&...]"
 
 
 def parse_value(text: str) -> Any:
@@ -50,6 +50,8 @@ def load_source(source: str):
         raise UsageError(f"cannot read the source {source!r}: give {FORMS}")
     if scheme == "torchvision":
         return _torchvision(rest, kwargs), rest.rsplit(".", 1)[-1]
+    if scheme == "timm":
+        return _timm(rest, kwargs), rest
     if scheme == "module":
         path, sep, factory = rest.rpartition(":")
         if not sep or not path or not factory:
@@ -94,6 +96,49 @@ def _torchvision(name: str, kwargs: dict[str, Any]):
         suggestion = did_you_mean(name, known) if known else None
         raise UsageError(f"torchvision has no model {name!r}" + (f"; {suggestion}" if suggestion else ""))
     return _call(fn, kwargs, f"torchvision.models.{name}")
+
+
+def _timm(name: str, kwargs: dict[str, Any]):
+    """`timm.create_model(name, pretrained=False, **kwargs)`: timm's architecture, never its weights
+    (nothing is downloaded; a checkpoint of timm's ports with `netc port` instead). timm imports
+    torchvision, so it is imported after torchvision_compat has made torchvision importable."""
+    from .torchvision_compat import torchvision
+
+    if kwargs.get("pretrained"):
+        raise UsageError("netc import never downloads weights: import the architecture (no pretrained=true), "
+                         "then load a checkpoint into the spec's module with netc port --weights FILE")
+    kwargs = {k: v for k, v in kwargs.items() if k != "pretrained"}
+    try:
+        torchvision()
+        import timm
+    except ImportError:
+        raise UsageError("timm: sources need timm: pip install 'netc[timm]' (or timm)") from None
+    if not re.fullmatch(r"[A-Za-z0-9_.]+", name) or not timm.is_model(name):
+        from ..errors import did_you_mean
+
+        suggestion = did_you_mean(name, timm.list_models())
+        raise UsageError(f"timm has no model {name!r}" + (f"; {suggestion}" if suggestion else ""))
+    model = _call(lambda **kw: timm.create_model(name, pretrained=False, **kw), kwargs, f"timm.create_model({name!r})")
+    return _unfold_norm_act(model)
+
+
+def _unfold_norm_act(model):
+    """timm's BatchNormAct2d (a BatchNorm2d subclass that applies its dropout and activation in its
+    own forward, through torch.nn.functional.batch_norm) as the nn.Sequential(bn, drop, act) it
+    computes, so that the tracer sees a batch norm and an activation. The same tensors, in the same
+    order: the spec written is the network timm's checkpoints port into."""
+    from torch import nn
+
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if type(child).__name__ != "BatchNormAct2d" or not isinstance(child, nn.BatchNorm2d):
+                continue
+            norm = nn.BatchNorm2d(child.num_features, eps=child.eps, momentum=child.momentum, affine=child.affine,
+                                  track_running_stats=child.track_running_stats)
+            norm.load_state_dict({k: v for k, v in child.state_dict().items() if "." not in k})
+            parts = [norm] + [m for m in (getattr(child, "drop", None), getattr(child, "act", None)) if m is not None]
+            setattr(parent, child_name, nn.Sequential(*parts).train(child.training))
+    return model
 
 
 def _factory(path: str, factory: str, kwargs: dict[str, Any]):

@@ -52,11 +52,13 @@ class Traced:
 
 
 def _leaf_tracer():
-    from torch import fx
+    from torch import fx, nn
 
     class Tracer(fx.Tracer):
         def is_leaf_module(self, m, qualname):
             if type(m).__name__ == "StochasticDepth" and type(m).__module__.startswith("torchvision"):
+                return True
+            if isinstance(m, nn.Linear) and type(m).__module__.startswith("timm"):  # timm's Linear: nn.Linear's function
                 return True
             return super().is_leaf_module(m, qualname)
 

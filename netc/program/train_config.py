@@ -15,6 +15,10 @@
       val_split: 0.2        # the share held out when the data has no separate validation set
       freeze: [stem, stage1]            # scopes (the table's names) not trained: finetuning
       lr_mult: {stage2: 0.01, stage3: 0.1}  # per-scope learning-rate multipliers (the notes' 1/100, 1/10)
+      patience: 0           # early stopping: stop after this many epochs without a better val acc; 0: never
+      ema: 0                # decay of an exponential moving average of the weights (0.999); 0: none
+      warmup_epochs: 0      # the learning rate rises linearly from lr/steps to lr over these epochs
+      clip_grad: 0          # clip the total gradient norm to this; 0: not clipped
 
 Only values are checked here (this is the analysis path: `netc check` reports a bad `train:` key at
 its place without importing torch); the command line overrides each key (`--lr 0.05`) and
@@ -51,6 +55,10 @@ class TrainConfig:
     val_split: float = 0.2
     freeze: tuple[str, ...] = ()  # scopes whose parameters are not trained
     lr_mult: tuple[tuple[str, float], ...] = ()  # (scope, multiplier of lr), in the order written
+    patience: int = 0  # epochs without a better val acc before stopping early; 0: never
+    ema: float = 0.0  # decay of the weights' moving average, validated and saved; 0: none
+    warmup_epochs: float = 0.0  # a linear warm-up of the learning rate, per step, over these epochs
+    clip_grad: float = 0.0  # the largest total gradient norm; 0: not clipped
 
     @property
     def learning_rate(self) -> float:
@@ -67,7 +75,7 @@ class TrainConfig:
 
 
 TRAIN_KEYS = tuple(f.name for f in fields(TrainConfig))
-INT_KEYS = {"epochs", "batch", "seed", "workers"}
+INT_KEYS = {"epochs", "batch", "seed", "workers", "patience"}
 _LARGEST = 2**31 - 1
 
 
@@ -93,8 +101,11 @@ RANGES = {
     "weight_decay": Range(0, says="at least 0"),
     "label_smoothing": Range(0, 1, high_open=True, says="at least 0 and below 1"),
     "val_split": Range(0, 1, low_open=True, high_open=True, says="between 0 and 1 (a share of the data)"),
+    "ema": Range(0, 1, high_open=True, says="at least 0 and below 1 (a decay such as 0.999; 0 for none)"),
+    "warmup_epochs": Range(0, says="at least 0"),
+    "clip_grad": Range(0, says="at least 0 (0 for no clipping)"),
     **{key: Range(low, _LARGEST, says=f"between {low} and {_LARGEST}")
-       for key, low in (("epochs", 1), ("batch", 1), ("seed", 0), ("workers", 0))},
+       for key, low in (("epochs", 1), ("batch", 1), ("seed", 0), ("workers", 0), ("patience", 0))},
 }
 
 

@@ -9,6 +9,15 @@
 
 Images are converted to the spec's input (augment.Prepare) and, for CIFAR and folders, randomly
 cropped and flipped while training.
+
+Bad images in a folder. Before training, every file's header is read (Pillow's `Image.open`, which
+decodes no pixels: cheap), so a file that is no image, or one past Pillow's decompression-bomb limit
+(`PIL.Image.MAX_IMAGE_PIXELS`, kept as Pillow sets it), is one error naming the file and its class
+folder, exit 1, before the first step; `--skip-bad-images` leaves them out and says how many. A
+file whose header reads but whose pixels do not (cut short) is found when it is loaded, possibly in
+a DataLoader worker: the worker gives back a zero image and the label `-(index + 1)`, and the main
+process (`BadImages.check`) turns that into the same one-line error, or drops it from the batch
+with `--skip-bad-images` — never a worker's traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import UsageError
+from ..errors import NetcError, UsageError, printable
 from .augment import Prepare, channel_stats, check_input, random_crop_flip, sample_generator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -65,17 +74,28 @@ class TensorImages(_Augmented):
 
 
 class FolderImages(_Augmented):
-    """Image files, read with Pillow when a sample is asked for."""
+    """Image files, read with Pillow when a sample is asked for. A file that cannot be read gives a
+    zero image and the label -(index + 1): the main process names it (BadImages)."""
 
-    def __init__(self, files: list[tuple[str, int]], prepare: Prepare, augment: bool):
+    def __init__(self, files: list[tuple[str, int]], prepare: Prepare, augment: bool, classes: list[str] | None = None):
         self.files, self.prepare, self.augment = files, prepare, augment
+        self.classes = classes or []
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def describe(self, index: int) -> str:
+        """The file at `index`, its class folder and why it cannot be read, in one line."""
+        path, label = self.files[index]
+        return _bad_image_line(path, self.classes[label] if label < len(self.classes) else str(label),
+                               image_problem(path, self.prepare.shape) or "cannot read the image")
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.files[index]
-        image = _load_image(path, self.prepare.shape)
+        try:
+            image = _load_image(path, self.prepare.shape)
+        except UsageError:
+            return torch.zeros(self.prepare.shape), -(index + 1)
         if self.augment:
             image = random_crop_flip(image, sample_generator(self.seed, self.epoch, index))
         return self.prepare(image.unsqueeze(0))[0], label
@@ -85,7 +105,7 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 255 if images.dtype == torch.uint8 else images.float()
 
 
-def load_data(source: str, shape: tuple[int, ...], val_split: float, spec: str) -> Data:
+def load_data(source: str, shape: tuple[int, ...], val_split: float, spec: str, skip_bad: bool = False) -> Data:
     if source == "digits":
         return _digits(shape, val_split, spec)
     if not os.path.isdir(source):
@@ -93,7 +113,71 @@ def load_data(source: str, shape: tuple[int, ...], val_split: float, spec: str) 
                          "CIFAR-10 batches directory)")
     if os.path.isfile(os.path.join(source, "data_batch_1")):
         return _cifar10(source, shape, spec)
-    return _folder(source, shape, val_split, spec)
+    return _folder(source, shape, val_split, spec, skip_bad)
+
+
+# --- bad images ----------------------------------------------------------------------------------
+def _bad_image_line(path: str, folder: str, problem: str) -> str:
+    return f"{printable(path)} (class folder {printable(folder)}): {problem}"
+
+
+def image_problem(path: str, shape: tuple[int, ...] | None = None) -> str | None:
+    """Why Pillow cannot read `path` as an image, from its header (and, given `shape`, its pixels
+    too), or None. Pillow's decompression-bomb limit is applied as Pillow sets it, and named."""
+    import warnings
+
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # past the limit: refused, not a warning
+            with Image.open(path) as image:
+                width, height = image.size
+                if shape is not None:
+                    image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return (f"over Pillow's decompression-bomb limit of {limit:,} pixels (PIL.Image.MAX_IMAGE_PIXELS); "
+                "raise that limit in Python only for files you trust")
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # UnidentifiedImageError is an OSError
+        return f"not an image Pillow reads ({printable(' '.join(str(exc).split())[:200]) or type(exc).__name__})"
+    if limit is not None and width * height > limit:
+        return f"{width}×{height} pixels, over Pillow's decompression-bomb limit of {limit:,} (PIL.Image.MAX_IMAGE_PIXELS)"
+    return None
+
+
+def scan_images(files: list[tuple[str, int]], classes: list[str], skip_bad: bool) -> tuple[list[tuple[str, int]], list[str]]:
+    """Every file's header read (no pixels decoded); a bad one is an error naming it and its class
+    folder (exit 1), or with `skip_bad` left out: (the good files, a line per bad one)."""
+    good, bad = [], []
+    for path, label in files:
+        problem = image_problem(path)
+        if problem is None:
+            good.append((path, label))
+        else:
+            bad.append(_bad_image_line(path, classes[label], problem))
+    if bad and not skip_bad:
+        more = f"; {len(bad) - 1} more bad image{'s' if len(bad) > 2 else ''}" if len(bad) > 1 else ""
+        raise NetcError.at(None, f"{bad[0]}{more}; --skip-bad-images leaves them out and counts them")
+    return good, bad
+
+
+@dataclass
+class BadImages:
+    """Bad samples a folder dataset gave back while training (label < 0), in the main process."""
+
+    skip: bool
+    skipped: int = 0
+
+    def check(self, images: torch.Tensor, labels: torch.Tensor, dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        bad = labels < 0
+        if not bool(bad.any()):
+            return images, labels
+        if not self.skip:
+            index = -int(labels[bad][0]) - 1
+            raise NetcError.at(None, f"{dataset.describe(index)}; --skip-bad-images leaves such images out and counts them")
+        self.skipped += int(bad.sum())
+        return images[~bad], labels[~bad]
 
 
 def stratified_split(labels: list[int], share: float) -> tuple[list[int], list[int]]:
@@ -187,7 +271,7 @@ def _files(root: str, classes: list[str]) -> list[tuple[str, int]]:
     return found
 
 
-def _folder(root: str, shape: tuple[int, ...], val_split: float, spec: str) -> Data:
+def _folder(root: str, shape: tuple[int, ...], val_split: float, spec: str, skip_bad: bool = False) -> Data:
     if len(shape) != 3:
         raise UsageError(f"{spec}: an image folder needs an image input [C, H, W]; the spec's input is {list(shape)}")
     val_name = next((n for n in ("val", "test") if os.path.isdir(os.path.join(root, n))), None)
@@ -211,24 +295,37 @@ def _folder(root: str, shape: tuple[int, ...], val_split: float, spec: str) -> D
                          "images")
     channels = shape[0]
     check_input(shape, (3, shape[1], shape[2]), spec)
+    _require_pillow()
+    train, bad_train = scan_images(train, classes, skip_bad)
+    val, bad_val = scan_images(val, classes, skip_bad)
+    skipped = len(bad_train) + len(bad_val)
+    if skipped:
+        how += f"; {skipped} bad image{'s' if skipped > 1 else ''} left out (first: {(bad_train + bad_val)[0]})"
+    if not train or not val:
+        raise UsageError(f"--data {root}: no readable {'train' if not train else 'val'} images are left")
     mean = (0.485, 0.456, 0.406) if channels == 3 else (0.449,) * channels  # ImageNet's statistics
     std = (0.229, 0.224, 0.225) if channels == 3 else (0.226,) * channels
     prepare = Prepare(shape, mean, std)
-    return Data(FolderImages(train, prepare, augment=True), FolderImages(val, prepare, augment=False),
-                classes, f"image folder ({how}; {len(classes)} classes, {len(train)} train, {len(val)} val)")
+    return Data(FolderImages(train, prepare, augment=True, classes=classes),
+                FolderImages(val, prepare, augment=False, classes=classes), classes, f"image folder ({how}; {len(classes)} classes, {len(train)} train, {len(val)} val)")
+
+
+def _require_pillow() -> None:
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise UsageError("image folders need Pillow: pip install 'netc[train]' (or pillow)") from None
 
 
 def _load_image(path: str, shape: tuple[int, ...]) -> torch.Tensor:
     """One file as a float C×H×W tensor in [0, 1] at the spec's size and channels."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise UsageError("image folders need Pillow: pip install 'netc[train]' (or pillow)") from None
+    _require_pillow()
+    from PIL import Image
     channels, height, width = shape
     try:
         with Image.open(path) as image:
             image = image.convert("RGB" if channels != 1 else "L").resize((width, height), Image.BILINEAR)
             data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-    except OSError as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise UsageError(f"{path}: cannot read the image ({exc})") from None
     return data.view(height, width, -1).permute(2, 0, 1).float() / 255

@@ -23,6 +23,7 @@ class Step:
     channels_last: bool
     label_smoothing: float
     probabilities: bool  # the network ends in a softmax: its outputs are probabilities, not logits
+    clip_grad: float = 0.0  # the largest total gradient norm (L2 over every parameter); 0: not clipped
 
     def autocast(self):
         if self.device.type != "cuda" or self.amp == "off":
@@ -45,12 +46,52 @@ class Step:
         return nll if not self.label_smoothing else (1 - self.label_smoothing) * nll - self.label_smoothing * log_p.mean(1).mean()
 
 
-def train_epoch(model, loader, optimizer, scheduler, scaler, step: Step, world: World, bar: EpochBar) -> dict:
+class WeightAverage:
+    """An exponential moving average of the weights (`--ema DECAY`, as Ultralytics and timm keep
+    one): after every optimizer step each floating-point parameter and buffer of the copy moves
+    (1 − decay) of the way to the model's; integer buffers (a batch norm's counter) are copied. It
+    starts as the model's initial weights, and is what is validated and saved as best.pth."""
+
+    def __init__(self, model, decay: float):
+        import copy
+
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        ours = self.module.state_dict()
+        for name, value in model.state_dict().items():
+            mine = ours[name]
+            if mine.is_floating_point():
+                mine.lerp_(value.detach().to(mine.dtype), 1.0 - self.decay)
+            else:
+                mine.copy_(value)
+
+
+def _bad_images_of(loader, bad):
+    """The dataset that can name a bad sample (a Subset's own dataset), when the loader's can."""
+    if bad is None:
+        return None
+    dataset = getattr(loader.dataset, "dataset", loader.dataset)
+    return dataset if hasattr(dataset, "describe") else None
+
+
+def train_epoch(model, loader, optimizer, scheduler, scaler, step: Step, world: World, bar: EpochBar,
+                bad=None, average: WeightAverage | None = None) -> dict:
     """Sums over every process: loss × images, correct answers, images; and the wall time."""
     model.train()
     loss_sum = correct = count = 0.0
     started = time.perf_counter()
+    named = _bad_images_of(loader, bad)
     for k, (images, labels) in enumerate(loader, 1):
+        if named is not None:
+            images, labels = bad.check(images, labels, named)
+            if not labels.numel():
+                scheduler.step()
+                continue
         images, labels = step.inputs(images), labels.to(step.device, non_blocking=True)
         with step.autocast():
             outputs = model(images)
@@ -58,11 +99,18 @@ def train_epoch(model, loader, optimizer, scheduler, scaler, step: Step, world: 
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
+            if step.clip_grad:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+                torch.nn.utils.clip_grad_norm_(model.parameters(), step.clip_grad)
             scaler.step(optimizer)
             scaler.update()
         else:
             loss.backward()
+            if step.clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), step.clip_grad)
             optimizer.step()
+        if average is not None:
+            average.update(getattr(model, "module", model))  # DDP's wrapped module
         scheduler.step()  # the schedule is per step: smooth, and the same whatever the epoch length
         n = labels.numel()
         loss_sum += float(loss.detach()) * n
@@ -75,10 +123,15 @@ def train_epoch(model, loader, optimizer, scheduler, scaler, step: Step, world: 
 
 
 @torch.no_grad()
-def evaluate(model, loader, step: Step, world: World) -> dict:
+def evaluate(model, loader, step: Step, world: World, bad=None) -> dict:
     model.eval()
     loss_sum = correct = count = 0.0
+    named = _bad_images_of(loader, bad)
     for images, labels in loader:
+        if named is not None:
+            images, labels = bad.check(images, labels, named)
+            if not labels.numel():
+                continue
         images, labels = step.inputs(images), labels.to(step.device, non_blocking=True)
         with step.autocast():
             outputs = model(images)

@@ -66,3 +66,36 @@ def remove_stale(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+class EventLog:
+    """`--log tensorboard`: the epoch's metrics as TensorBoard scalars (train/loss, train/acc,
+    val/loss, val/acc, lr, images_per_s; step = the epoch), in event files in the run directory
+    beside metrics.csv, written by torch's SummaryWriter (which needs the tensorboard package).
+    `tensorboard --logdir runs` shows every run."""
+
+    TAGS = (("train_loss", "train/loss"), ("train_acc", "train/acc"), ("val_loss", "val/loss"),
+            ("val_acc", "val/acc"), ("lr", "lr"), ("images_per_s", "images_per_s"))
+
+    @staticmethod
+    def require() -> None:
+        import importlib.util
+
+        from ..errors import UsageError
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise UsageError("--log tensorboard needs the tensorboard package: pip install 'netc[tensorboard]' "
+                             "(or give --log csv)")
+
+    def __init__(self, run_dir: str):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=run_dir)
+
+    def write(self, row: dict) -> None:
+        for key, tag in self.TAGS:
+            self.writer.add_scalar(tag, float(row[key]), int(row["epoch"]))
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

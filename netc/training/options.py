@@ -22,6 +22,11 @@ _HELP = {
     "val_split": "share held out for validation when the data has no val set (default 0.2)",
     "freeze": "scopes not trained, as the table names them: stem,stage1 (finetuning)",
     "lr_mult": "per-scope learning-rate multipliers: stage1=0.01,stage2=0.1",
+    "patience": "early stopping: stop after this many epochs without a better val acc (default 0: never)",
+    "ema": "keep an exponential moving average of the weights with this decay (0.999), validated and saved "
+           "as best.pth (default 0: none)",
+    "warmup_epochs": "raise the learning rate linearly from lr/steps to lr over these epochs (default 0)",
+    "clip_grad": "clip the total gradient norm (L2) to this value (default 0: not clipped)",
 }
 TEXT_KEYS = ("freeze", "lr_mult")  # given as text on the command line, not numbers
 
@@ -56,6 +61,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from a checkpoint (.pth/.pt state_dict or .safetensors), loaded by structure "
                              "as netc port loads it; layers it cannot fill (a new head) keep their initialisation")
     parser.add_argument("--strict-weights", action="store_true", help="fail unless --weights fills every layer")
+    parser.add_argument("--skip-bad-images", action="store_true",
+                        help="leave out image files Pillow cannot read (counted) instead of stopping with an error")
+    parser.add_argument("--log", choices=("csv", "tensorboard"), default="csv",
+                        help="csv: metrics.csv (default); tensorboard: TensorBoard event files beside it "
+                             "(pip install 'netc[tensorboard]')")
     parser.add_argument("--stop-after", type=_typed("epochs"), default=None, metavar="EPOCHS",
                         help="stop once this many epochs are done in total, keeping the schedule of --epochs "
                              "(continue later with --resume)")

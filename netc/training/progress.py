@@ -1,21 +1,22 @@
 """What a person watching sees: a progress bar per epoch on a terminal, and one line per epoch.
 
-The bar (loss, accuracy, images/s, ETA) is redrawn in place with a carriage return, at most ten
-times a second, and only when standard output is a terminal: CI logs and redirected output get
-the one-line epoch summaries alone.
+The bar is tqdm's (loss, accuracy and images/s as its postfix; its own rate limiting, ETA and
+terminal width), drawn only when standard output is a terminal and tqdm is installed (the `train`
+extra); it is left off the screen when the epoch ends, and the one-line summary takes its place.
+CI logs and redirected output get the one-line epoch summaries alone, as before.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+def tqdm_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tqdm") is not None
 
 
 @dataclass
@@ -24,30 +25,30 @@ class EpochBar:
     epochs: int
     steps: int
     enabled: bool
-    width: int = 24
-    started: float = field(default_factory=time.perf_counter)
-    _drawn: float = 0.0
+    stream: Any = None  # default: standard output, where the summaries go
+    _bar: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.enabled and tqdm_available():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.steps, desc=f"epoch {self.epoch}/{self.epochs}", unit="step", leave=False,
+                             file=self.stream if self.stream is not None else sys.stdout, dynamic_ncols=True,
+                             mininterval=0.1)
 
     def update(self, step: int, images: int, loss: float, accuracy: float) -> None:
-        if not self.enabled:
+        if self._bar is None:
             return
-        now = time.perf_counter()
-        if step < self.steps and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        elapsed = now - self.started
-        done = int(self.width * step / max(1, self.steps))
+        elapsed = self._bar.format_dict.get("elapsed") or 0.0
         rate = images / elapsed if elapsed > 0 else 0.0
-        eta = elapsed / step * (self.steps - step) if step else 0.0
-        line = (f"\repoch {self.epoch}/{self.epochs} [{'█' * done}{'·' * (self.width - done)}] {step}/{self.steps} "
-                f"loss {loss:.4f} acc {accuracy:6.2%} {rate:,.0f} img/s ETA {_clock(eta)}")
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        self._bar.set_postfix_str(f"loss {loss:.4f} acc {accuracy:6.2%} {rate:,.0f} img/s", refresh=False)
+        self._bar.update(step - self._bar.n)
+        if step >= self.steps:
+            self._bar.refresh()  # the last step drawn whatever the rate limit: the epoch's final figures
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stdout.write("\r\033[K")  # the summary line takes the bar's place
-            sys.stdout.flush()
+        if self._bar is not None:
+            self._bar.close()  # leave=False: the bar's line is cleared for the summary
 
 
 def is_terminal() -> bool:

@@ -19,13 +19,13 @@ import torch
 from ..codegen import generate, load_generated
 from ..errors import UsageError
 from ..program.train_config import TrainConfig, effective_config, load_train_config
+from ..transfer import freeze, load_weights, param_groups
 from ..version import __version__
 from . import distributed
-from ..transfer import freeze, load_weights, param_groups
 from .checkpoint import load_checkpoint, restore_rng, rng_states, save_atomic
-from .data import Data, load_data
-from .loop import Step, evaluate, train_epoch
-from .metrics import draw_curves, plot_available, write_metrics
+from .data import BadImages, Data, load_data
+from .loop import Step, WeightAverage, evaluate, train_epoch
+from .metrics import EventLog, draw_curves, plot_available, write_metrics
 from .options import train_overrides
 from .progress import EpochBar, is_terminal, summary
 from .rundir import choose_run_dir, make_run_dir, read_config, write_config
@@ -65,13 +65,18 @@ def _check_classes(data: Data, classes: int, spec: str, analysis) -> None:
                      f"give the network {len(data.classes)} outputs ({hint})")
 
 
-def _schedule(config: TrainConfig, total_steps: int):
+def _schedule(config: TrainConfig, total_steps: int, steps_per_epoch: int = 1):
+    """The learning rate's factor at each step: the schedule, times a linear warm-up from 1/W to 1
+    over the first W = warmup_epochs × steps_per_epoch steps (rounded, at least 1 when asked)."""
+    warm = max(1, round(config.warmup_epochs * steps_per_epoch)) if config.warmup_epochs else 0
+
     def factor(step: int) -> float:
+        ramp = min(1.0, (step + 1) / warm) if warm else 1.0
         if config.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+            return ramp * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
         if config.schedule == "step":  # ×0.1 at half and at three quarters of the run
-            return 0.1 ** sum(step >= total_steps * m for m in (0.5, 0.75))
-        return 1.0
+            return ramp * 0.1 ** sum(step >= total_steps * m for m in (0.5, 0.75))
+        return ramp
 
     return factor
 
@@ -136,7 +141,11 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
                          "processes")
     shape = analysis.network.input_shape
     classes = class_count(analysis, spec)
-    data = load_data(args.data, shape, config.val_split, spec)
+    skip_bad = getattr(args, "skip_bad_images", False)
+    log = getattr(args, "log", "csv")
+    if log == "tensorboard":
+        EventLog.require()  # before any work: the pip line, exit 2
+    data = load_data(args.data, shape, config.val_split, spec, skip_bad)
     _check_classes(data, classes, spec, analysis)
     local_batch = config.batch // world.size
     steps = len(data.train) // config.batch
@@ -146,6 +155,12 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
     # Seeded before the network is made: the initial weights are part of what the seed fixes.
     torch.manual_seed(config.seed)
     random.seed(config.seed)
+    try:
+        import numpy
+
+        numpy.random.seed(config.seed)  # for user code in the loop's reach (netc's own draws are torch's)
+    except ImportError:
+        pass
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
@@ -172,10 +187,11 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
     groups = param_groups(model, generated.paths, config.learning_rate, dict(config.lr_mult))
     groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
     optimizer = _optimizer(config, [g for g in groups if g["params"]])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps * config.epochs))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps * config.epochs, steps))
     amp = config.amp if device.type == "cuda" else "off"
     scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
-    step = Step(device, amp, channels_last, config.label_smoothing, probabilities)
+    step = Step(device, amp, channels_last, config.label_smoothing, probabilities, config.clip_grad)
+    average = WeightAverage(model, config.ema) if config.ema else None
 
     if resumed:
         run_dir = args.resume
@@ -198,6 +214,8 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         start, history, best = state["epoch"], state["history"], state["best"]
+        if average is not None and state.get("ema") is not None:
+            average.module.load_state_dict(state["ema"])
         restore_rng(state["rng"])
 
     record = {
@@ -237,6 +255,8 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
     val_loader = DataLoader(val_part, batch_size=max(local_batch, 256), num_workers=config.workers)
     last = min(config.epochs, args.stop_after) if args.stop_after else config.epochs
     bar_on = world.main and is_terminal()
+    bad = BadImages(skip_bad)
+    events = EventLog(run_dir) if log == "tensorboard" and world.main else None
     try:
         for epoch in range(start + 1, last + 1):
             sampler.set_epoch(epoch)
@@ -244,22 +264,36 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
             bar = EpochBar(epoch, config.epochs, steps, bar_on)
             lr = next((g["lr"] for g in optimizer.param_groups if g.get("name") == "rest"),
                       optimizer.param_groups[0]["lr"])  # the base rate, beside any scope's multiplied one
-            fit = train_epoch(net, loader, optimizer, scheduler, scaler, step, world, bar)
+            fit = train_epoch(net, loader, optimizer, scheduler, scaler, step, world, bar, bad, average)
             bar.close()
-            check = evaluate(model, val_loader, step, world)
+            check = evaluate(average.module if average is not None else model, val_loader, step, world, bad)
             row = {"epoch": epoch, "epochs": config.epochs, "train_loss": fit["loss"], "train_acc": fit["acc"],
                    "val_loss": check["loss"], "val_acc": check["acc"], "lr": lr,
                    "images_per_s": fit["images"] / fit["seconds"], "seconds": fit["seconds"]}
             history.append(row)
             if world.main:
-                _save(run_dir, model, optimizer, scheduler, scaler, epoch, history, best, check["acc"], analysis)
+                _save(run_dir, model, optimizer, scheduler, scaler, epoch, history, best, check["acc"], analysis, average)
                 best = max(best, check["acc"])
                 print(summary(row), flush=True)
+                if events is not None:
+                    events.write(row)
+            if config.patience:
+                top = max(history, key=lambda r: r["val_acc"])  # the first epoch with the best accuracy
+                if epoch - top["epoch"] >= config.patience and epoch < last:
+                    _say(world, f"netc train: early stop after epoch {epoch}: val acc has not improved for "
+                                f"{epoch - top['epoch']} epochs (patience {config.patience})")
+                    break
     except KeyboardInterrupt:
         if world.main:
             sys.stdout.write("\n")
             print(f"netc train: interrupted; continue with: netc train --resume {run_dir}", file=sys.stderr)
         raise
+    finally:
+        if events is not None:
+            events.close()
+    if bad.skipped and world.main:
+        print(f"netc train: {bad.skipped} samples of images that could not be read were left out (--skip-bad-images)",
+              flush=True)
     distributed.barrier(world)
     if world.main and history:
         top = max(history, key=lambda r: r["val_acc"])
@@ -268,13 +302,15 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
     return 0
 
 
-def _save(run_dir, model, optimizer, scheduler, scaler, epoch, history, best, accuracy, analysis) -> None:
+def _save(run_dir, model, optimizer, scheduler, scaler, epoch, history, best, accuracy, analysis, average=None) -> None:
     """best.pth first, then last.pt, then the record: a run killed between any two still resumes
-    (the metrics are rewritten from the checkpoint's history)."""
+    (the metrics are rewritten from the checkpoint's history). With an EMA, best.pth holds the
+    averaged weights (the ones validated); last.pt both."""
     weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    averaged = {k: v.detach().cpu() for k, v in average.module.state_dict().items()} if average is not None else None
     if accuracy > best:
-        save_atomic(weights, os.path.join(run_dir, "best.pth"))
-    save_atomic({"model": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        save_atomic(averaged if averaged is not None else weights, os.path.join(run_dir, "best.pth"))
+    save_atomic({"model": weights, "ema": averaged, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict() if scaler is not None else None, "epoch": epoch,
                  "history": history, "best": max(best, accuracy), "rng": rng_states()},
                 os.path.join(run_dir, "last.pt"))

@@ -8,9 +8,10 @@ training loop's helpers for finetuning (frozen scopes, per-scope learning rates)
 
 Reading. A `.pth`/`.pt` file is read with `torch.load(weights_only=True)` (no pickled code runs):
 a state_dict, or a dict holding one under "state_dict", "model", "model_state_dict" or
-"state_dict_ema" (what training scripts and timm save). A `.safetensors` file is parsed here (no
-dependency): an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape
-and byte range, then the raw little-endian bytes; only the tensors that match are read.
+"state_dict_ema" (what training scripts and timm save). A `.safetensors` file is read with the
+safetensors library (it checks the format; a file it refuses is one error line with its reason);
+only the tensors that match are read. netc writes safetensors with the library too, recording the
+registration order in the metadata (`netc.order`), which the library's name-sorted layout loses.
 
 Matching. A generated module and, say, torchvision's model of the same network name their tensors
 differently (`stage1.0.conv1.weight` vs `layer1.0.conv1.weight`, `conv1.weight` vs
@@ -30,6 +31,12 @@ part for those five, "param" for any other — and the two ordered lists of keys
    the same function (torchvision's ConvNeXt applies its 1×1 layers as nn.Linear).
 4. num_batches_tracked is a counter, not a weight: one the checkpoint lacks (older files) is left
    as it is and is no mismatch.
+5. A per-channel scale keys alike whatever its name and broadcasting shape: netc's layer scale
+   (a C×1×1 weight), torchvision's ConvNeXt layer_scale (C×1×1), timm's gamma (C).
+6. torch lists a module's own tensors before its submodules'; a block holding a layer scale applies
+   it after its layers, where netc registers it. When a checkpoint has such a module, the alignment
+   also runs on the order with each module's own tensors after its submodules', and the order that
+   matches more is kept.
 
 What is left over is reported: each of the module's tensors not loaded (left at its
 initialisation) with the checkpoint tensor in its place and why (the shape differs: 10×512 against
@@ -43,8 +50,9 @@ is the one whose tensors all match the module's next tensors; where several do, 
 its siblings match the most (a one-step lookahead), the first in natural order of names among
 equals (`bn1` before `bn2`, `block2` before `block10`); when none matches whole, the one matching
 the most. The alignment above then runs on both orders, the file's and the
-rebuilt one, and keeps the one that matches more. A file written in registration order (torch's
-bytes, `netc port`) is not sorted by name and is read in its own order.
+rebuilt one, and keeps the one that matches more. A file written in registration order (by
+another writer) is not sorted by name and is read in its own order; one `netc port` wrote, in the
+order its metadata records.
 
 Modules:
     checkpoint.py   reading .pth/.pt and .safetensors files (and writing safetensors)

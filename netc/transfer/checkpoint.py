@@ -1,12 +1,10 @@
-"""Reading a checkpoint: a `.pth`/`.pt` state_dict or a `.safetensors` file (parsed here, no
-dependency), as ordered entries of name, role and shape; and writing safetensors."""
+"""Reading a checkpoint: a `.pth`/`.pt` state_dict or a `.safetensors` file (read by the
+safetensors library), as ordered entries of name, role and shape; and writing safetensors."""
 
 from __future__ import annotations
 
 import json
 import os
-import struct
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +14,7 @@ from ..errors import NetcError, UsageError, printable
 ROLES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")  # torch's order in a layer
 COUNTER = "num_batches_tracked"
 STATE_KEYS = ("state_dict", "model", "model_state_dict", "state_dict_ema", "module")  # where training scripts keep it
-MAX_HEADER = 100_000_000  # the safetensors format's own limit on the JSON header
+ORDER_KEY = "netc.order"  # safetensors metadata: the tensors' registration order, as netc wrote them
 SHOWN = 12  # lines of each kind in a report before "… and N more"
 
 # safetensors dtype → (torch dtype name, bytes per element)
@@ -50,6 +48,12 @@ class Entry:
     def key(self) -> tuple[str, tuple[int, ...]]:
         # A 1×1 conv weight keys as the linear weight it equals (rule 3 of the module docstring).
         shape = self.shape[:2] if self.role == "weight" and len(self.shape) == 4 and self.shape[2:] == (1, 1) else self.shape
+        # A per-channel scale (rule 5): netc's layer scale (C×1×1 weight), torchvision's layer_scale
+        # (C×1×1), timm's gamma (C): one key, whatever its role's name and broadcasting shape.
+        if self.role in ("weight", "param") and len(self.shape) == 3 and self.shape[1:] == (1, 1):
+            return "scale", self.shape[:1]
+        if self.role == "param" and len(self.shape) == 1:
+            return "scale", self.shape
         return self.role, shape
 
 
@@ -62,16 +66,18 @@ class Checkpoint:
     entries: list[Entry]
     sorted_by_name: bool = False  # a safetensors file in the library's sorted order: registration order is lost
     _tensors: dict[str, Any] = field(default_factory=dict, repr=False)  # pth: the loaded tensors
-    _ranges: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)  # safetensors: absolute byte ranges
     ignored: list[str] = field(default_factory=list)  # entries that are not tensors (a step count, a config)
 
     def tensor(self, name: str):
         if self.format == "pth":
             return self._tensors[name]
-        return _read_safetensor(self.path, self._ranges[name], self._by_name[name])
+        if self._opened is None:  # one handle for every tensor: the header parsed once, the file mapped once
+            self._opened = _open_safetensors(self.path)
+        return _read_safetensor(self._opened, self.path, self._by_name[name])
 
     def __post_init__(self) -> None:
         self._by_name = {e.name: e for e in self.entries}
+        self._opened = None
 
 
 def _error(path: str, message: str, hint: str | None = None) -> NetcError:
@@ -87,6 +93,12 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             start = f.read(16)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    # A safetensors file: an 8-byte little-endian header length that fits the file, then its JSON
+    # header's "{". Asked first: that length's first byte can be "P" or 0x80 (a 0x4B50 or 0x...80 byte
+    # header), which a check for torch's zip ("PK") or pickle (0x80) first would take for a .pth.
+    length = int.from_bytes(start[:8], "little") if len(start) >= 9 else -1
+    if start[8:9] == b"{" and 0 < length <= os.path.getsize(path) - 8:
+        return _read_safetensors(path)
     # A .pth file is a zip archive (torch ≥ 1.6) or an old pickle; anything else is read as safetensors.
     if start[:2] == b"PK" or start[:1] == b"\x80":
         return _read_pth(path)
@@ -102,7 +114,8 @@ def _read_pth(path: str) -> Checkpoint:
     import torch
 
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:  # a file object: torch.load would hand a *.safetensors name to that library
+            data = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refuses classes: a pickled nn.Module
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _error(path, f"torch.load(weights_only=True) refuses it ({first[:200]})",
@@ -130,51 +143,52 @@ def _read_pth(path: str) -> Checkpoint:
 
 
 def _read_safetensors(path: str) -> Checkpoint:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise _error(path, f"not a safetensors file: {size} bytes, shorter than its 8-byte header length")
-        (length,) = struct.unpack("<Q", head)
-        if length > min(MAX_HEADER, size - 8):
-            raise _error(path, f"not a safetensors file: its header would be {length:,} bytes, and the file has {size - 8:,} after the length")
-        raw = f.read(length)
+    """The header read by the safetensors library (which checks the format: the header's length,
+    JSON, dtypes, every tensor's byte range), the entries in the order their bytes lie in the file,
+    or in the registration order netc recorded in the metadata when it wrote the file."""
+    from safetensors import SafetensorError, safe_open
+
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _error(path, f"not a safetensors file: its header is not JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise _error(path, "not a safetensors file: its header is not a JSON object")
-    data_start, data_size = 8 + length, size - 8 - length
-    found: list[tuple[int, Entry, tuple[int, int]]] = []
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        where = f"tensor {name!r}"
-        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
-            raise _error(path, f"{where}: the header needs dtype, shape and data_offsets")
-        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in SAFETENSORS_DTYPES:
-            raise _error(path, f"{where}: dtype {dtype!r} is not one netc reads", f"netc reads {', '.join(SAFETENSORS_DTYPES)}")
-        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
-            raise _error(path, f"{where}: shape {shape!r} is not a list of sizes")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
-                and 0 <= offsets[0] <= offsets[1] <= data_size):
-            raise _error(path, f"{where}: data_offsets {offsets!r} lie outside the file's {data_size:,} bytes of data")
-        torch_dtype, itemsize = SAFETENSORS_DTYPES[dtype]
-        count = 1
-        for d in shape:
-            count *= d
-        if offsets[1] - offsets[0] != count * itemsize:
-            raise _error(path, f"{where}: {offsets[1] - offsets[0]:,} bytes for a {dtype} tensor of shape "
-                               f"{shape} ({count * itemsize:,} bytes)")
-        found.append((offsets[0], Entry(name, tuple(shape), torch_dtype), (data_start + offsets[0], data_start + offsets[1])))
-    if not found:
+        with safe_open(path, framework="pt") as f:
+            names = list(f.offset_keys())  # the order the bytes were written in
+            metadata = f.metadata() or {}
+            slices = {name: f.get_slice(name) for name in names}
+            entries = [_entry(path, name, slices[name].get_dtype(), slices[name].get_shape()) for name in names]
+    except SafetensorError as exc:
+        raise _error(path, f"not a safetensors file: {_library_reason(exc)}") from None
+    if not entries:
         raise _error(path, "holds no tensors")
-    found.sort(key=lambda t: t[0])  # the order the bytes were written in
-    entries = [e for _, e, _ in found]
-    return Checkpoint(path, "safetensors", entries, sorted_by_name=_sorted_by_name(entries),
-                      _ranges={e.name: r for _, e, r in found})
+    recorded = _recorded_order(metadata.get(ORDER_KEY), names)
+    if recorded is not None:
+        by_name = {e.name: e for e in entries}
+        return Checkpoint(path, "safetensors", [by_name[n] for n in recorded])
+    return Checkpoint(path, "safetensors", entries, sorted_by_name=_sorted_by_name(entries))
+
+
+def _library_reason(exc: BaseException) -> str:
+    """The library's words, on one line, without its generic lead-in (the message says it already)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.removeprefix("Error while deserializing header: ")
+    return printable(text[:300] + ("…" if len(text) > 300 else ""))
+
+
+def _entry(path: str, name: str, code: str, shape: list[int]) -> Entry:
+    if code not in SAFETENSORS_DTYPES:
+        raise _error(path, f"tensor {name!r}: dtype {code!r} is not one netc reads", f"netc reads {', '.join(SAFETENSORS_DTYPES)}")
+    return Entry(name, tuple(shape), SAFETENSORS_DTYPES[code][0])
+
+
+def _recorded_order(text: str | None, names: list[str]) -> list[str] | None:
+    """The registration order netc wrote into the metadata, when it names exactly the file's tensors."""
+    if not text:
+        return None
+    try:
+        order = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(order, list) and all(isinstance(n, str) for n in order) and sorted(order) == sorted(names):
+        return order
+    return None
 
 
 def _sorted_by_name(entries: list[Entry]) -> bool:
@@ -189,39 +203,34 @@ def _sorted_by_name(entries: list[Entry]) -> bool:
     return all(run == sorted(run) for run in runs)
 
 
-def _read_safetensor(path: str, where: tuple[int, int], entry: Entry):
-    import torch
+def _open_safetensors(path: str):
+    from safetensors import SafetensorError, safe_open
 
-    start, end = where
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = bytearray(f.read(end - start))
-    if len(data) != end - start:
-        raise _error(path, f"tensor {entry.name!r}: the file ends before its bytes do")
-    dtype = getattr(torch, entry.dtype)
-    if not data:
-        return torch.empty(entry.shape, dtype=dtype)
-    tensor = torch.frombuffer(data, dtype=dtype).reshape(entry.shape)
-    if sys.byteorder == "big":  # the format is little-endian
-        tensor = tensor.view(torch.uint8).reshape(-1, tensor.element_size()).flip(1).reshape(-1).view(dtype).reshape(entry.shape)
-    return tensor
+    try:
+        return safe_open(path, framework="pt")
+    except (SafetensorError, OSError) as exc:  # the file changed since its header was read
+        raise _error(path, f"not a safetensors file: {_library_reason(exc)}") from None
+
+
+def _read_safetensor(opened, path: str, entry: Entry):
+    from safetensors import SafetensorError
+
+    try:
+        return opened.get_tensor(entry.name)
+    except (SafetensorError, OSError) as exc:  # the file changed or was cut short since its header was read
+        raise _error(path, f"tensor {entry.name!r}: {_library_reason(exc)}") from None
 
 
 def save_safetensors(state: Mapping[str, Any], path: str) -> None:
-    """Write a state_dict as a safetensors file, in its own order (atomically, as every -o)."""
-    import torch
+    """Write a state_dict as a safetensors file with the safetensors library (atomically, as every
+    -o). The library lays tensors out sorted by dtype and name; the state's own order (registration
+    order, which matching reads best) goes into the metadata under ORDER_KEY, and netc reads it back."""
+    from safetensors.torch import save
 
     from ..fileio import write_atomic
 
-    names = {torch_name: code for code, (torch_name, _) in SAFETENSORS_DTYPES.items()}
-    header: dict[str, Any] = {}
-    blobs, offset = [], 0
-    for name, tensor in state.items():
-        dtype = names[str(tensor.dtype).removeprefix("torch.")]
-        blob = tensor.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # the format pads the header to a multiple of 8
-    write_atomic(path, struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state.items()}
+    shared = {t.untyped_storage().data_ptr() for t in tensors.values() if t.numel()}
+    if len(shared) < sum(1 for t in tensors.values() if t.numel()):  # the library refuses tensors sharing storage
+        tensors = {name: tensor.clone() for name, tensor in tensors.items()}
+    write_atomic(path, save(tensors, metadata={ORDER_KEY: json.dumps(list(tensors))}))

@@ -110,6 +110,11 @@ def match(target: list[Entry], checkpoint: Checkpoint, target_name: str = "the m
     """Align the module's tensors with the checkpoint's (module docstring): the matched pairs, in
     the module's order, and the report."""
     report = _match(target, checkpoint.entries, checkpoint, target_name)
+    late = _children_first(checkpoint.entries)
+    if late is not None:  # rule 6: a module's own tensors after its submodules', as a forward uses them
+        other = _match(target, late, checkpoint, target_name)
+        if len(other[1].matched) > len(report[1].matched):
+            report = other
     if checkpoint.sorted_by_name:
         rebuilt = _registration_order(checkpoint.entries, [e.key for e in target])
         if [e.name for e in rebuilt] != [e.name for e in checkpoint.entries]:
@@ -118,6 +123,33 @@ def match(target: list[Entry], checkpoint: Checkpoint, target_name: str = "the m
                 other[1].reordered = True
                 report = other
     return report
+
+
+def _children_first(entries: list[Entry]) -> list[Entry] | None:
+    """The entries with each module's own tensors moved after its submodules' tensors, or None when
+    no module holds both. torch's state_dict lists a module's own parameters first, but a block
+    that holds a layer scale (timm's and torchvision's ConvNeXt: `gamma`, `layer_scale`) applies it
+    after its layers, where netc's generated module registers it, in a leaf of its own."""
+    layers = {e.layer for e in entries}
+    parents = {e.layer for e in entries if any(other.startswith(e.layer + ".") for other in layers if e.layer)}
+    if not parents:
+        return None
+    out: list[Entry] = []
+    held: dict[str, list[Entry]] = {}  # a parent's own tensors, waiting for its last descendant
+
+    def release(before: str) -> None:
+        for parent in sorted(held, key=len, reverse=True):  # the innermost first
+            if not (before == parent or before.startswith(parent + ".")):
+                out.extend(held.pop(parent))
+
+    for e in entries:
+        release(e.layer)
+        if e.layer in parents:
+            held.setdefault(e.layer, []).append(e)
+        else:
+            out.append(e)
+    release("\0")
+    return out
 
 
 def _match(target: list[Entry], theirs: list[Entry], checkpoint: Checkpoint, target_name: str
