@@ -79,6 +79,14 @@ def test_a_layer_pytorch_has_no_module_for_is_described():
                          "which netc does not have yet")
 
 
+@pytest.mark.parametrize("word", ["roipool", "roi_pool", "RoIPool", "roialign"])
+def test_roi_pooling_is_named_with_what_netc_has_nearest(word):
+    d = first_error(f"conv3-8 - {word}(7) - fc(10)")
+    pooling = "adaptiveavgpool(S)" if "align" in word.lower() else "adaptivemaxpool(S)"
+    assert d.message.startswith(f"'{word}' is RoI") and d.message.endswith("which netc does not have yet")
+    assert d.hint is not None and pooling in d.hint and "boxes" in d.hint and "did you mean" not in d.hint
+
+
 def test_a_loss_or_a_container_is_not_a_missing_layer():
     loss = first_error("conv3-8-fc(10)-crossentropyloss")
     assert loss.message == "'crossentropyloss' is PyTorch's nn.CrossEntropyLoss, a loss, which is not part of a network in netc"

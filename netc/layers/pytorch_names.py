@@ -93,6 +93,13 @@ OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
                           "write it as a block: residual: globalavgpool-conv(c // r, 1)-relu-conv(c, 1)-sigmoid, "
                           "shortcut: identity, merge: mul"),
     "dropblock": ("DropBlock (dropout of square regions)", "netc's dropout zeroes single values"),
+    # torchvision.ops, not torch.nn: a detector's second stage reads boxes beside the map.
+    "roipool": ("RoI pooling (each region proposal's box max-pooled to a fixed size, torchvision.ops.RoIPool)",
+                "netc's networks take one image, not boxes beside it: adaptivemaxpool(S) pools a whole map to S×S "
+                "as RoI pooling does each box, so an RPN head and the box head after the cut are specs; the cut is not"),
+    "roialign": ("RoIAlign (each region proposal's box sampled bilinearly to a fixed size, torchvision.ops.RoIAlign)",
+                 "netc's networks take one image, not boxes beside it: adaptiveavgpool(S) pools a whole map to S×S, "
+                 "so an RPN head and the box head after the cut are specs; the cut is not"),
 }
 
 # What people write besides the lower-case class names, without '_' (group_norm is groupnorm):
@@ -113,6 +120,7 @@ SPELLINGS: dict[str, str] = {
     "seblock": "squeezeexcitation", "semodule": "squeezeexcitation", "squeezeexcite": "squeezeexcitation",
     "squeezeandexcitation": "squeezeexcitation", "squeezeexcitation": "squeezeexcitation",
     "dropblock": "dropblock",
+    "roipool": "roipool", "roipooling": "roipool", "roimaxpool": "roipool", "roialign": "roialign",
 }
 
 # Depthwise and separable convolutions: netc has them, as convs with groups.
