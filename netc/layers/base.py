@@ -286,6 +286,10 @@ class LayerKind:
     output_variable: ClassVar[str] = ""
     # The points a call reads (`upsample(<c4>)`) are read for their shape only, not their values.
     points_for_shape: ClassVar[bool] = False
+    # Forward reads those shapes from the tensors at run time (`upsample(<c4>)` takes c4's size then,
+    # so that the module runs at any input size): the code generator passes them and keeps them alive
+    # until this layer, as the memory model does (liveness._held_until holds every input).
+    shapes_at_run_time: ClassVar[bool] = False
 
     @property
     def pools(self) -> bool:
