@@ -157,6 +157,7 @@ class HeadDef:
     origin_span: SourceSpan | None
     body: Seq
     span: SourceSpan
+    origin_index: int | None = None  # the mark's index where it is placed in a repetition (`from: y[2]`)
 
 
 @dataclass(frozen=True)
