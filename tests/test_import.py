@@ -9,6 +9,8 @@ Inputs are small (2 CPU cores): 64×64, inception_v3 80×80 (it needs at least 7
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 from pathlib import Path
 
@@ -176,3 +178,28 @@ def test_the_command_imports_a_factory_of_the_users_and_a_torchvision_model(tmp_
                  "-o", str(out)]) == 0
     assert analyze_file(str(out)).params == 6_624_904
     assert "torchvision" in sys.modules  # through netc/importer/torchvision_compat.py, beside the CPU torch
+
+
+# --- literals as the constructor meant them ----------------------------------------------------------
+@pytest.mark.parametrize("value,text", [
+    (0.2 * 3 / 40, "0.015"),          # EfficientNet's stochastic depth of block 3 of 40: 0.015000000000000003
+    (0.2 * 11 / 40, "0.055"),         # 0.05500000000000001
+    (0.1 + 0.2, "0.3"),               # 0.30000000000000004, one step off
+    (struct.unpack("<f", struct.pack("<f", 0.001))[0], "0.001"),  # a float32 eps widened: 0.0010000000474974513
+    (1e-5, "1e-05"), (0.25, "0.25"), (1.0, "1.0"), (0.0, "0.0"),
+    (1 / 3, "0.3333333333333333"),    # no shorter decimal is within a few steps: kept
+    (0.0123456789012345, "0.0123456789012345"),
+])
+def test_an_imported_float_is_the_shortest_decimal_it_was_meant_as(value, text):
+    from netc.importer.writing import shortest
+
+    assert shortest(value) == text
+    assert abs(float(text) - value) <= 4 * math.ulp(value) or struct.pack("<f", float(text)) == struct.pack("<f", value)
+
+
+def test_an_imported_spec_carries_no_float_noise():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Dropout(0.2 * 3 / 40),
+                                torch.nn.Conv2d(8, 8, 3), torch.nn.BatchNorm2d(8, eps=0.1 + 0.2))
+    text = import_module(model, (3, 16, 16))
+    assert "0.015" in text and "0.015000000000000003" not in text
+    assert "eps: 0.3" in text and "0.30000000000000004" not in text
