@@ -61,7 +61,7 @@ def test_a_module_built_at_one_size_runs_at_others(name, path, tmp_path):
     if path == "SEGMENTATION":
         path = str(tmp_path / "segmentation.yaml")
         Path(path).write_text(SEGMENTATION)
-    own, sizes = other_sizes(path)
+    _, sizes = other_sizes(path)
     if not sizes:  # its parameters depend on the input size: the module is for that size only
         assert name in {"alexnet", "generic", "googlenet", "lenet5", "localization", "vgg11", "vgg11_lrn", "vgg13",
                         "vgg16", "vgg16_conv1", "vgg19", "yolo_v1", "zfnet"}, name

@@ -95,11 +95,11 @@ OTHER_LAYERS: dict[str, tuple[str, str | None]] = {
     "dropblock": ("DropBlock (dropout of square regions)", "netc's dropout zeroes single values"),
     # torchvision.ops, not torch.nn: a detector's second stage reads boxes beside the map.
     "roipool": ("RoI pooling (each region proposal's box max-pooled to a fixed size, torchvision.ops.RoIPool)",
-                "netc's networks take one image, not boxes beside it: adaptivemaxpool(S) pools a whole map to S×S "
-                "as RoI pooling does each box, so an RPN head and the box head after the cut are specs; the cut is not"),
+                ("netc's networks take one image, not boxes beside it: adaptivemaxpool(S) pools a whole map to S×S "
+                 "as RoI pooling does each box, so an RPN head and the box head after the cut are specs; the cut is not")),
     "roialign": ("RoIAlign (each region proposal's box sampled bilinearly to a fixed size, torchvision.ops.RoIAlign)",
-                 "netc's networks take one image, not boxes beside it: adaptiveavgpool(S) pools a whole map to S×S, "
-                 "so an RPN head and the box head after the cut are specs; the cut is not"),
+                 ("netc's networks take one image, not boxes beside it: adaptiveavgpool(S) pools a whole map to S×S, "
+                  "so an RPN head and the box head after the cut are specs; the cut is not")),
 }
 
 # What people write besides the lower-case class names, without '_' (group_norm is groupnorm):
