@@ -22,7 +22,7 @@ from torchvision_models import torchvision
 from netc import build
 from netc.analysis import analyze_file
 from netc.cli import main
-from netc.errors import NetcError
+from netc.errors import NetcError, UsageError
 from netc.importer import import_module, import_source
 from netc.transfer import load_weights
 
@@ -203,3 +203,47 @@ def test_an_imported_spec_carries_no_float_noise():
     text = import_module(model, (3, 16, 16))
     assert "0.015" in text and "0.015000000000000003" not in text
     assert "eps: 0.3" in text and "0.30000000000000004" not in text
+
+
+# --- segmentation models, several outputs, training-only heads (issue 27) -------------------------------
+def test_a_registered_name_needs_no_module_prefix_and_nothing_is_downloaded(tmp_path, monkeypatch):
+    from netc.importer.sources import load_source
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # where a download would go
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for source in ("torchvision:deeplabv3_resnet50", "torchvision:segmentation.deeplabv3_resnet50"):
+        model, _ = load_source(source)  # its backbone's weights default to ImageNet's: set to None
+        assert type(model).__name__ == "DeepLabV3"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UsageError, match="never downloads weights"):
+        load_source("torchvision:resnet18?weights=DEFAULT")
+
+
+def test_a_segmentation_model_is_refused_naming_what_the_importer_cannot_write(capsys):
+    assert main(["import", "torchvision:deeplabv3_resnet50", "--input", "3x64x64"]) == 1
+    err = capsys.readouterr().err
+    assert "classifier.0.convs.4 (ASPPPooling): torch.nn.functional.interpolate()" in err
+    assert "upsample(<point>, mode=bilinear)" in err and "Traceback" not in err
+
+
+class OneInADict(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return {"out": self.conv(x)}
+
+
+def test_a_dict_of_one_tensor_is_the_one_output():
+    text = import_module(OneInADict(), (3, 8, 8))
+    assert "conv(4, 3)" in text
+
+
+def test_googlenet_with_its_aux_heads_is_refused_with_the_way_out(capsys):
+    assert main(["import", "torchvision:googlenet", "--input", "3x64x64"]) == 1
+    err = capsys.readouterr().err
+    reference = torchvision().models.googlenet(init_weights=False)
+    unused = sum(p.numel() for name in ("aux1", "aux2") for p in getattr(reference, name).parameters())
+    assert f"aux1, aux2 hold {unused:,} parameters that its eval-mode forward never uses" in err
+    assert "aux_logits=false" in err and "Traceback" not in err and "please report" not in err
