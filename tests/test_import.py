@@ -10,6 +10,7 @@ Inputs are small (2 CPU cores): 64×64, inception_v3 80×80 (it needs at least 7
 from __future__ import annotations
 
 import math
+import re
 import struct
 import sys
 from pathlib import Path
@@ -247,3 +248,29 @@ def test_googlenet_with_its_aux_heads_is_refused_with_the_way_out(capsys):
     unused = sum(p.numel() for name in ("aux1", "aux2") for p in getattr(reference, name).parameters())
     assert f"aux1, aux2 hold {unused:,} parameters that its eval-mode forward never uses" in err
     assert "aux_logits=false" in err and "Traceback" not in err and "please report" not in err
+
+
+def test_efficientnet_v2_stages_are_torchvisions_with_the_constructors_literals():
+    """Each of torchvision's stages (features.1 … features.6, a first block without a residual, then
+    residual ones) is one bracketed stage of the imported spec, with its block count; the stochastic
+    depth probabilities are 0.2 × block index / 40 as the constructor meant them, written shortest."""
+    torch.manual_seed(0)
+    model = torchvision().models.efficientnet_v2_s().eval()
+    text = import_module(model, (3, 64, 64), source="torchvision:efficientnet_v2_s")
+    stages = [line.strip()[3:-2] for line in text.splitlines() if line.startswith('  - "[')]
+    assert [len(stage.split(" - ")) for stage in stages] == [len(model.features[i]) for i in range(1, 7)]
+    written = re.findall(r", (0\.\d+)\)", text)
+    blocks = sum(len(model.features[i]) for i in range(1, 7))
+    meant = [0.2 * k / blocks for k in range(blocks)]  # torchvision's: 0.015000000000000003 for k = 3
+    assert len(written) > 20 and all(len(w) <= 5 for w in written)  # 0.015, 0.055, 0.105: no noise digits
+    assert all(any(abs(float(w) - v) <= 4 * math.ulp(v) for v in meant) for w in written)
+    assert analyze_file_text(text).params == sum(p.numel() for p in model.parameters())
+
+
+def analyze_file_text(text: str):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(text)
+        return analyze_file(str(path))
