@@ -8,7 +8,7 @@ The Python API (README, "Python and notebooks"); `__all__` is exactly the docume
     netc.build("specs/resnet50.yaml", N=3)      # the nn.Module, from exactly that source
     netc.render("specs/googlenet.yaml")         # graphviz.Digraph
     netc.train("specs/lenet5.yaml", data="digits", epochs=1)   # `netc train`; returns the run directory
-    netc.port("specs/resnet50.yaml", "resnet50.pth", classes=10)   # a checkpoint loaded by structure:
+    netc.port("specs/resnet50.yaml", "resnet50.pth", classes=10, partial=True)   # a checkpoint loaded by structure:
                                                 # .state_dict (for the generated module), .report, .module
     netc.export("specs/resnet18.yaml", "resnet18.onnx")   # ONNX, a dynamic batch axis (netc[onnx])
     netc.import_module(torchvision.models.resnet50(), (3, 224, 224))   # a model as a spec's text
@@ -99,18 +99,20 @@ def build(spec: str | os.PathLike[str], *, max_params: int | None = None, infere
 
 
 def port(spec: str | os.PathLike[str], weights: str | os.PathLike[str], *, strict: bool = False,
-         output: str | None = None, **params: int | float | str) -> Ported:
+         output: str | None = None, partial: bool = False, **params: int | float | str) -> Ported:
     """Load a checkpoint (`.pth`/`.pt` state_dict, or `.safetensors`; e.g. torchvision's or timm's)
     into the spec's generated module by structure (tensors in order by role and shape; names are
     not compared) and return a `netc.transfer.Ported`: `.state_dict` (loads with plain
     `module.load_state_dict`), `.report` (what matched, what was skipped and why; print it),
-    `.module`. Tensors the checkpoint does not fill (a new head, `classes=10`) keep a seeded
-    initialisation; `strict=True` raises a NetcError instead. `output=` writes the state_dict
+    `.module`. A port that leaves tensors of either side over is refused (a NetcError,
+    `netc.transfer.port.PartialPort`, its `.report` attached) unless `partial=True`: then tensors the
+    checkpoint does not fill (a new head, `classes=10`) keep a seeded initialisation; `strict=True`
+    fails even so, and on warnings. `output=` writes the state_dict
     (`netc port`). Params and `scale=` as for `analyze`. Imports torch. Raises NetcError (the spec,
     or a checkpoint that cannot be read or, with `strict`, does not fit) or UsageError."""
     from .transfer import port as port_analysis
 
-    return port_analysis(analyze(spec, **params), weights, strict=strict, output=output)
+    return port_analysis(analyze(spec, **params), weights, strict=strict, output=output, partial=partial)
 
 
 def render(spec: str | os.PathLike[str], *, depth: int | None = None, rankdir: str = "TB", roll: bool = False,

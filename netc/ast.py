@@ -171,6 +171,7 @@ class HeadDef:
     body: Seq
     span: SourceSpan
     train_only: bool = False  # returned in training mode only (GoogLeNet's auxiliary classifiers)
+    origin_index: int | None = None  # the mark's index where it is placed in a repetition (`from: y[2]`)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     port.add_argument("--weights", required=True, metavar="FILE", help="the checkpoint: a .pth/.pt state_dict or a .safetensors file")
     port.add_argument("-o", "--output", required=True, help="the state_dict to write (.pth; .safetensors for that format)")
     port.add_argument("--verbose", action="store_true", help="list every matched tensor, not runs of them")
+    port.add_argument("--partial", action="store_true", help="accept a port that leaves tensors unloaded or unused "
+                                                             "(a new head); without it such a port is refused, exit 1")
 
     export = sub.add_parser("export", help="export the generated module (eval mode) to ONNX (pip install 'netc[onnx]')")
     _add_spec_arguments(export)
@@ -298,8 +300,14 @@ def _run(args) -> int:
         render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
     elif args.command == "port":
         from .transfer import port  # imports torch, on this command only
+        from .transfer.port import PartialPort
 
-        ported = port(analysis, args.weights, strict=args.strict, output=args.output)
+        try:
+            ported = port(analysis, args.weights, strict=args.strict, output=args.output, partial=args.partial)
+        except PartialPort as refused:  # the report of what did not match, then the error
+            if refused.report is not None:
+                print(refused.report.render(args.verbose))
+            raise
         print(ported.report.render(args.verbose))
         how = "a safetensors file" if args.output.endswith(".safetensors") else "loads with module.load_state_dict(torch.load(FILE))"
         print(f"wrote {printable(args.output)}: {how}")

@@ -151,7 +151,7 @@ class Expander:
             origin = end
             if head.origin is not None:
                 try:
-                    origin = self.points.find(head.origin, None, [""], head.origin_span,
+                    origin = self.points.find(head.origin, head.origin_index, [""], head.origin_span,
                                               f"head '{head.name}' starts from", before=False)
                 except NetcError as exc:
                     self.record(exc)

@@ -114,13 +114,18 @@ class PointTable:
         indices = [i for name, i in self.placed if name == base]
         if indices:
             listing = ", ".join("none" if i is None else str(i) for i in indices[:8])
-            return f"<{base}> is placed with index {listing}"
+            some = next((i for i in indices if i is not None), None)
+            return f"<{base}> is placed with index {listing}" + (f": read one as {shown(base, some)}" if some is not None and
+                                                                   index is None else "")
         later = self.written.get(base)
         if later is not None:
             return (f"<{base}> is placed later ({later.line}:{later.col}); a layer reads only points placed "
                     "before it")
         known = self.names()
-        return did_you_mean(base, known) or (f"the points are {', '.join(f'<{m}>' for m in known)}" if known else
+        # Each point as it is read: an indexed mark with its indices (<y[0]>, <y[1]>), not as <y>.
+        points = list(dict.fromkeys(shown(name, i) for name, i in self.placed))
+        listing = ", ".join(points[:8]) + (", …" if len(points) > 8 else "")
+        return did_you_mean(base, known) or (f"the points are {listing}" if known else
                                              f"place a mark where the point is: … - <{base}> - …")
 
 

@@ -255,7 +255,7 @@ def _top() -> dict[str, Any]:
     ranks = sorted(INPUT_RANKS)
     texts = "|".join(SIZE_TEXT + f"(?:{SIZE_SEPARATOR}{SIZE_TEXT}){{{r - 1}}}" for r in ranks)
     block = {"anyOf": [DSL, _block_mapping()]}
-    head_keys = {"from": {"type": "string", "description": "the point the head branches off at: <name>"},
+    head_keys = {"from": {"type": "string", "description": "the point the head branches off at: name or <name>; y[2] or <y[2]> for a mark placed in a repetition"},
                  "body": {**DSL, "description": "the head's layers"},
                  "train_only": {"type": "boolean", "description": "returned in training mode only (GoogLeNet's "
                                 "auxiliary classifiers); eval returns the other heads"}}

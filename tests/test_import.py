@@ -9,6 +9,9 @@ Inputs are small (2 CPU cores): 64×64, inception_v3 80×80 (it needs at least 7
 
 from __future__ import annotations
 
+import math
+import re
+import struct
 import sys
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from torchvision_models import torchvision
 from netc import build
 from netc.analysis import analyze_file
 from netc.cli import main
-from netc.errors import NetcError
+from netc.errors import NetcError, UsageError
 from netc.importer import import_module, import_source
 from netc.transfer import load_weights
 
@@ -176,3 +179,98 @@ def test_the_command_imports_a_factory_of_the_users_and_a_torchvision_model(tmp_
                  "-o", str(out)]) == 0
     assert analyze_file(str(out)).params == 6_624_904
     assert "torchvision" in sys.modules  # through netc/importer/torchvision_compat.py, beside the CPU torch
+
+
+# --- literals as the constructor meant them ----------------------------------------------------------
+@pytest.mark.parametrize("value,text", [
+    (0.2 * 3 / 40, "0.015"),          # EfficientNet's stochastic depth of block 3 of 40: 0.015000000000000003
+    (0.2 * 11 / 40, "0.055"),         # 0.05500000000000001
+    (0.1 + 0.2, "0.3"),               # 0.30000000000000004, one step off
+    (struct.unpack("<f", struct.pack("<f", 0.001))[0], "0.001"),  # a float32 eps widened: 0.0010000000474974513
+    (1e-5, "1e-05"), (0.25, "0.25"), (1.0, "1.0"), (0.0, "0.0"),
+    (1 / 3, "0.3333333333333333"),    # no shorter decimal is within a few steps: kept
+    (0.0123456789012345, "0.0123456789012345"),
+])
+def test_an_imported_float_is_the_shortest_decimal_it_was_meant_as(value, text):
+    from netc.importer.writing import shortest
+
+    assert shortest(value) == text
+    assert abs(float(text) - value) <= 4 * math.ulp(value) or struct.pack("<f", float(text)) == struct.pack("<f", value)
+
+
+def test_an_imported_spec_carries_no_float_noise():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Dropout(0.2 * 3 / 40),
+                                torch.nn.Conv2d(8, 8, 3), torch.nn.BatchNorm2d(8, eps=0.1 + 0.2))
+    text = import_module(model, (3, 16, 16))
+    assert "0.015" in text and "0.015000000000000003" not in text
+    assert "eps: 0.3" in text and "0.30000000000000004" not in text
+
+
+# --- segmentation models, several outputs, training-only heads (issue 27) -------------------------------
+def test_a_registered_name_needs_no_module_prefix_and_nothing_is_downloaded(tmp_path, monkeypatch):
+    from netc.importer.sources import load_source
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # where a download would go
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for source in ("torchvision:deeplabv3_resnet50", "torchvision:segmentation.deeplabv3_resnet50"):
+        model, _ = load_source(source)  # its backbone's weights default to ImageNet's: set to None
+        assert type(model).__name__ == "DeepLabV3"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UsageError, match="never downloads weights"):
+        load_source("torchvision:resnet18?weights=DEFAULT")
+
+
+def test_a_segmentation_model_is_refused_naming_what_the_importer_cannot_write(capsys):
+    assert main(["import", "torchvision:deeplabv3_resnet50", "--input", "3x64x64"]) == 1
+    err = capsys.readouterr().err
+    assert "classifier.0.convs.4 (ASPPPooling): torch.nn.functional.interpolate()" in err
+    assert "upsample(<point>, mode=bilinear)" in err and "Traceback" not in err
+
+
+class OneInADict(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return {"out": self.conv(x)}
+
+
+def test_a_dict_of_one_tensor_is_the_one_output():
+    text = import_module(OneInADict(), (3, 8, 8))
+    assert "conv(4, 3)" in text
+
+
+def test_googlenet_with_its_aux_heads_is_refused_with_the_way_out(capsys):
+    assert main(["import", "torchvision:googlenet", "--input", "3x64x64"]) == 1
+    err = capsys.readouterr().err
+    reference = torchvision().models.googlenet(init_weights=False)
+    unused = sum(p.numel() for name in ("aux1", "aux2") for p in getattr(reference, name).parameters())
+    assert f"aux1, aux2 hold {unused:,} parameters that its eval-mode forward never uses" in err
+    assert "aux_logits=false" in err and "Traceback" not in err and "please report" not in err
+
+
+def test_efficientnet_v2_stages_are_torchvisions_with_the_constructors_literals():
+    """Each of torchvision's stages (features.1 … features.6, a first block without a residual, then
+    residual ones) is one bracketed stage of the imported spec, with its block count; the stochastic
+    depth probabilities are 0.2 × block index / 40 as the constructor meant them, written shortest."""
+    torch.manual_seed(0)
+    model = torchvision().models.efficientnet_v2_s().eval()
+    text = import_module(model, (3, 64, 64), source="torchvision:efficientnet_v2_s")
+    stages = [line.strip()[3:-2] for line in text.splitlines() if line.startswith('  - "[')]
+    assert [len(stage.split(" - ")) for stage in stages] == [len(model.features[i]) for i in range(1, 7)]
+    written = re.findall(r", (0\.\d+)\)", text)
+    blocks = sum(len(model.features[i]) for i in range(1, 7))
+    meant = [0.2 * k / blocks for k in range(blocks)]  # torchvision's: 0.015000000000000003 for k = 3
+    assert len(written) > 20 and all(len(w) <= 5 for w in written)  # 0.015, 0.055, 0.105: no noise digits
+    assert all(any(abs(float(w) - v) <= 4 * math.ulp(v) for v in meant) for w in written)
+    assert analyze_file_text(text).params == sum(p.numel() for p in model.parameters())
+
+
+def analyze_file_text(text: str):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(text)
+        return analyze_file(str(path))

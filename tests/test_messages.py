@@ -79,6 +79,12 @@ def test_a_layer_pytorch_has_no_module_for_is_described():
                          "which netc does not have yet")
 
 
+@pytest.mark.parametrize("word,netc_word", [("roi_pool", "roipool"), ("roi_align", "roialign")])
+def test_roi_pooling_under_torchvision_spellings_points_to_netc_word(word, netc_word):
+    d = first_error(f"conv3-8 - {word}(7) - fc(10)")
+    assert d.hint is not None and netc_word in d.hint
+
+
 def test_a_loss_or_a_container_is_not_a_missing_layer():
     loss = first_error("conv3-8-fc(10)-crossentropyloss")
     assert loss.message == "'crossentropyloss' is PyTorch's nn.CrossEntropyLoss, a loss, which is not part of a network in netc"

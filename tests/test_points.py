@@ -19,7 +19,7 @@ from torch import nn
 
 from netc import NetcError
 from netc.analysis import analyze_file
-from netc.codegen import generate, load_generated
+from netc.codegen import build_module, generate, load_generated
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,8 +109,9 @@ def test_the_generated_unet_computes_the_hand_written_output(pad, size):
     x = torch.randn(2, 1, size, size)
     with torch.no_grad():
         assert torch.allclose(module.eval()(x), forward(reference.eval(), x), atol=1e-5)
-    cat = "torch.cat([out, skip3[:, :, 4:12, 4:12]], dim=1)" if pad == 0 else "torch.cat([out, skip3], dim=1)"
-    assert cat in generated.source  # the skip is forward's named variable, cropped at its centre
+    # The skip is forward's named variable, cut at its centre to the upsampled map's size read at run
+    # time (the same module runs at other input sizes: tests/test_input_sizes.py).
+    assert "skip3.narrow(2, (skip3.size(2) - out.size(2)) // 2, out.size(2))" in generated.source
 
 
 FPN = """\
@@ -288,3 +289,40 @@ def test_upsample_to_a_smaller_point_is_an_error(tmp_path):
     with pytest.raises(NetcError) as caught:
         _analyze(tmp_path, "name: s\ninput: [3, 16, 16]\nnetwork: conv(4, 3)-maxpool-<a>-upsample-upsample(<a>)\n")
     assert "upsample of 16×16 to 8×8 would make the map smaller" in str(caught.value)
+
+
+# --- a head's from: names an indexed mark as a layer reads it ------------------------------------------
+HEADS_FROM = """\
+name: heads_from
+input: [3, 16, 16]
+network:
+  - (conv(4 * (i + 1), 3)-relu - <y[i]>)*3@i
+  - globalavgpool - fc(10)
+heads:
+  main: fc(5)
+  aux: {{from: "{origin}", body: "globalavgpool"}}
+"""
+
+
+@pytest.mark.parametrize("origin,channels", [("y[1]", 8), ("<y[1]>", 8), ("y[2]", 12), ("< y[0] >", 4)])
+def test_a_head_starts_from_an_indexed_mark(tmp_path, origin, channels):
+    analysis = _analyze(tmp_path, HEADS_FROM.format(origin=origin))
+    assert analysis.output_shapes()["aux"] == (channels, 1, 1)  # the conv of repetition i has 4 (i + 1) filters
+    model = build_module(analysis).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.randn(1, 3, 16, 16))["aux"].shape) == (1, channels, 1, 1)
+
+
+@pytest.mark.parametrize("origin,message,hint", [
+    ("y", "head 'aux' starts from <y>, which no mark names", "<y> is placed with index 0, 1, 2: read one as <y[0]>"),
+    ("z", "head 'aux' starts from <z>, which no mark names", "the points are <y[0]>, <y[1]>, <y[2]>"),
+    ("y[7]", "head 'aux' starts from <y[7]>, which no mark names", "<y> is placed with index 0, 1, 2"),
+    ("<y[1]", "head 'aux': from: '<y[1]' is not a point", "from: y, <y>, or y[2] / <y[2]>"),
+    ("y[i]", "head 'aux': from: 'y[i]' is not a point", "from: y, <y>, or y[2] / <y[2]>"),
+])
+def test_a_head_from_that_names_no_point_says_which_there_are(tmp_path, origin, message, hint):
+    with pytest.raises(NetcError) as caught:
+        _analyze(tmp_path, HEADS_FROM.format(origin=origin))
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == message and hint in diagnostic.hint
+    assert diagnostic.span.line == 8 and diagnostic.span.col == 15

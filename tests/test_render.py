@@ -645,3 +645,38 @@ def test_fast_subgraphs_write_the_bytes_graphviz_writes():
             add_node(inner, "stage1.conv1", label="<<b>conv</b>>", tooltip=graphviz.nohtml('a "q"\\nb'))
         add_edge(outer, "stage1.conv1", "x y", label="3×8×8")
     assert ours.source == theirs.source
+
+
+@needs_dot
+def test_a_cluster_without_parameters_renders(tmp_path):
+    """A stage of pools and a head of activations hold no parameters: their cluster labels carry no
+    counts line, which Graphviz 2.43 would refuse as an empty <font></font>."""
+    analysis = spec(tmp_path, """
+name: no_params
+input: [3, 32, 32]
+network:
+  - conv3-8-relu - <y>
+  - "[maxpool - avgpool(2)]"
+heads:
+  y2: {from: y, body: "maxpool-relu"}
+  main: globalavgpool-fc(10)
+""")
+    dot = to_digraph(analysis).source
+    assert "></font>" not in dot
+    out = tmp_path / "no_params.svg"
+    render_to_path(analysis, str(out))
+    titles = {el.text for el in ET.parse(out).getroot().iter() if el.tag.endswith("title")}
+    assert "cluster_y2" in titles
+
+
+def test_dot_failing_shows_its_whole_message(tmp_path, monkeypatch):
+    failing = tmp_path / "dot"
+    failing.write_text("#!/bin/sh\n/bin/cat >/dev/null\nprintf 'Error: syntax error in line 1 \\n... <font></font> ...\\n"
+                       "in label of graph cluster_y2\\n' >&2\nexit 1\n", encoding="utf-8")
+    failing.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NetcError) as caught:
+        render_to_path(analyze_expression("conv3-8-relu", (3, 8, 8)), str(tmp_path / "net.svg"))
+    assert str(caught.value) == (f"error: cannot write {tmp_path / 'net.svg'}: dot failed: Error: syntax error in line 1 "
+                                 "... <font></font> ... in label of graph cluster_y2")
+    assert not (tmp_path / "net.svg").exists()

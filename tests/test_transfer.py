@@ -127,6 +127,57 @@ def test_vgg16_the_lectures_layout_holds_torchvisions_tensors(tmp_path):
     assert (got - torch.softmax(want, dim=1)).abs().max().item() <= 1e-6
 
 
+# --- a checkpoint that registers a block's shortcut before its body ---------------------------------
+# RegNetY-400MF written from the paper the natural way: the residual body, then a projection shortcut
+# where the shape changes. torchvision's ResBottleneckBlock registers that projection (`proj`) before
+# the body (`f`), and its first 1×1 conv + BN has the projection's shapes.
+REGNET_Y_400MF = """\
+name: RegNetY400MF
+input: [3, 224, 224]
+params: {classes: 1000}
+blocks:
+  se:
+    args: [c, squeeze]
+    residual: globalavgpool-conv(squeeze, 1)-relu-conv(c, 1)-sigmoid
+    shortcut: identity
+    merge: mul
+  yblock:                    # group width 8, bottleneck ratio 1, SE ratio 1/4 of the block's input
+    args: {cin: null, width: null, stride: 1}
+    residual: >-
+      conv(width, 1, bias=false)-bn-relu - conv(width, 3, stride=stride, padding=1, groups=width // 8, bias=false)-bn-relu
+      - se(width, round(cin / 4)) - conv(width, 1, bias=false)-bn
+    shortcut: auto
+    after: relu
+network:
+  - conv(32, 3, stride=2, padding=1, bias=false)-bn-relu
+  - "[yblock(32, 48, stride=2)]"
+  - "[yblock(48, 104, stride=2)-yblock(104, 104)*2]"
+  - "[yblock(104, 208, stride=2)-yblock(208, 208)*5]"
+  - "[yblock(208, 440, stride=2)-yblock(440, 440)*5]"
+  - globalavgpool - fc(classes)
+"""
+
+
+@pytest.mark.parametrize("kind", ["pth", "safetensors-sorted"])
+def test_regnet_y_ports_whole_though_torchvision_registers_the_shortcut_first(tmp_path, kind):
+    ref = reference("regnet_y_400mf")
+    yaml = tmp_path / "regnet_y_400mf.yaml"
+    yaml.write_text(REGNET_Y_400MF)
+    path = write_checkpoint(ref.state_dict(), kind, tmp_path)
+    ported = netc.port(yaml, path)  # refused if anything were left over
+    report = ported.report
+    assert report.complete and len(report.matched) == len(ref.state_dict()) == 384
+    # In the file's order the shortcuts come first; a name-sorted file's order is rebuilt guided by the module's.
+    assert report.shortcuts_first == (["stage1", "stage2.0", "stage3.0", "stage4.0"] if kind == "pth" else [])
+    assert report.reordered == (kind == "safetensors-sorted")
+    pairs = {m.target: m.source for m in report.matched}
+    assert pairs["stage2.0.shortcut.1.running_var"] == "trunk_output.block2.block2-0.proj.1.running_var"
+    assert pairs["stage2.0.bn1.running_var"] == "trunk_output.block2.block2-0.f.a.1.running_var"
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert (ported.module.eval()(x) - ref(x)).abs().max().item() <= 1e-5
+
+
 # --- a new head, a missing layer, strict mode ------------------------------------------------------
 @pytest.fixture(scope="module")
 def resnet18_checkpoint(tmp_path_factory):
@@ -281,19 +332,34 @@ def test_netc_port_writes_a_state_dict_plain_torch_loads(resnet18_checkpoint, tm
         assert (module(x) - ref(x)).abs().max().item() <= 1e-5
 
 
-def test_netc_port_with_a_new_class_count_and_strict(resnet18_checkpoint, tmp_path):
+def test_a_partial_port_is_refused_unless_asked_for(resnet18_checkpoint, tmp_path):
+    """A new head leaves two tensors on each side over: without --partial that is exit 1, the
+    report of what did not match on stdout, the error and the way to accept it on stderr, no file."""
     _, path = resnet18_checkpoint
     out = tmp_path / "ten.pth"
     done = netc_cli("port", "specs/resnet18.yaml", "-D", "classes=10", "--weights", str(path), "-o", str(out))
+    assert done.returncode == 1 and "Traceback" not in done.stderr and not out.exists()
+    assert "skipped  fc1.weight (10×512): the shape differs" in done.stdout
+    assert done.stderr.startswith(f"error: {path}: a partial port, refused: 2 of the module's tensors")
+    assert "--partial" in done.stderr
+    with pytest.raises(NetcError, match="partial port") as caught:
+        netc.port(spec("resnet18"), str(path), classes=10, output=str(out))
+    assert [s.name for s in caught.value.report.skipped] == ["fc1.weight", "fc1.bias"] and not out.exists()
+
+
+def test_netc_port_with_a_new_class_count_and_strict(resnet18_checkpoint, tmp_path):
+    _, path = resnet18_checkpoint
+    out = tmp_path / "ten.pth"
+    done = netc_cli("port", "specs/resnet18.yaml", "-D", "classes=10", "--weights", str(path), "-o", str(out), "--partial")
     assert done.returncode == 0, done.stderr
     assert "skipped  fc1.weight (10×512): the shape differs" in done.stdout
     state = torch.load(out, weights_only=True)
     assert state["fc1.weight"].shape == (10, 512)
     # Seeded: the head is the same in every file written.
-    again = netc.port(spec("resnet18"), str(path), classes=10)
+    again = netc.port(spec("resnet18"), str(path), classes=10, partial=True)
     assert all(torch.equal(again.state_dict[k], v) for k, v in state.items())
     strict = netc_cli("port", "specs/resnet18.yaml", "-D", "classes=10", "--weights", str(path), "-o", str(tmp_path / "s.pth"),
-                      "--strict")
+                      "--strict", "--partial")
     assert strict.returncode == 1 and "Traceback" not in strict.stderr and "fc1.weight" in strict.stderr
     assert not (tmp_path / "s.pth").exists()
 

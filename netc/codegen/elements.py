@@ -72,6 +72,7 @@ class Element:
     note: Note
     paths: dict[str, str] = field(default_factory=dict)  # IR node id → path under this element's module
     shape_only: tuple[int, ...] = ()  # input positions read for their shape only
+    shapes_at_run_time: bool = False  # forward reads those inputs' shapes: they are passed and kept alive
     prelude: list[Any] = field(default_factory=list)  # __init__ statements before the attribute
     alternative: tuple[str, Expr] | None = None  # (condition, module): `module if not condition`
     module_values: list[tuple[str, Any]] = field(default_factory=list)  # values forward reads as self.<name>
@@ -80,6 +81,8 @@ class Element:
 
     def data_inputs(self) -> list[Handle]:
         if not self.shape_only:  # nearly every element
+            return list(self.inputs)
+        if self.shapes_at_run_time:  # `upsample(<c4>)`: c4's tensor is passed for its size, made before
             return list(self.inputs)
         return [h for i, h in enumerate(self.inputs) if i not in self.shape_only]
 
@@ -244,7 +247,9 @@ def forward_statements(arg: Handle, elements: list[Element], outputs: list[tuple
         if index == training_from:
             eval_part = len(body)
         data = element.data_inputs()
-        if element.shape_only:  # an input read for its shape only is passed as None
+        if element.shape_only and element.shapes_at_run_time:  # every input passed (forward reads a shape)
+            args = [h.var for h in element.inputs]
+        elif element.shape_only:  # an input read for its shape only is passed as None
             args = [h.var if i not in element.shape_only else "None" for i, h in enumerate(element.inputs)]
         else:
             args = [h.var for h in data]

@@ -146,7 +146,8 @@ class Emitter:
             if kind.in_place_forward(fattrs, [f"\0{i}" for i in range(len(inputs))]) is None:
                 accumulate = None
         element = Element(name, expr, forward, inputs, out, self.note(node_id, node.span), paths,
-                          shape_only=tuple(node.shape_only), alternative=alternative, module_values=module_values,
+                          shape_only=tuple(node.shape_only), shapes_at_run_time=kind.shapes_at_run_time,
+                          alternative=alternative, module_values=module_values,
                           in_place=accumulate)
         element.source = node_id  # type: ignore[attr-defined]
         container.add(element)

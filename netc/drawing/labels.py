@@ -124,8 +124,9 @@ def folded_label(plan: Plan, scope: Scope) -> str:
 def cluster_label(plan: Plan, scope: Scope) -> str:
     count = plan.runs.get(scope.id, 1)
     params = plan.scope_params(scope.id)
-    suffix = f" · {fmt_params(params)}" + (" each" if count > 1 else "") if params else ""
-    return f"<<b>{text(_scope_title(plan, scope, folded=False))}</b>{_badge(count)}{small(text(suffix))}>"
+    # No parameters, no counts line: an empty <font></font> is a syntax error to Graphviz 2.43.
+    suffix = small(text(f" · {fmt_params(params)}" + (" each" if count > 1 else ""))) if params else ""
+    return f"<<b>{text(_scope_title(plan, scope, folded=False))}</b>{_badge(count)}{suffix}>"
 
 
 def graph_title(plan: Plan) -> str:

@@ -22,6 +22,7 @@ PNG_DPI = 144
 # itself (-o x.dot) has no cap: writing it is linear.
 MAX_LAYOUT_NODES = 2_000  # the zoo's largest picture, DenseNet-121 unfolded, draws about 450
 DOT_TIMEOUT = 60.0
+DOT_MESSAGE_LINES = 8  # of dot's error message, shown in the one-line error
 _NODE_STATEMENT = re.compile(r'\s*(?!(?:graph|node|edge|subgraph)\b)("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.]+) \[')
 
 INSTALL_HINT = ("install Graphviz (https://graphviz.org/download/ — apt install graphviz, brew install graphviz "
@@ -61,8 +62,10 @@ def render_bytes(analysis: Analysis, fmt: str | None, path: str = "picture", **o
     except OSError as exc:
         raise NetcError([Diagnostic("error", f"cannot write {path}: cannot run dot: {exc.strerror or exc}")]) from None
     if done.returncode != 0:
-        detail = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        reason = detail[-1] if detail else f"exit status {done.returncode}"
+        # dot's own message, whole: its last line alone says where ("in label of graph cluster_y2"),
+        # the lines before it what ("syntax error in line 1 ... <font></font> ...").
+        detail = [line.strip() for line in (done.stderr or b"").decode("utf-8", "replace").splitlines() if line.strip()]
+        reason = " ".join(detail[:DOT_MESSAGE_LINES]) if detail else f"exit status {done.returncode}"
         raise NetcError([Diagnostic("error", f"cannot write {path}: dot failed: {reason}")])
     return done.stdout
 

@@ -48,6 +48,7 @@ def import_module(module, input_shape: tuple[int, ...] = DEFAULT_INPUT, *, name:
         raise NetcError([Diagnostic("error", f"cannot import {label}: {p.what}: {p}", None, p.hint)
                          for p in exc.problems]) from None
     params = sum(p.numel() for p in module.parameters())
+    _check_all_used(module, traced.calls, label)
     out_shape = tuple(traced.shapes[traced.output][1:])
     spec_name = _identifier(name or (source.split(":")[-1].split("?")[0].rsplit(".", 1)[-1] if source else type(module).__name__))
     comment = [f"Imported from {label} by `netc import` (traced with torch.fx at {'x'.join(map(str, input_shape))}):",
@@ -64,6 +65,30 @@ def import_source(source: str, input_shape: tuple[int, ...] = DEFAULT_INPUT, *, 
 
     model, _ = load_source(source)
     return import_module(model, input_shape, name=name, source=source)
+
+
+def _check_all_used(module, calls: dict[str, int], label: str) -> None:
+    """A model whose eval-mode forward leaves modules with parameters uncalled (GoogLeNet's and
+    Inception v3's auxiliary classifiers, used in training only) cannot be written with its parameter
+    count: a NetcError naming them and the way out, rather than a spec that differs from the model."""
+    holders = [name for name, m in module.named_modules() if name and any(True for _ in m.parameters(recurse=False))]
+    unused = [name for name in holders if name not in calls]
+    if not unused:
+        return
+    # Each unused part named once, by its outermost module whose every parameter holder is unused.
+    parts: list[str] = []
+    for name in unused:
+        pieces = name.split(".")
+        top = next(".".join(pieces[:k]) for k in range(1, len(pieces) + 1)
+                   if all(h in unused for h in holders if h == ".".join(pieces[:k]) or h.startswith(".".join(pieces[:k]) + ".")))
+        if top not in parts:
+            parts.append(top)
+    count = sum(p.numel() for name in parts for p in module.get_submodule(name).parameters())
+    shown = ", ".join(parts[:6]) + (", …" if len(parts) > 6 else "")
+    raise NetcError.at(None, f"cannot import {label}: {shown} hold{'s' if len(parts) == 1 else ''} {count:,} parameters "
+                       f"that its eval-mode forward never uses (training-only heads?)",
+                       "build the model without them (torchvision:googlenet?aux_logits=false, "
+                       "torchvision:inception_v3?aux_logits=false&init_weights=false); netc imports what forward computes")
 
 
 def _ends_in_fc(network: list) -> bool:

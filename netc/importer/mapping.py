@@ -235,6 +235,12 @@ def map_function(fn, args: tuple, kwargs: dict, what: str, in_rank: int, out_sha
         return "add"
     if fn in (operator.mul, operator.imul, torch.mul) or name in ("mul", "mul_", "__mul__"):
         return "mul"
+    if (fn in (F.interpolate,) or name == "interpolate") and _arg(args, kwargs, 1, "size", None) is not None:
+        # To another tensor's size (a segmentation head back to its input's, ASPP's pooling branch):
+        # a point in netc (upsample(<image>, mode=bilinear)), which the importer does not write yet.
+        raise Unmappable(what, "an interpolation to a size read from a tensor (a segmentation head's)",
+                         "netc writes it upsample(<point>, mode=bilinear), reading the point's size at run time; "
+                         "the importer does not write points yet: write that part of the spec by hand")
     if fn in (torch.flatten,) or name == "flatten":
         start = _arg(args, kwargs, 1, "start_dim", 0)
         end = _arg(args, kwargs, 2, "end_dim", -1)

@@ -2,7 +2,10 @@
 keyword arguments after `?`), `timm:NAME[?key=value&…]` (`timm.create_model`, never pretrained) or `module:package.module:factory[?key=value&…]` (a function or class
 of the user's, importable from PYTHONPATH, that returns an nn.Module). Values are Python-ish:
 `true`/`false`, `none`, numbers, anything else a string. No weights are downloaded: torchvision's
-builders are called with their default `weights=None` unless the source says otherwise."""
+builders are called with every `weights…` argument None (a segmentation model's backbone weights
+default to ImageNet's, a download: netc sets them to None), and a source that asks for weights is
+refused: the structure is what is imported; `netc port` loads weights from a file. A name is
+looked up in torchvision's registry too, so `deeplabv3_resnet50` is `segmentation.deeplabv3_resnet50`."""
 
 from __future__ import annotations
 
@@ -89,13 +92,31 @@ def _torchvision(name: str, kwargs: dict[str, Any]):
         fn = getattr(fn, part, None)
         if fn is None:
             break
+    known = sorted(tv.models.list_models()) if hasattr(tv.models, "list_models") else []
+    if (fn is None or not callable(fn)) and name in known:  # registered under a module: segmentation.…, detection.…
+        fn = tv.models.get_model_builder(name)
     if fn is None or not callable(fn) or name.split(".")[-1].startswith("_"):
-        known = sorted(tv.models.list_models()) if hasattr(tv.models, "list_models") else []
         from ..errors import did_you_mean
 
         suggestion = did_you_mean(name, known) if known else None
         raise UsageError(f"torchvision has no model {name!r}" + (f"; {suggestion}" if suggestion else ""))
-    return _call(fn, kwargs, f"torchvision.models.{name}")
+    return _call(fn, _no_weights(fn, kwargs, name), f"torchvision.models.{name}")
+
+
+def _no_weights(fn, kwargs: dict[str, Any], name: str) -> dict[str, Any]:
+    """The builder's keyword arguments with every `weights…` parameter None: nothing is downloaded."""
+    import inspect
+
+    asked = [key for key, value in kwargs.items() if key.startswith("weights") and value is not None]
+    if asked:
+        raise UsageError(f"torchvision:{name}?{asked[0]}=…: netc import never downloads weights; it imports the "
+                         f"structure (load a checkpoint file into the spec's module with netc port)")
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    return {**{key: None for key, p in parameters.items() if key.startswith("weights") and p.default is not None
+               and p.default is not inspect.Parameter.empty}, **kwargs}
 
 
 def _timm(name: str, kwargs: dict[str, Any]):

@@ -196,6 +196,8 @@ class TCall:
 @dataclass
 class TStage:
     terms: list
+    cls: str = ""  # the model's module it was made from, and its path
+    path: str = ""
 
 
 @dataclass
@@ -314,11 +316,17 @@ class Recovery:
             return [TCall(self.par_instance(s.cls, s.path, items[0], after))]
         plain = s.cls in ("Sequential", "ModuleList", "ModuleDict")
         terms = self.lower_items(items, s.cls, top and plain)
+        # A block of the model's whose body happens to be calls of one class was made a stage (the
+        # first FusedMBConv of an EfficientNetV2 stage: its expand and project convs, no residual);
+        # beside blocks of its own class it is one of them, or the stage around it would be split.
+        called = {t.instance.cls for t in terms if isinstance(t, TCall)}
+        terms = [TCall(self.register(Instance(t.cls, t.path, "body", body=_unstage(t.terms), out_shape=_last_shape(t.terms))))
+                 if isinstance(t, TStage) and t.cls in called else t for t in terms]
         calls_only = all(isinstance(t, (TCall, TStage)) for t in terms)
         if plain or calls_only:
             calls = [t for t in terms if isinstance(t, TCall)]
             if top and terms and len(calls) == len(terms) and len({c.instance.cls for c in calls}) == 1:
-                return [TStage(terms)]
+                return [TStage(terms, s.cls, s.path)]
             if plain or self.class_counts.get(s.cls, 0) <= 1:
                 return terms
         if self.class_counts.get(s.cls, 0) <= 1 or len(terms) <= 1:

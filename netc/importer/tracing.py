@@ -159,9 +159,10 @@ def _ops(gm, graph) -> Traced:
             continue
         if node.op == "output":
             outs = _tensor_args(node.args[0], tensors)
-            if len(outs) != 1 or not _is_single(node.args[0]):
+            if len(outs) != 1:  # a dict or tuple of one tensor ({"out": x}) is that tensor: the spec's one output
                 problems.append(Unmappable("the model's output", "a model with several outputs (a tuple or dict)",
-                                           "netc writes one output per head; give a module that returns one tensor"))
+                                           "a spec's heads are several outputs, but the importer writes one output "
+                                           "yet (for a segmentation model: aux_loss=false leaves 'out' alone)"))
                 continue
             output_name = alias.get(outs[0], outs[0])
             continue

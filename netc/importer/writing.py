@@ -4,6 +4,8 @@ or one run of layers per line, consecutive equal items as repetitions (`bottlene
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import Any
 
 import yaml
@@ -14,13 +16,35 @@ from .structure import Instance, TCall, TLayer, TStage, Variant, _layers, parts
 LINE = 96  # the network's lines are broken near this width
 
 
+NOISE_ULPS = 4  # float64 steps a constructor's arithmetic may leave on a number it meant (0.2 * 3 / 40)
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def shortest(value: float) -> str:
+    """A float as the model's constructor meant it: the shortest decimal within a few float64 steps
+    of it (0.2 * 3 / 40 is 0.015000000000000003: written 0.015), or, for a float32 value widened
+    to float64 (0.0010000000474974513), the shortest decimal with the same float32; else repr."""
+    if not math.isfinite(value) or value == 0.0:
+        return repr(value)
+    single = _float32(value) == value
+    for digits in range(1, 18):
+        text = repr(float(f"{value:.{digits}g}"))
+        near = float(text)
+        if abs(near - value) <= NOISE_ULPS * math.ulp(value) or (single and _float32(near) == value):
+            return text
+    return repr(value)
+
+
 def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value == SAME:
         return "same"
     if isinstance(value, float):
-        return repr(value)
+        return shortest(value)
     if isinstance(value, tuple):
         return "(" + ", ".join(value_text(v) for v in value) + ")"
     return str(value)

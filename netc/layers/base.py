@@ -292,6 +292,10 @@ class LayerKind:
     # output of most kinds is per whatever its data inputs are (which must agree); this names the
     # input whose rows the output has instead (a roi operator's boxes: one pooled map per RoI).
     rows_input: ClassVar[int | None] = None
+    # Forward reads those shapes from the tensors at run time (`upsample(<c4>)` takes c4's size then,
+    # so that the module runs at any input size): the code generator passes them and keeps them alive
+    # until this layer, as the memory model does (liveness._held_until holds every input).
+    shapes_at_run_time: ClassVar[bool] = False
 
     @property
     def pools(self) -> bool:

@@ -68,20 +68,19 @@ class Concat(_Merge):
         return "concat, cropped" if attrs.get("crop") else "concat"
 
     def forward(self, attrs, module, args, inputs):
-        parts = [args[0]] + [self._cropped(arg, shape, inputs[0]) if attrs.get("crop") else arg
+        parts = [args[0]] + [self._cropped(arg, shape, args[0]) if attrs.get("crop") else arg
                              for arg, shape in zip(args[1:], inputs[1:])]
         return f"torch.cat([{', '.join(parts)}], dim=1)"
 
     @staticmethod
-    def _cropped(arg: str, shape, target) -> str:
-        """The centre of a larger map, the size of the first input: a view, no copy."""
-        if len(shape) != 3 or tuple(shape[1:]) == tuple(target[1:]):
+    def _cropped(arg: str, shape, first: str) -> str:
+        """The centre of a larger map, the size of the first input: a view, no copy. The sizes are
+        read at run time, so that the module runs at other input sizes than the spec's (U-Net's
+        skips are cut by a different margin at each)."""
+        if len(shape) != 3:
             return arg
-        if not all(isinstance(d, int) for d in (*shape[1:], *target[1:])):
-            raise NoSymbolicRule("a crop needs the maps' heights and widths")
-        (h, w), (th, tw) = shape[1:], target[1:]
-        top, left = (h - th) // 2, (w - tw) // 2
-        return f"{arg}[:, :, {top}:{top + th}, {left}:{left + tw}]"
+        return (f"{arg}.narrow(2, ({arg}.size(2) - {first}.size(2)) // 2, {first}.size(2))"
+                f".narrow(3, ({arg}.size(3) - {first}.size(3)) // 2, {first}.size(3))")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class Crop(LayerKind):
     words = {"crop": {}}
     inputs = (1, 2)  # the map, and the point whose size it takes
     points_for_shape = True
+    shapes_at_run_time = True  # crop(<point>) reads the point's size in forward: no input size is baked in
 
     @staticmethod
     def _target(attrs, inputs) -> tuple[Any, Any]:
@@ -135,7 +136,15 @@ class Crop(LayerKind):
         if not all(isinstance(d, int) for shape in inputs for d in shape[1:]):
             raise NoSymbolicRule("a crop needs the maps' heights and widths")
         _, h, w = inputs[0]
-        top, left, th, tw = self._window(attrs, inputs)
+        top, left, th, tw = self._window(attrs, inputs)  # checks the spec's own sizes
+        if len(args) == 2:  # to the point's size, read at run time (FCN's score cut to the input's size)
+            x, point = args
+            if attrs["offset"] is None:
+                top_at = f"({x}.size(2) - {point}.size(2)) // 2"
+                left_at = f"({x}.size(3) - {point}.size(3)) // 2"
+            else:
+                top_at, left_at = map(str, per_axis(attrs["offset"]))
+            return f"{x}.narrow(2, {top_at}, {point}.size(2)).narrow(3, {left_at}, {point}.size(3))"
         if (top, left, th, tw) == (0, 0, h, w):
             return args[0]  # nothing to cut
         rows = f"{top}:{top + th}" if th != h else ":"

@@ -205,6 +205,7 @@ class Upsample(LayerKind):
     words = {"upsample": {}, "upsampling": {}}
     inputs = (1, 2)  # the map, and the point whose size it takes
     points_for_shape = True
+    shapes_at_run_time = True  # the point's size is read in forward: no input size is baked into the module
 
     def infer(self, attrs, inputs):
         c, h, w = spatial_input(inputs, "upsample")
@@ -245,10 +246,16 @@ class Upsample(LayerKind):
         return f"upsample {size}" + (" bilinear" if attrs["mode"] == "bilinear" else "")
 
     def constructor(self, attrs, inputs):
+        if len(inputs) == 2:  # to a point's size: read in forward (see `forward`), no module
+            return None
         kwargs = (("mode", f'"{attrs["mode"]}"'),) if attrs["mode"] != "nearest" else ()  # a choice: no quotes inside
-        if len(inputs) == 2:  # the point's size, fixed when the module is built
-            size = tuple(inputs[1][1:])
-            if not all(isinstance(d, int) for d in size):
-                raise NoSymbolicRule("upsampling to a point's size needs its height and width")
-            return Constructor("Upsample", (), (("size", size),) + kwargs)
         return Constructor("Upsample", (), (("scale_factor", attrs["scale"]),) + kwargs)
+
+    def forward(self, attrs, module, args, inputs):
+        if len(args) == 1:
+            return f"{module}({args[0]})"
+        # The point's size at run time, as torchvision's segmentation heads do (F.interpolate to the
+        # input's shape[-2:]): the module built at one input size runs at any other. nn.Upsample's
+        # own call, so the same numbers (bilinear: align_corners=False).
+        mode = f', mode="{attrs["mode"]}"' if attrs["mode"] != "nearest" else ""
+        return f"torch.nn.functional.interpolate({args[0]}, size={args[1]}.shape[-2:]{mode})"

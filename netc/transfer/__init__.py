@@ -38,9 +38,17 @@ part for those five, "param" for any other — and the two ordered lists of keys
    also runs on the order with each module's own tensors after its submodules', and the order that
    matches more is kept.
 
+Shortcut order. netc's module registers a residual block's projection shortcut after its body;
+a checkpoint may register it before (torchvision's RegNet: `proj`, then `f`), and there the body's
+first 1×1 conv + BN has the projection's shapes, so the alignment above would load most tensors,
+the wrong ones into the wrong layers. The module's order is therefore also tried with every
+`<block>.shortcut` before the block's body, and the alignment matching more is kept (the module's
+own order on a tie); the report notes the blocks.
+
 What is left over is reported: each of the module's tensors not loaded (left at its
 initialisation) with the checkpoint tensor in its place and why (the shape differs: 10×512 against
-1000×512, a new head), and each checkpoint tensor not used. Strict mode fails on any of them.
+1000×512, a new head), and each checkpoint tensor not used. Strict mode fails on any of them;
+`netc port` (port.py) refuses any of them unless asked for a partial port.
 
 Order of a safetensors file. The safetensors library writes tensors sorted by dtype and name, not in
 registration order (`layer1` after `fc`, `bias` before `weight`). When a file's order is that

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class TransferReport:
     unused: list[Left]
     counters: list[str] = field(default_factory=list)  # num_batches_tracked the checkpoint lacks: kept
     reordered: bool = False  # the checkpoint's order was rebuilt from its names
+    shortcuts_first: list[str] = field(default_factory=list)  # blocks matched with their shortcut before the body
     ignored: list[str] = field(default_factory=list)  # checkpoint entries that are not tensors
 
     @property
@@ -62,6 +64,10 @@ class TransferReport:
         if self.reordered:
             lines.append("  note: the file lists its tensors sorted by name (as the safetensors library writes them); "
                          "their registration order was rebuilt from the names")
+        if self.shortcuts_first:
+            blocks = self.shortcuts_first
+            lines.append(f"  note: the checkpoint registers a projection shortcut before its block's body; matched so in "
+                         f"{len(blocks)} block(s) ({', '.join(blocks[:3])}{', …' if len(blocks) > 3 else ''})")
         pairs = [f"  matched  {m.target} <- {m.source} ({_shape(m.shape)})" for m in self.matched] if verbose else [
             f"  matched  {run}" for run in _runs(self.matched)]
         lines += _cut(pairs, 10**9 if verbose else SHOWN)
@@ -109,20 +115,66 @@ def match(target: list[Entry], checkpoint: Checkpoint, target_name: str = "the m
           ) -> tuple[list[tuple[Entry, Entry]], TransferReport]:
     """Align the module's tensors with the checkpoint's (module docstring): the matched pairs, in
     the module's order, and the report."""
-    report = _match(target, checkpoint.entries, checkpoint, target_name)
-    late = _children_first(checkpoint.entries)
-    if late is not None:  # rule 6: a module's own tensors after its submodules', as a forward uses them
-        other = _match(target, late, checkpoint, target_name)
-        if len(other[1].matched) > len(report[1].matched):
-            report = other
-    if checkpoint.sorted_by_name:
-        rebuilt = _registration_order(checkpoint.entries, [e.key for e in target])
-        if [e.name for e in rebuilt] != [e.name for e in checkpoint.entries]:
-            other = _match(target, rebuilt, checkpoint, target_name)
-            if len(other[1].matched) > len(report[1].matched):
-                other[1].reordered = True
-                report = other
-    return report
+    # A checkpoint may register a residual block's projection shortcut before its body (torchvision's
+    # RegNet: `proj` before `f`), where netc's module registers it after. Aligned as they come, a
+    # body's 1×1 conv and BN of the shortcut's shapes take the shortcut's tensors and the whole block
+    # shifts: a port that loads most tensors, into the wrong layers. So the module's order is also
+    # tried with every shortcut before its body, and the alignment that matches more is kept (on a
+    # tie the first: the module's own order, the file's).
+    orders = [(target, [])]
+    swapped, moved = _shortcuts_first(target)
+    if moved:
+        orders.append((swapped, moved))
+    best: tuple[list[tuple[Entry, Entry]], TransferReport] | None = None
+    for ours, shortcuts in orders:
+        theirs = [(checkpoint.entries, False)]
+        late = _children_first(checkpoint.entries)
+        if late is not None:  # rule 6: a module's own tensors after its submodules', as a forward uses them
+            theirs.append((late, False))
+        if checkpoint.sorted_by_name:
+            rebuilt = _registration_order(checkpoint.entries, [e.key for e in ours])
+            if [e.name for e in rebuilt] != [e.name for e in checkpoint.entries]:
+                theirs.append((rebuilt, True))
+        for order, reordered in theirs:
+            found = _match(ours, order, checkpoint, target_name)
+            if best is None or len(found[1].matched) > len(best[1].matched):
+                found[1].reordered, found[1].shortcuts_first = reordered, shortcuts
+                best = found
+    assert best is not None
+    return best
+
+
+SHORTCUT = re.compile(r"shortcut\d*")  # the module netc's code generator gives a projection shortcut
+
+
+def _shortcuts_first(target: list[Entry]) -> tuple[list[Entry], list[str]]:
+    """The module's tensors with each projection shortcut (`<block>.shortcut.*`) placed before its
+    block's body (the tensors of <block> just before it), and the blocks so changed. A shortcut at
+    the top level has no block around it to name its body: it stays."""
+    out: list[Entry] = []
+    moved: list[str] = []
+    k = 0
+    while k < len(target):
+        parts = target[k].name.split(".")[:-1]
+        depth = next((d for d in range(len(parts) - 1, 0, -1) if SHORTCUT.fullmatch(parts[d])), None)
+        if depth is None:
+            out.append(target[k])
+            k += 1
+            continue
+        block, branch = ".".join(parts[:depth]) + ".", ".".join(parts[:depth + 1]) + "."
+        end = k
+        while end < len(target) and target[end].name.startswith(branch):
+            end += 1
+        start = len(out)
+        while start > 0 and out[start - 1].name.startswith(block):
+            start -= 1
+        if start < len(out):
+            out[start:] = [*target[k:end], *out[start:]]
+            moved.append(block[:-1])
+        else:
+            out += target[k:end]
+        k = end
+    return out, moved
 
 
 def _children_first(entries: list[Entry]) -> list[Entry] | None:
@@ -225,7 +277,7 @@ def _match(target: list[Entry], theirs: list[Entry], checkpoint: Checkpoint, tar
     report = TransferReport(checkpoint.path, target_name,
                             [Matched(target[i].name, theirs[j].name, target[i].shape, theirs[j].shape, theirs[j].dtype, i, j)
                              for i, j in sorted(pairs.items())],
-                            skipped, unused, counters, False, list(checkpoint.ignored))
+                            skipped, unused, counters, ignored=list(checkpoint.ignored))
     return matched_pairs, report
 
 
