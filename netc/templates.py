@@ -21,10 +21,11 @@ from typing import Any
 from . import ast
 from .attributes import validate_attr
 from .errors import NetcError
-from .expander import DEFAULT_MAX_LAYERS, Expander
+from .expander import Expander
 from .exprs import Value, layered
 from .ir import Network, NetworkSource, Scope, ScopeKind
 from .layers import INPUT_KIND, LayerKind
+from .limits import DEFAULT_MAX_LAYERS
 from .symbolic import SPATIAL, NotSymbolic, Sym, Var, as_int, translate, value_at
 
 TEMPLATE_INPUT = "input"  # the template's input node: the block's entry
