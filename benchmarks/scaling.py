@@ -15,6 +15,14 @@ The shapes:
   params    N params and a block called N times (0 layers)
   chain     the three-line spec `input: [3, 8, 8]` / `network: (relu)*N`
   render    a chain of N (conv-bn-relu) blocks, `render -o x.dot` (the DOT text: no Graphviz layout)
+issue 26's shapes:
+  paramcalls  N params and a block with an argument called N − 1 times, making no layer: the network
+              class takes the params as constructor arguments (compile's extra expansion)
+  points      N/3 marks `<m[i]>`, each read twice by an add: `(add(<m[j % h]>))*(2h)@j`
+  allmarks    one concat reading `<m[*]>` over N − 2 marks
+  fromchain   a chain of N/2 steps `<y[i]> - relu - <z[i]> - from(<y[i]>) - add(<z[i]>)`
+  heads       N heads, each a relu from the one mark <f>
+  blocks      a chain of N − 1 calls of a one-layer block (the chain, as blocks)
 
 Tests carry no timing assertions; this script is where the timings live.
 """
@@ -33,7 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS-scaling.md"
-COMMANDS = {"check": ["check"], "table": ["table"], "compile": ["compile"], "render": ["render", "-o", "{out}.dot"]}
+COMMANDS = {"check": ["check"], "table": ["table"], "compile": ["compile"], "render": ["render", "-o", "{out}.dot"],
+            "inference": ["compile", "--inference"]}
 FULL = [100, 316, 1_000, 3_162, 10_000, 31_623, 100_000]
 QUICK = [100, 1_000]
 TIMEOUT = 300  # seconds per run: past it the point is recorded as a timeout
@@ -58,6 +67,21 @@ def spec(shape: str, n: int) -> str:
         return head + f"network: (relu)*{n - 1}\n"
     if shape == "render":  # blocks of three layers, each a cluster in the picture
         return head + f"network: (cbr)*{max(1, (n - 1) // 3)}\nblocks:\n  cbr: conv(4, 3)-bn-relu\n"
+    if shape == "paramcalls":  # tests/generated_specs.py's params_and_calls(n, n - 1)
+        return (head + "params: {" + ", ".join(f"p{i}: {i}" for i in range(n)) + f"}}\nnetwork: (nop(1))*{n - 1}\n"
+                "blocks:\n  nop: {args: [a], body: identity}\n")
+    if shape == "points":  # h relus and marks, 2h adds: 3h + 1 layers
+        h = max(1, (n - 1) // 3)
+        return head + f'network: "(relu - <m[i]>)*{h}@i - (add(<m[j % {h}]>))*{2 * h}@j"\n'
+    if shape == "allmarks":
+        return head + f'network: "(relu - <m[i]>)*{n - 2}@i - concat(<m[*]>)"\n'
+    if shape == "fromchain":
+        return head + f'network: "(<y[i]> - relu - <z[i]> - from(<y[i]>) - add(<z[i]>))*{max(1, (n - 1) // 2)}@i"\n'
+    if shape == "heads":  # the input, one relu, n heads of one relu
+        return (head + "network: relu - <f>\nheads:\n"
+                + "".join(f"  h{i}: {{from: f, body: relu}}\n" for i in range(n)))
+    if shape == "blocks":
+        return head + f"network: (b)*{n - 1}\nblocks:\n  b: relu\n"
     raise ValueError(shape)
 
 
@@ -71,8 +95,15 @@ SHAPES = {  # shape → the commands it is run through, and its sizes
     "repeats": (["check", "compile"], [100, 316, 1_000, 3_162, 10_000, 22_000]),
     "parallel": (["check", "table", "compile", "render"], LARGE),  # YAML holds at most 100,000 values
     "params": (["check"], LARGE),
-    "chain": (["check", "table", "compile", "render"], FULL),
+    "chain": (["check", "table", "compile", "inference", "render"], FULL),
     "render": (["render"], FULL),
+    # issue 26
+    "paramcalls": (["check", "table", "compile"], LARGE),  # 15 bytes per param: 100,000 is over 1 MB
+    "points": (["check", "table", "compile"], FULL),
+    "allmarks": (["check", "compile"], FULL),
+    "fromchain": (["check", "table", "compile"], FULL),
+    "heads": (["check", "table", "compile"], [100, 316, 1_000, 3_162, 10_000, 20_000]),  # YAML: 100,000 values
+    "blocks": (["check", "table", "compile", "inference", "render"], FULL),
 }
 
 
@@ -121,6 +152,16 @@ def slope(points: list[tuple[int, float]]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else None
 
 
+def last_slope(points: list[tuple[int, float]]) -> float | None:
+    """The slope between the two largest sizes: where start-up no longer hides the growth (the fit
+    over n ≥ 1,000 still counts points that start-up dominates, and reads lower)."""
+    usable = [(n, t) for n, t in points if math.isfinite(t)]
+    if len(usable) < 2:
+        return None
+    (n0, t0), (n1, t1) = usable[-2], usable[-1]
+    return math.log(max(t1, 1e-6) / max(t0, 1e-6)) / math.log(n1 / n0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes 100 and 1,000, one run, no results file")
@@ -135,7 +176,7 @@ def main() -> int:
     _LIMIT[0] = args.timeout
     baseline = None
     sections: list[str] = []
-    summary: list[tuple[str, str, float | None, float, int, float]] = []
+    summary: list[tuple[str, str, float | None, float | None, float, int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         ok = Path(tmp) / "ok.yaml"
         ok.write_text("input: [3, 8, 8]\nnetwork: relu\n", encoding="utf-8")
@@ -173,9 +214,10 @@ def main() -> int:
                 fitted = {n for n, _ in points}
                 big = [r for r in rows if r[0] in fitted][-1]  # the largest n that ran as the smallest did
                 per = (big[3] - rows[0][3]) / max(1, big[0] - rows[0][0])
-                summary.append((shape, command, exponent, big[2], big[0], per))
+                summary.append((shape, command, exponent, last_slope(points), big[2], big[0], per))
                 sections.append(_section(shape, command, rows, exponent, per))
-                print(f"{shape:9} {command:8} exponent {_fmt(exponent)}, {per:,.0f} bytes per unit", flush=True)
+                print(f"{shape:9} {command:8} exponent {_fmt(exponent)} (largest two sizes {_fmt(last_slope(points))}), "
+                      f"{per:,.0f} bytes per unit", flush=True)
     if args.quick:
         return 0
     _write(Path(args.output) if args.output else RESULTS, baseline, runs, summary, sections)
@@ -210,12 +252,12 @@ def _write(path: Path, baseline: float, runs: int, summary, sections) -> None:
         ("Goal (issue 15): no stage super-linear; `check`, `table`, `compile` and `render -o x.dot` of a "
          "100,000-layer spec each under 3 s whole-process."),
         "",
-        "| shape | command | exponent | wall at largest n | bytes per unit |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| shape | command | exponent | largest two sizes | wall at largest n | bytes per unit |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for shape, command, exponent, spent, n, per in summary:
+    for shape, command, exponent, last, spent, n, per in summary:
         shown = "timeout" if not math.isfinite(spent) else f"{spent:.2f} s"
-        head.append(f"| {shape} | `{command}` | {_fmt(exponent)} | {shown} (n = {n:,}) | {per:,.0f} |")
+        head.append(f"| {shape} | `{command}` | {_fmt(exponent)} | {_fmt(last)} | {shown} (n = {n:,}) | {per:,.0f} |")
     head.append("")
     path.write_text("\n".join(head + ["## Per shape", ""] + sections), encoding="utf-8")
     print(f"wrote {path}")

@@ -45,6 +45,11 @@ def _import_failed(exc: BaseException) -> int:
 
 
 def run() -> int:
+    if sys.argv[1:] == ["--version"]:  # argparse's answer, without building the command line: start-up is all it costs
+        from .version import __version__
+
+        print(f"netc {__version__}")
+        return 0
     try:
         from .cli import main
     except KeyboardInterrupt:

@@ -14,11 +14,21 @@ import re
 import sys
 
 from .errors import Diagnostic, NetcError, UsageError, printable
-from .expand import DEFAULT_MAX_LAYERS
+from .limits import DEFAULT_MAX_LAYERS
 from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
+    # Arguments whose definitions import more than argparse (train's read netc.program): added by
+    # this, once, when the parser is first used, so that other commands never import them.
+    add_later = None
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self.add_later is not None:
+            add, self.add_later = self.add_later, None
+            add(self)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):  # usage errors exit 2 with one line, as argparse does
         self.print_usage(sys.stderr)
         print(f"netc: error: {printable(message)}", file=sys.stderr)
@@ -173,10 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train the network on digits, an image folder or CIFAR-10 (runs/NAME)")
     _add_spec_arguments(train)
+    train.add_later = _add_train_arguments
+    return parser
+
+
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     from .training.options import add_train_arguments  # argparse only: no torch until a run starts
 
     add_train_arguments(train)
-    return parser
 
 
 def _analyze(args):
@@ -366,12 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     run out anywhere, even while another error is being reported (and an allocation that fails
     half-way can surface as any exception), so this guard is outermost."""
     try:
-        restore = _library_logs_on_one_line()
         _collect_garbage_less_often()
-        try:
-            return _command(argv)
-        finally:
-            restore()
+        return _command(argv)
     except Exception as exc:  # noqa: BLE001 - MemoryError and the like; SystemExit passes (--help)
         return _internal_error(exc)
 
@@ -399,15 +409,16 @@ def _library_logs_on_one_line():
 
 
 def _command(argv: list[str] | None) -> int:
-    from .fileio import Interrupted
-
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show × or … gets escapes, not a crash
         try:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
             pass
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --version and --help end here: they import nothing below
+    from .fileio import Interrupted
+
+    restore = _library_logs_on_one_line()
     try:
         _check_output(args)
         return _run(args)
@@ -433,6 +444,8 @@ def _command(argv: list[str] | None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug in netc: one line for the user, not a traceback
         return _internal_error(exc)
+    finally:
+        restore()
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE

@@ -11,10 +11,11 @@ from __future__ import annotations
 from . import ast
 from .attributes import bind_attrs
 from .errors import MAX_ERRORS, Diagnostic, NetcError, did_you_mean
-from .expander import DEFAULT_MAX_LAYERS, Expander, LimitError
+from .expander import Expander, LimitError
 from .exprs import Value
 from .ir import BlockSignature, Network, NetworkSource
 from .layers import KINDS, lookup_word
+from .limits import DEFAULT_MAX_LAYERS
 from .scopes import scope_members
 from .templates import BlockTemplates
 

@@ -21,7 +21,6 @@ from .ir import Node, Scope, ScopeKind, numbered
 from .layers import INPUT_KIND, KINDS, SHORTCUT_KIND, LayerKind, known_words, lookup_word
 from .points import PointTable, written_marks
 
-DEFAULT_MAX_LAYERS = 100_000
 MAX_BLOCK_DEPTH = 64
 STEPS_PER_LAYER = 3  # calls, repeats and repetitions allowed per layer of the limit: bounds repeats of empty bodies
 

@@ -16,7 +16,8 @@ the comments, and the class is checked against each instance's analysis as it is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import ChainMap
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -37,20 +38,29 @@ from .pysrc import Bracketed, Raw, Stmt, literal
 class Emitter:
     """Elements for the IR nodes and scopes of one class."""
 
-    def __init__(self, source: ClassSource, x: Handle, recording: bool = True):
+    def __init__(self, source: ClassSource, x: Handle, recording: bool = True, within: Emitter | None = None):
         self.src = source
         self.net = source.network
         self.generic = source.template is not None
         self.recording = recording and source.slots is not None
-        self.handles: dict[str, Handle] = {}
-        self.sized: dict[str, Sized] = {}
-        self.taken = set(source.locals_taken)
+        self.handles: MutableMapping[str, Handle]
+        self.sized: MutableMapping[str, Sized]
+        self.taken: LayeredSet | set[str]
+        if within is not None:
+            # A walk inside `within`'s (a block instance's sizes): it reads what the outer walk knows
+            # and keeps what it adds to itself. Copying the outer maps at each of 100,000 block uses
+            # was quadratic in the uses (and in the params, which `taken` holds).
+            self.handles, self.sized = _overlay(within.handles), _overlay(within.sized)
+            self.taken = LayeredSet(within.taken)
+        else:
+            self.handles, self.sized = {}, {}
+            self.taken = set(source.locals_taken)
         self.renamed: dict[str, Any] = {}  # a loop index → the variable __init__ names it (when renamed)
         self.readers = self.net.readers  # read only
         self.plan = current_plan()  # the inference build's (netc/codegen/inference.py), or None
         self.fold_into: dict[str, str] = {}  # batch norm → the layer it is folded into (inference build)
         self.comments: dict[tuple[Any, Any], str | None] = {}  # (shape, span) → its comment (`note`)
-        if source.entry is not None:
+        if source.entry is not None and within is None:
             self.handles[source.entry] = x
             if self.generic:
                 self.sized[source.entry] = Sized(tuple(self.net.node(source.entry).attrs["shape"]))
@@ -391,8 +401,7 @@ class Emitter:
         if ref.static_in and isinstance(channels, Sym):
             raise NotGeneric(channels.names, f"the input channels of '{scope.block}' must be known")
         # The inner class's sizes, from a walk written nowhere; its strides count from its own input.
-        inner = Emitter(self.src, Handle(), recording=False)
-        inner.handles, inner.sized, inner.taken = dict(self.handles), dict(self.sized), set(self.taken)
+        inner = Emitter(self.src, Handle(), recording=False, within=self)
         outer_stride = self.sized[scope.entry].stride
         inner.sized[scope.entry] = Sized(self.sized[scope.entry].shape, 1)
         inner.renamed = self.renamed
@@ -515,6 +524,26 @@ class Emitter:
 
     def fresh_local(self, base: str) -> str:
         return init_local(base, self.taken)
+
+
+def _overlay(under: MutableMapping[str, Any]) -> ChainMap:
+    """A map that reads through to `under` and writes to a fresh map of its own."""
+    return under.new_child() if isinstance(under, ChainMap) else ChainMap({}, under)
+
+
+class LayeredSet:
+    """A set of names that reads through to `under` and adds to a set of its own (an inner walk's
+    `taken`: `under` is left as it was)."""
+
+    def __init__(self, under: Iterable[str]):
+        self.own: set[str] = set()
+        self.under = under
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.own or name in self.under  # type: ignore[operator]
+
+    def add(self, name: str) -> None:
+        self.own.add(name)
 
 
 __all__ = ["Emitter"]
