@@ -15,6 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from example_inputs import example_inputs  # noqa: E402
+
 from netc.analysis import analyze_file
 from netc.codegen import build_module
 from netc.errors import NetcError
@@ -71,11 +73,12 @@ def test_a_module_built_at_one_size_runs_at_others(name, path, tmp_path):
     module = build_module(analyze_file(path)).eval()
     state = module.state_dict()
     for size in sizes:
-        twin = build_module(analyze_file(path, input_shape=size)).eval()
+        analysis = analyze_file(path, input_shape=size)
+        twin = build_module(analysis).eval()
         twin.load_state_dict(state)  # the same weights, the module built for that size
-        x = torch.randn(1, *size)
+        x = example_inputs(analysis, rows=3, generator=torch.Generator().manual_seed(0))  # boxes: a few
         with torch.no_grad():
-            got, want = module(x), twin(x)
+            got, want = module(*x), twin(*x)
         if isinstance(want, torch.Tensor):
             got, want = {"output": got}, {"output": want}
         assert got.keys() == want.keys()
