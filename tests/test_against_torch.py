@@ -185,6 +185,8 @@ CHANNEL_OPS = ("conv(12, 3) - channelshuffle(3) - channelshuffle(1) - slice(2, 1
 # ConvNeXt's parts: layer norm over the channels of a map and of a vector, layer scale, stochastic depth.
 CONVNEXT_PARTS = ("conv(8, 3)-layernorm(eps=1e-6) - layernorm(affine=false) - layerscale - layerscale(0.5)"
                   " - stochasticdepth(0.2) - droppath(0) - stochasticdepth(1) - fc(6)-layernorm-layerscale(2)-droppath(0.5)")
+# Sub-pixel convolution: depth to space and back (nn.PixelShuffle, nn.PixelUnshuffle).
+PIXEL_SHUFFLES = "conv(36, 3) - pixelshuffle(3) - conv(8, 3) - pixelunshuffle(2) - pixelshuffle(1) - conv(5, 1)"
 # Centre crops (the odd row or column left over goes after) and crops at an offset (top, left).
 CROPS = "conv(4, 3, padding=2) - crop(8, 7) - crop(6, offset=(2, 0)) - conv(4, 3, padding=valid) - crop(3)"
 
@@ -350,6 +352,26 @@ class Crop(nn.Module):
 
     def forward(self, x, *sized_like):
         return x[:, :, self.top:self.top + self.height, self.left:self.left + self.width]
+
+
+def test_pixel_shuffle_and_unshuffle():
+    analysis = analyze_expression(PIXEL_SHUFFLES, (3, 4, 6))
+    compare_sequential(analysis, [
+        nn.Conv2d(3, 36, 3, padding=1), nn.PixelShuffle(3),    # 36×4×6 → 4×12×18
+        nn.Conv2d(4, 8, 3, padding=1), nn.PixelUnshuffle(2),   # 8×12×18 → 32×6×9
+        nn.PixelShuffle(1), nn.Conv2d(32, 5, 1),
+    ])
+
+
+def test_receptive_field_of_pixel_unshuffle():
+    """Each output of pixelunshuffle(r) gathers an r×r block, blocks r apart: the gradients of the
+    centre output of conv-pixelunshuffle-conv show the extent and the step."""
+    from netc.codegen import build_module
+
+    analysis = analyze_expression("conv(4, 3) - pixelunshuffle(2) - conv(1, 3)", (1, 24, 24))
+    last = analysis[analysis.network.order[-1]]
+    extent, jump = brute_force_receptive_field(build_module(analysis), 1, 24)
+    assert (last.receptive_field, last.jump) == (extent, jump) == ((8, 8), (2, 2))
 
 
 def test_crops_at_the_centre_and_at_an_offset():
@@ -629,7 +651,8 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
                        (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
-                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8))):
+                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8)),
+                       (PIXEL_SHUFFLES, (3, 4, 6))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

@@ -6,6 +6,9 @@
   parser, the spec reader, the expander). Templates come from the expander through the network.
 - Backends ask the kind: outside netc/layers/ no code compares a node's kind with a literal name.
 - The analysis path (netc/layers, ir, infer, table, drawing, …) imports no torch at module level.
+- Stage order: every module belongs to one stage of STAGES (front end, kinds, spec program, graph IR,
+  analysis, backends, tools, the face), and an import never runs back up to a later stage.
+  scripts/restructure.py writes STAGES for the folder-per-stage layout when it moves the modules.
 """
 
 from __future__ import annotations
@@ -49,6 +52,57 @@ def _imports(name: str, path: Path) -> set[str]:
 
 
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+# STAGES: begin (written by scripts/restructure.py)
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("netc.errors", "netc.version", "netc.limits")),
+    ("frontend", ("netc.source", "netc.spec", "netc.yaml_errors", "netc.parse", "netc.ast", "netc.exprs",
+                  "netc.symbolic", "netc.initspec")),
+    ("layers", ("netc.layers",)),
+    ("program", ("netc.program",)),
+    ("graph", ("netc.ir", "netc.expander", "netc.expand", "netc.templates", "netc.attributes", "netc.points",
+               "netc.scopes")),
+    ("analysis", ("netc.analysis", "netc.infer", "netc.annotated", "netc.liveness", "netc.memory", "netc.table",
+                  "netc.table_html", "netc.targets")),
+    ("backends", ("netc.codegen", "netc.drawing", "netc.onnx_export", "netc.schema", "netc.notebook",
+                  "netc.fileio")),
+    ("tools", ("netc.training", "netc.transfer", "netc.importer")),
+    ("face", ("netc.cli", "netc.__main__", "netc")),
+)
+# STAGES: end
+
+
+def _stage(module: str) -> int | None:
+    """The index in STAGES of the longest prefix naming `module` ("netc" alone names only the face)."""
+    best, length = None, -1
+    for index, (_, prefixes) in enumerate(STAGES):
+        for prefix in prefixes:
+            inside = module == prefix or (prefix != "netc" and module.startswith(prefix + "."))
+            if inside and len(prefix) > length:
+                best, length = index, len(prefix)
+    return best
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} ({STAGES[_stage(m)][0]}) imports {d} ({STAGES[_stage(d)][0]})"
+                  for m, deps in graph.items() for d in deps
+                  if _stage(m) is not None and _stage(d) is not None and _stage(d) > _stage(m))
+
+
+def test_every_module_has_a_stage():
+    assert [m for m in MODULES if _stage(m) is None] == [], "add these modules to STAGES (scripts/restructure.py)"
+
+
+def test_no_import_runs_back_up_a_stage():
+    assert _upward_imports(GRAPH) == []
+
+
+def test_the_stage_check_sees_an_upward_import():
+    analysis, backends = STAGES[5][1][0], STAGES[6][1][0]  # the analysis stage reading code generation
+    assert _stage(analysis) == 5 and _stage(backends) == 6
+    found = _upward_imports({analysis: {backends}})
+    assert len(found) == 1 and "(analysis) imports" in found[0]
 
 
 def _cycle() -> list[str] | None:

@@ -42,7 +42,7 @@ def first_error(network: str, blocks: str = "") -> Diagnostic:
 @pytest.mark.parametrize("word, torch_class", [
     ("rmsnorm", "RMSNorm"), ("RMSNorm", "RMSNorm"),
     ("reflectionpad", "ReflectionPad2d"), ("rrelu", "RReLU"), ("mish", "Mish"), ("selu", "SELU"),
-    ("dropout3d", "Dropout3d"), ("conv3d", "Conv3d"), ("pixelshuffle", "PixelShuffle"),
+    ("dropout3d", "Dropout3d"), ("conv3d", "Conv3d"), ("hardshrink", "Hardshrink"),
     ("fractionalmaxpool", "FractionalMaxPool2d"), ("instancenorm1d", "InstanceNorm1d"),
 ])
 def test_a_pytorch_layer_netc_lacks_is_named_as_such(word, torch_class):
@@ -70,7 +70,7 @@ def test_the_hint_for_a_missing_layer_names_what_netc_has_that_comes_closest():
 def test_nothing_is_offered_where_netc_has_nothing_close():
     """Unpooling has no honest stand-in: neither pool nor any other word is offered."""
     assert first_error("conv3-8-unpool").hint is None
-    assert first_error("conv3-8-pixelshuffle").hint is None
+    assert first_error("conv3-8-fold").hint is None
 
 
 def test_a_layer_pytorch_has_no_module_for_is_described():
@@ -122,7 +122,7 @@ CONV_ARGS = [a.name for a in KINDS["conv"].attrs]
 
 @pytest.mark.parametrize("word, choices", [
     ("rmsnorm", LAYER_WORDS), ("unpool", LAYER_WORDS), ("channelsplit", LAYER_WORDS),
-    ("hardtanh", LAYER_WORDS), ("alphadropout", LAYER_WORDS), ("pixelshuffle", LAYER_WORDS),
+    ("hardtanh", LAYER_WORDS), ("alphadropout", LAYER_WORDS), ("fold", LAYER_WORDS),
     ("bnrelu", ["bn", "relu"]),
     ("padding_mode", CONV_ARGS),  # a different argument of PyTorch's, not a misspelt padding
     ("prelu", ["relu"]), ("max", ["maxpool"]),

@@ -4,6 +4,10 @@ A `Layer` is a word and its slots: (attribute, value, netc's default, positional
 torch module sets is kept, defaults included, so that the instances of one block line up slot for
 slot (netc/importer/structure.py compares them to find a block's arguments); the writer leaves out
 what equals netc's default. A call netc has no word for raises `Unmappable`, which names the op.
+
+A kind that declares its torch counterparts (LayerKind.torch_modules, torch_functions, torch_attrs
+in netc/layers) is mapped from those declarations: adding such a kind touches no line here. The
+chain below is what is left for counterparts that need checks or renamed values.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from typing import Any
+
+from ..layers import KINDS, LayerKind
+from ..layers.base import REQUIRED
 
 KERNEL = "=kernel"  # a pool's stride default: its window
 SAME = "same"  # a conv's padding that equals netc's default `padding: same` (odd kernels: (F − 1)/2)
@@ -101,11 +108,39 @@ def _plain(word: str) -> Layer:
     return Layer(word)
 
 
+def _declared(kind: LayerKind, values: dict[str, Any]) -> Layer:
+    """A kind's word with the attributes its torch counterpart gave: the attributes without a
+    default are written positionally, the rest as keywords left out where they equal netc's default."""
+    word = next(w for w, fixed in kind.words.items() if not fixed)
+    attrs = {a.name: a for a in kind.attrs}
+    slots = []
+    for name, value in values.items():
+        attr = attrs[name]
+        value = int(value) if attr.type == "int" else float(value) if attr.type == "float" else value
+        required = attr.default is REQUIRED
+        slots.append(Slot(name, value, None if required else attr.default, required))
+    return Layer(word, tuple(slots))
+
+
+def _module_kind(m) -> LayerKind | None:
+    """The kind that declares torch.nn's class of `m` its counterpart (the class itself, not a subclass)."""
+    if not type(m).__module__.startswith("torch.nn."):
+        return None
+    return next((k for k in KINDS.values() if type(m).__name__ in k.torch_modules), None)
+
+
+def _function_kind(name: str) -> LayerKind | None:
+    return next((k for k in KINDS.values() if name in k.torch_functions), None)
+
+
 def map_module(m, path: str, in_rank: int) -> Layer | None:
     """The layer a leaf module becomes; None for a module that does nothing (nn.Identity)."""
     from torch import nn
 
     what = f"{path} ({type(m).__name__})"
+    kind = _module_kind(m)
+    if kind is not None:  # declared on the kind (netc/layers): torch_modules, torch_attrs
+        return _declared(kind, kind.from_torch_module(m))
     if isinstance(m, nn.Conv2d):
         if m.padding_mode != "zeros":
             raise Unmappable(what, f"a conv padded with {m.padding_mode!r}", "netc pads with zeros")
@@ -175,11 +210,6 @@ def map_module(m, path: str, in_rank: int) -> Layer | None:
         if m.dim not in (1, -in_rank + 1) and not (m.dim == -1 and in_rank == 2):
             raise Unmappable(what, f"a softmax over dim {m.dim}", "netc's softmax is over the channel axis")
         return _plain("softmax" if isinstance(m, nn.Softmax) else "logsoftmax")
-    simple = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Hardswish: "hardswish",
-              nn.Hardsigmoid: "hardsigmoid", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-    for cls, word in simple.items():
-        if type(m) is cls:
-            return _plain(word)
     if isinstance(m, nn.GroupNorm):
         if not m.affine:
             return Layer("groupnorm", (Slot("groups", m.num_groups, None, True), Slot("eps", float(m.eps), 1e-5),
@@ -192,8 +222,6 @@ def map_module(m, path: str, in_rank: int) -> Layer | None:
         left, right, top, bottom = (int(v) for v in m.padding)
         return Layer("zeropad", (Slot("left", left, None, True), Slot("right", right, None, True),
                                  Slot("top", top, None, True), Slot("bottom", bottom, None, True)))
-    if isinstance(m, nn.ChannelShuffle):
-        return Layer("channelshuffle", (Slot("groups", m.groups, None, True),))
     if type(m).__name__ == "StochasticDepth" and hasattr(m, "p") and getattr(m, "mode", "row") == "row":
         return Layer("stochasticdepth", (Slot("p", float(m.p), None, True),))
     hint = _closest_hint(m)
@@ -255,20 +283,9 @@ def map_function(fn, args: tuple, kwargs: dict, what: str, in_rank: int, out_sha
         raise Unmappable(what, f"a reshape to {out_shape}")
     if name in ("contiguous", "clone", "detach") or fn in (torch.clone,):
         return "alias"
-    if fn in (F.relu, torch.relu) or name in ("relu", "relu_"):
-        return _plain("relu")
-    if fn in (F.relu6,) or name == "relu6":
-        return _plain("relu6")
-    if fn in (F.silu,) or name == "silu":
-        return _plain("silu")
-    if fn in (F.hardswish,) or name == "hardswish":
-        return _plain("hardswish")
-    if fn in (F.hardsigmoid,) or name == "hardsigmoid":
-        return _plain("hardsigmoid")
-    if fn in (torch.sigmoid, F.sigmoid) or name in ("sigmoid", "sigmoid_"):
-        return _plain("sigmoid")
-    if fn in (torch.tanh, F.tanh) or name in ("tanh", "tanh_"):
-        return _plain("tanh")
+    kind = _function_kind(name)
+    if kind is not None:  # declared on the kind (netc/layers): torch_functions, torch_attrs
+        return _declared(kind, kind.from_torch_call(args, kwargs))
     if fn in (F.gelu,) and kwargs.get("approximate", "none") == "none":
         return _plain("gelu")
     if fn in (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax) or name in ("softmax", "log_softmax"):

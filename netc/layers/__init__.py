@@ -33,13 +33,14 @@ from .elementwise import (
 from .merge import Add, Concat, Mul, Projection
 from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
 from .padding import Crop, ZeroPad
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
 from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(), Crop(),
     RoIPool(), RoIAlign(), MultiScaleRoIAlign(),
-    FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
+    FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(), PixelShuffle(), PixelUnshuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
     BatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),

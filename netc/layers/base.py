@@ -296,6 +296,15 @@ class LayerKind:
     # so that the module runs at any input size): the code generator passes them and keeps them alive
     # until this layer, as the memory model does (liveness._held_until holds every input).
     shapes_at_run_time: ClassVar[bool] = False
+    # Its torch counterparts, which `netc import` (and so `netc port`'s structure) read: torch.nn
+    # module classes by name (names, not classes: the analysis path imports no torch) and functions
+    # or tensor methods by __name__ (F.pixel_shuffle and torch.pixel_shuffle), with how
+    # each of the word's attributes is read back: (attribute, the module's attribute or the call's
+    # keyword, the call's positional index). A kind whose counterpart needs more (checks, renamed
+    # values) overrides from_torch_module / from_torch_call.
+    torch_modules: ClassVar[tuple[str, ...]] = ()
+    torch_functions: ClassVar[tuple[str, ...]] = ()
+    torch_attrs: ClassVar[tuple[tuple[str, str, int], ...]] = ()
 
     @property
     def pools(self) -> bool:
@@ -303,6 +312,14 @@ class LayerKind:
         return self.category == "pool"
 
     # --- the DSL ------------------------------------------------------------------------------
+    def from_torch_module(self, module: Any) -> dict[str, Any]:
+        """The word's attributes read back from one of its torch.nn counterparts."""
+        return {attr: getattr(module, torch_name) for attr, torch_name, _ in self.torch_attrs}
+
+    def from_torch_call(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The word's attributes read back from a call of one of its torch functions."""
+        return {attr: kwargs[name] if name in kwargs else args[index] for attr, name, index in self.torch_attrs}
+
     def word_attrs(self, word: str) -> dict[str, Any] | None:
         """Attributes fixed by a DSL word, or None when the word is not this kind's."""
         return dict(self.words[word]) if word in self.words else None

@@ -31,6 +31,7 @@ class ChannelShuffle(LayerKind):
     foldable = True
     attrs = (Attr("groups", "int", minimum=1),)
     words = {"channelshuffle": {}}
+    torch_modules, torch_attrs = ("ChannelShuffle",), (("groups", "groups", 1),)
 
     def infer(self, attrs, inputs):
         c, _, _ = spatial_input(inputs, "channel shuffle")

@@ -30,6 +30,7 @@ class Activation(LayerKind):
 @dataclass(frozen=True)
 class ReLU(Activation):
     name, module, in_place = "relu", "ReLU", True
+    torch_modules, torch_functions = ("ReLU",), ("relu", "relu_")
     overwritable = False  # backward reads the output
     words = {"relu": {}}
 
@@ -96,6 +97,7 @@ class ReLU6(Activation):
     # In place as torchvision builds it: autograd then keeps a copy of the input (hardtanh_), so
     # training keeps the same bytes; inference saves the allocation.
     name, module, in_place = "relu6", "ReLU6", True
+    torch_modules, torch_functions = ("ReLU6",), ("relu6",)
     in_place_copies_input = True
     words = {"relu6": {}}
 
@@ -105,6 +107,7 @@ class SiLU(Activation):
     """x · sigmoid(x), also called swish (EfficientNet)."""
 
     name, module, in_place = "silu", "SiLU", True
+    torch_modules, torch_functions = ("SiLU",), ("silu",)
     in_place_copies_input = True  # backward reads the input: autograd keeps a copy of it
     words = {"silu": {}, "swish": {}}
 
@@ -115,6 +118,7 @@ class Hardswish(Activation):
 
     # In place, backward needs the input it overwrote: autograd keeps a copy of it.
     name, module, in_place = "hardswish", "Hardswish", True
+    torch_modules, torch_functions = ("Hardswish",), ("hardswish",)
     in_place_copies_input = True
     words = {"hardswish": {}}
 
@@ -125,6 +129,7 @@ class Hardsigmoid(Activation):
     keeps the input."""
 
     name, module, in_place = "hardsigmoid", "Hardsigmoid", True
+    torch_modules, torch_functions = ("Hardsigmoid",), ("hardsigmoid",)
     in_place_copies_input = True  # backward reads the input: autograd keeps a copy of it
     words = {"hardsigmoid": {}}
 
@@ -138,6 +143,7 @@ class GELU(Activation):
 @dataclass(frozen=True)
 class Sigmoid(Activation):
     name, module = "sigmoid", "Sigmoid"
+    torch_modules, torch_functions = ("Sigmoid",), ("sigmoid", "sigmoid_")
     overwritable = False  # backward reads the output
     words = {"sigmoid": {}}
 
@@ -148,6 +154,7 @@ class Sigmoid(Activation):
 @dataclass(frozen=True)
 class Tanh(Activation):
     name, module = "tanh", "Tanh"
+    torch_modules, torch_functions = ("Tanh",), ("tanh", "tanh_")
     overwritable = False  # backward reads the output
     words = {"tanh": {}}
 

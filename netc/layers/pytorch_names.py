@@ -1,8 +1,8 @@
 """PyTorch's layer names, and the other names people give layers, as plain data.
 
 An unknown layer word is often not a typo but the name of a layer netc does not have
-(`rmsnorm`, `rrelu`, `pixelshuffle`): the message should say so, rather than suggest the netc word it
-happens to be spelt like (`norm`, which is LRN; `relu`; `channelshuffle`). Or it is PyTorch's name for a layer
+(`rmsnorm`, `rrelu`, `hardshrink`): the message should say so, rather than suggest the netc word it
+happens to be spelt like (`norm`, which is LRN; `relu`). Or it is PyTorch's name for a layer
 netc has under its own word (`conv2d` is `conv`). This module knows those names.
 
 The analysis never imports torch, so torch.nn's classes are copied here as data;
