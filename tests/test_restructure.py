@@ -73,8 +73,8 @@ def moved(tmp_path_factory) -> tuple[Path, str]:
     # the working tree's script, committed or not
     shutil.copy(SCRIPT, clone / "scripts" / "restructure.py")
     (clone / "netc" / "plugins").mkdir()
-    (clone / "netc" / "targets" / "__init__.py").write_text('"""Plugins."""\n', encoding="utf-8")
-    (clone / "netc" / "targets" / "cpu.py").write_text(TARGET, encoding="utf-8")
+    (clone / "netc" / "plugins" / "__init__.py").write_text('"""Plugins."""\n', encoding="utf-8")
+    (clone / "netc" / "plugins" / "cpu.py").write_text(TARGET, encoding="utf-8")
     subprocess.run(["git", "add", "netc/plugins"], cwd=clone, check=True)
     done = subprocess.run([sys.executable, "scripts/restructure.py"], cwd=clone, capture_output=True, text=True,
                           check=True)
@@ -106,7 +106,7 @@ def test_every_import_under_netc_names_a_module_that_exists(moved):
 def test_an_unknown_module_is_reported_left_in_place_and_its_imports_rewritten(moved):
     clone, out = moved
     assert "unknown  netc/plugins/cpu.py" in out
-    text = (clone / "netc" / "targets" / "cpu.py").read_text(encoding="utf-8")
+    text = (clone / "netc" / "plugins" / "cpu.py").read_text(encoding="utf-8")
     assert "from ..analysis.liveness import storage_plan\n" in text
     assert "import netc.analysis.table\n" in text
     assert "    from netc.analysis.annotated import Analysis  # inside a function\n" in text
