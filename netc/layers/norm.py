@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, Saved, ShapeError, divides_hint, is_spatial, numel
+from .base import Attr, Constructor, LayerKind, Learned, Saved, ShapeError, divides_hint, is_spatial, numel
 from .conv import spatial_input
 
 
@@ -22,6 +22,7 @@ class BatchNorm(LayerKind):
         Attr("momentum", "float", 0.1, minimum=0.0),
     )
     words = {"bn": {}, "batchnorm": {}}
+    learned = (Learned("weight", 1, what="one scale per channel"), Learned("bias", 1, what="one shift per channel"))
 
     def params(self, attrs, inputs, out):
         return inputs[0][0], inputs[0][0]
@@ -42,6 +43,8 @@ class _PerImageNorm(LayerKind):
 
     category = "norm"
     foldable = True
+    learned = (Learned("weight", 1, "affine", "one scale per channel"),
+               Learned("bias", 1, "affine", "one shift per channel"))
 
     def symbolic_shape(self, attrs, inputs):
         return inputs[0]
