@@ -345,3 +345,47 @@ def test_freezing_an_unknown_scope_is_an_error_listing_the_scopes(spec, tmp_path
     assert train(tmp_path, spec, "--data", "digits", "--epochs", "1", "--freeze", "stage9") == 1
     err = capsys.readouterr().err
     assert "unknown scope 'stage9'" in err and "conv1" in err
+
+
+class _Payload:
+    """A pickle that, loaded with weights_only=False, would create `path`: what a hostile last.pt carries."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_resume_loads_tensors_and_plain_values_only_and_refuses_a_pickled_payload(spec, tmp_path, capsys):
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "2", "--name", "run", "--stop-after", "1") == 0
+    run = tmp_path / "runs" / "run"
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)  # netc's own file loads so
+    assert state["epoch"] == 1 and isinstance(state["history"][0]["val_acc"], float)
+    marker = tmp_path / "pwned"
+    state["rng"] = {"torch": state["rng"]["torch"], "python": _Payload(str(marker))}
+    torch.save(state, run / "last.pt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists()  # nothing of the pickle ran
+    assert len(err.strip().splitlines()) == 1 and "last.pt" in err and "Traceback" not in err
+    # the same bytes through a plain torch.load(weights_only=False) would have run it: the test could fail
+    torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert marker.is_dir()
+
+
+def test_resume_of_a_checkpoint_edited_by_hand_is_one_line(spec, tmp_path, capsys):
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "2", "--name", "run", "--stop-after", "1") == 0
+    run = tmp_path / "runs" / "run"
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    for broken in ({**state, "rng": {"torch": state["rng"]["torch"], "python": {"words": 3}}},
+                   {k: v for k, v in state.items() if k != "history"}, [1, 2, 3]):
+        torch.save(broken, run / "last.pt")
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    (run / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 40)  # a truncated zip
+    assert main(["train", "--resume", str(run)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
