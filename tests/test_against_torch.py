@@ -840,5 +840,5 @@ def test_layer_norm_before_a_strided_pointwise_conv_trains_in_its_own_process(tm
     root = Path(__file__).resolve().parents[1]
     env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, str(script), str(spec), str(channels), str(stride)], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "trained" in done.stdout, (done.returncode, done.stderr[-2000:])

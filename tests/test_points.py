@@ -308,7 +308,7 @@ def test_a_mark_after_repeated_blocks_names_the_last_use_in_forward_not_in_the_c
     analysis = analyze_file(str(path))
     generated = generate(analysis)
     assert generated.source.count("class Blk1(") == 1
-    assert re.search(r"^        p1 = self\.\w+\(x\)", generated.source, re.M)  # the uses' output, in forward
+    assert re.search(r"^        p1 = self\.\w+\(x\)", generated.source, re.MULTILINE)  # the uses' output, in forward
     model = getattr(load_generated(generated), generated.class_name)()
     x = torch.randn(2, 4, 17, 17, requires_grad=True)
     y = model(x)
