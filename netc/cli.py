@@ -426,7 +426,7 @@ def _command(argv: list[str] | None) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     except UsageError as exc:
-        print(f"netc: error: {printable(str(exc))}", file=sys.stderr)
+        print(f"netc: error: {printable(worker_free(str(exc)))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
@@ -437,18 +437,44 @@ def _command(argv: list[str] | None) -> int:
     except OSError as exc:  # writing an output file: a missing directory, no permission, a full disk
         from errno import ENOMEM
 
+        if WORKER_TRACEBACK in str(exc):  # a data worker's OSError (Pillow's on a corrupt file)
+            print(f"netc: error: {printable(worker_free(str(exc)))[:500]}", file=sys.stderr)
+            return 1
         if exc.errno == ENOMEM:  # an allocation refused by the OS (a mapping, a listing) is no output problem
             return _internal_error(MemoryError())
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"netc: error: {printable(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a bug in netc: one line for the user, not a traceback
+        if WORKER_TRACEBACK in str(exc):  # a data worker's failure (a library's, on the user's files)
+            print(f"netc: error: {printable(worker_free(str(exc)))[:500]}", file=sys.stderr)
+            return 1
         return _internal_error(exc)
     finally:
         restore()
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+# An exception raised in a DataLoader worker process reaches the main process with the worker's
+# whole traceback in its message, under this line (torch.utils.data's ExceptionWrapper).
+WORKER_TRACEBACK = "Original Traceback (most recent call last):"
+
+
+def worker_free(message: str) -> str:
+    """The message without a worker's traceback: the error the worker raised, its last line, less
+    the class's module path (`netc.errors.UsageError: x.png: cannot read …` → `x.png: cannot read …`
+    for netc's own; `PIL.UnidentifiedImageError: …` keeps its class name)."""
+    if WORKER_TRACEBACK not in message:
+        return message
+    lines = [line for line in message.split(WORKER_TRACEBACK, 1)[1].splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else message.splitlines()[0]
+    name, sep, rest = last.partition(": ")
+    if sep and name.startswith("netc."):
+        return rest
+    if sep and "." in name and " " not in name:
+        return f"{name.rsplit('.', 1)[1]}: {rest}"
+    return last
 
 # Made when this module is loaded, so that saying "out of memory" needs no memory; netc/__main__.py
 # holds the same text for when this module cannot even be imported.
@@ -468,7 +494,8 @@ def _internal_error(exc: BaseException) -> int:
         import traceback
 
         traceback.print_exception(exc)
-    kind = printable(f"{type(exc).__name__}: {exc}"[:300])
+    first = (str(exc).strip().splitlines() or [""])[0]  # a library's message may carry a traceback below
+    kind = printable(f"{type(exc).__name__}: {first}"[:300])
     print(f"netc: internal error ({kind}); please report it with the spec that caused it "
           "(NETC_DEBUG=1 shows the traceback)", file=sys.stderr)
     return INTERNAL_ERROR

@@ -31,6 +31,7 @@ class _NetworkExpander(Expander):
         self.check_left_behind(outputs)
         self.check_inputs_read(outputs)
         self.check_frozen()
+        self.check_init()
         warnings = self.unused_blocks()
         self.errors.check()
         return Network(program.name, program.input_shape, self.nodes, tuple(self.order), tuple(outputs),
@@ -58,6 +59,31 @@ class _NetworkExpander(Expander):
                 self.record(NetcError.at(span, f"freeze: no scope '{name}' in this network",
                                          did_you_mean(name, list(known)) or f"its scopes: {', '.join(top[:20])}"
                                          + (", …" if len(top) > 20 else "") + " (nested as the table names them)"))
+
+    def check_init(self) -> None:
+        """Each tensor `init:` writes a method for is one that some layer of the kind has: a bias
+        method where every conv is bias=false, a scale where every norm is affine=false, would set
+        nothing (the generated code guards layers without it where only some lack it). A kind the
+        network does not use is let be, as before: one `init:` may serve several specs."""
+        init = self.program.init
+        if init is None or not init.kinds:
+            return
+        users: dict[str, list[dict]] = {}
+        for node in self.nodes.values():
+            if node.kind in init.kinds and node.inputs:
+                users.setdefault(node.kind, []).append(node.attrs)
+        for name, rule in init.kinds.items():
+            kind = KINDS[name]
+            for part, span in rule.written:
+                tensor = kind.learned_tensor(part)
+                layers = users.get(name, [])
+                if tensor is None or tensor.switch is None or not layers:
+                    continue
+                if not any(kind.has_tensor(attrs, part) for attrs in layers):
+                    who = f"the {name} layer here has" if len(layers) == 1 else f"all {len(layers)} {name} layers here have"
+                    self.record(NetcError.at(span, f"init: {name}'s {part} is set, but {who} {tensor.switch}=false: "
+                                             f"no {part} to set",
+                                             f"leave out the {part} method, or set {tensor.switch}=true on a {name} layer that should have one"))
 
     def check_left_behind(self, outputs: list[tuple[str, str]]) -> None:
         """A tensor that `from(<p>)` went on without is computed for nothing unless a later layer

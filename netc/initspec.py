@@ -12,7 +12,7 @@ Shared by the front end (netc/program/init_config.py reads and checks it) and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import SourceSpan
 
@@ -30,6 +30,9 @@ METHODS: dict[str, tuple[str, tuple[tuple[str, object], ...]]] = {
     "ones": ("ones_", ()),
     "constant": ("constant_", (("value", None),)),
 }
+# Methods torch scales by the tensor's fan in or fan out (dimension 1, or 0, times the rest): they
+# need a tensor of 2 or more dimensions, so not a norm's scale, a PReLU's slopes or any bias.
+FAN_BASED = frozenset({"kaiming_normal", "kaiming_uniform", "xavier_normal", "xavier_uniform"})
 WORD_CHOICES = {"mode": ("fan_in", "fan_out"), "nonlinearity": ("relu", "leaky_relu", "linear", "sigmoid", "tanh")}
 
 
@@ -50,6 +53,9 @@ class InitCall:
 class KindInit:
     weight: InitCall | None  # None: torch's default
     bias: InitCall | None
+    # Where the spec writes each tensor's method (weight, bias), for the check against the
+    # network's layers; a bias implied by `conv: <method>` (zeros) is not written, so not listed.
+    written: tuple[tuple[str, SourceSpan], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,15 @@ import yaml
 
 from .ast import GO_ON_FROM
 from .exprs import Symbol
-from .initspec import METHODS, WORD_CHOICES
-from .layers import Attr, LayerKind, known_words
+from .initspec import FAN_BASED, METHODS, WORD_CHOICES
+from .layers import KINDS, Attr, LayerKind, known_words
 from .layers.base import REQUIRED
 from .layers.conv import PADDING_KINDS
 from .program.blocks import BLOCK_FORMS, BLOCK_KEYS, DEFAULT_MERGE, SHORTCUT_WORDS, merge_kinds
 from .program.build import REQUIRED_KEYS, TOP_KEYS
 from .program.checks import IDENTIFIER, SCALE_NAME, SPEC_NAME
 from .program.heads import HEAD_KEYS
-from .program.init_config import FLAGS, PARTS, learned_kinds
+from .program.init_config import FLAGS, kind_parts, learned_kinds
 from .program.train_config import BOOLEAN_CHOICES, CHOICES, INT_KEYS, RANGES, TRAIN_KEYS, TrainConfig
 from .program.values import INPUT_RANKS, MAX_INPUT_SIZE, SIZE_SEPARATOR, SIZE_TEXT, defaults_sections
 
@@ -88,6 +88,7 @@ def _definitions() -> dict[str, Any]:
                       {"type": "string", "pattern": _yaml_booleans()}],
         },
         "initMethod": _init_method(),
+        "initMethodWithoutFan": _init_method(fan=False),
     }
 
 
@@ -181,31 +182,41 @@ def _block_name() -> dict[str, Any]:
 
 
 # --- init: ------------------------------------------------------------------------------------
-def _init_method() -> dict[str, Any]:
-    """One method call, as netc/program/init_config.py's _call reads it: kaiming_normal(fan_out)."""
+def _init_method(fan: bool = True) -> dict[str, Any]:
+    """One method call, as netc/program/init_config.py's _call reads it: kaiming_normal(fan_out).
+    Without `fan`, for a tensor of one dimension: not the fan-based methods (kaiming_*, xavier_*)."""
+    methods = {name: value for name, value in METHODS.items() if fan or name not in FAN_BASED}
     forms = []
-    for name, (_, args) in METHODS.items():
+    for name, (_, args) in methods.items():
         values = [f"(?:{'|'.join(WORD_CHOICES[a])})" if a in WORD_CHOICES else NUMBER for a, _ in args]
         required = max((k + 1 for k, (_, default) in enumerate(args) if default is None), default=0)
         for count in range(required, len(args) + 1):
             inside = r"\s*,\s*".join(values[:count])
             forms.append(f"{name}(?:\\s*\\(\\s*\\))?" if count == 0 else f"{name}\\s*\\(\\s*{inside}\\s*\\)")
-    bare = [name for name, (_, args) in METHODS.items() if all(d is not None for _, d in args)]
+    bare = [name for name, (_, args) in methods.items() if all(d is not None for _, d in args)]
     return {
         "description": "an init method: " + ", ".join(
-            name + (f"({', '.join(a for a, _ in args)})" if args else "") for name, (_, args) in METHODS.items()),
+            name + (f"({', '.join(a for a, _ in args)})" if args else "") for name, (_, args) in methods.items()),
         "type": "string",
         "anyOf": [{"enum": bare}, {"pattern": f"^\\s*(?:{'|'.join(forms)})\\s*$"}],
     }
 
 
 def _init() -> dict[str, Any]:
-    method = {"$ref": "#/definitions/initMethod"}
-    rule = {"anyOf": [method, {"type": "object", "properties": {part: method for part in PARTS},
-                                "additionalProperties": False}]}
-    properties: dict[str, Any] = {kind: {**rule, "description": f"how {kind}'s weight (and bias) start: a method "
-                                                              "for the weight, or {weight: …, bias: …}"}
-                                  for kind in learned_kinds()}
+    def method(kind: str, part: str) -> dict[str, Any]:
+        tensor = KINDS[kind].learned_tensor(part)
+        fan = tensor is None or tensor.rank >= 2  # a fan needs 2 dimensions: not a norm's scale, nor a bias
+        return {"$ref": "#/definitions/initMethod" if fan else "#/definitions/initMethodWithoutFan"}
+
+    def rule(kind: str) -> dict[str, Any]:
+        parts = kind_parts(kind)
+        return {"anyOf": [method(kind, "weight"),
+                          {"type": "object", "properties": {part: method(kind, part) for part in parts},
+                           "additionalProperties": False}],
+                "description": f"how {kind}'s {' and '.join(parts)} start: a method for the weight, or "
+                               "{" + ", ".join(f"{part}: …" for part in parts) + "}"}
+
+    properties: dict[str, Any] = {kind: rule(kind) for kind in learned_kinds()}
     properties.update({flag: {"type": "boolean"} for flag in FLAGS})
     properties["zero_init_residual"]["description"] = "each residual body's last batch norm starts at 0"
     return {"type": "object", "description": "how the learned tensors start (README, \"Initialisation\")",

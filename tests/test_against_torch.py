@@ -928,3 +928,44 @@ def test_windows_given_per_axis():
         nn.Conv2d(6, 4, (1, 3), stride=(2, 1), dilation=(1, 2)),    # 17×10 → 9×6
         nn.Sequential(nn.ZeroPad2d((1, 2, 0, 1)), nn.Conv2d(4, 4, (2, 4), stride=(1, 2))),  # same, uneven: 9×3
     ], built_otherwise={"conv5"})
+
+
+LAYER_NORM_STEPS = """\
+import sys
+import torch
+from netc import build
+torch.manual_seed(0)
+channels, stride = int(sys.argv[2]), int(sys.argv[3])
+model = build(sys.argv[1])
+norm = model.layernorm1
+out = norm(torch.randn(2, channels, 12, 12))
+assert out.stride() == torch.empty(out.shape).stride(), out.stride()  # plain NCHW strides
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for _ in range(30):
+    model(torch.randn(8, channels, 12, 12)).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+print("trained")
+"""
+
+
+@pytest.mark.parametrize("channels,stride", [(1, 2), (2, 2), (3, 3), (4, 2)])
+def test_layer_norm_before_a_strided_pointwise_conv_trains_in_its_own_process(tmp_path, channels, stride):
+    """Issue 24: LayerNorm2d's permuted (channels-last-strided) output read by a 1×1 conv of stride
+    > 1 crashed the interpreter in oneDNN's weight gradient (SIGSEGV/SIGABRT on this AMD AVX2
+    machine, torch 2.13). The generated LayerNorm2d returns plain NCHW (a clone: with one channel
+    .contiguous() keeps the view). A subprocess, so that a crash fails this test, not the suite."""
+    import subprocess
+    import sys
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"input: [{channels}, 12, 12]\n"
+                    f"network: conv({channels}, 3)-layernorm-conv({channels}, 1, stride={stride})-relu-"
+                    "globalavgpool-fc(10)\n")
+    script = tmp_path / "steps.py"
+    script.write_text(LAYER_NORM_STEPS)
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(script), str(spec), str(channels), str(stride)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "trained" in done.stdout, (done.returncode, done.stderr[-2000:])

@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 
 from netc import NetcError, build, compile_source
 from netc.analysis import analyze_file
+from netc.layers import KINDS
+from netc.program.init_config import learned_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,3 +122,119 @@ def test_zero_init_residual_zeroes_the_norms_torchvision_zeroes(tmp_path):
     mine = [i for i, (name, t) in enumerate(ours.state_dict().items())
             if name.endswith(".weight") and t.dim() == 1 and torch.all(t == 0)]
     assert len(zeroed) == 16 and mine == zeroed  # bn3 of each of the 16 bottlenecks, at the same places
+
+
+# --- init: against the tensors each kind declares (netc/layers/base.py: Learned) -------------------
+
+# Each learned kind as a word, `{}` where its switch (bias=…, affine=…) goes.
+LAYER_WORDS = {"conv": "conv(4, 3{})", "deconv": "deconv(4, 2{})", "fc": "fc(5{})", "prelu": "prelu",
+               "bn": "bn", "groupnorm": "groupnorm(2{})", "instancenorm": "instancenorm({})",
+               "layernorm": "layernorm({})", "layerscale": "layerscale"}
+
+
+def _layer(kind: str, switch: bool | None) -> str:
+    tensor = next((t for t in KINDS[kind].learned if t.switch), None)
+    setting = "" if tensor is None or switch is None else f"{tensor.switch}={'true' if switch else 'false'}"
+    word = LAYER_WORDS[kind]
+    if "({})" in word:
+        return word.replace("({})", f"({setting})" if setting else "")
+    return word.replace("{}", f", {setting}" if setting else "")
+
+
+def _layer_spec(kind: str, switch: bool | None, init: str = "") -> str:
+    # The layer first, on a 4-channel map, so that its module is <kind>1 in the generated network.
+    return f"input: [4, 6, 6]\n{init}network: {_layer(kind, switch)}-relu\n"
+
+
+def test_every_kind_with_parameters_declares_them():
+    from netc.layers import has_parameters
+
+    assert set(learned_kinds()) == set(LAYER_WORDS)
+    for name in learned_kinds():
+        assert has_parameters(KINDS[name]) and KINDS[name].learned, name
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_WORDS))
+@pytest.mark.parametrize("switch", [True, False, None])
+def test_the_declared_tensors_are_the_modules_own(tmp_path, kind, switch):
+    """The declaration against torch's module: the same tensor names given the attributes, and the
+    declared rank is the tensor's (so the fan-based methods are refused exactly where torch cannot
+    compute a fan), less LayerScale's (C, 1, 1) map form, kept at one γ per channel on purpose."""
+    module = getattr(build(_spec(tmp_path, _layer_spec(kind, switch))), f"{kind}1")
+    attrs = {a.name: a.default for a in KINDS[kind].attrs if a.type == "bool"}  # instancenorm: affine=false
+    attrs.update({t.switch: switch for t in KINDS[kind].learned if t.switch and switch is not None})
+    declared = {t.name: t for t in KINDS[kind].learned if KINDS[kind].has_tensor(attrs, t.name)}
+    own = dict(module.named_parameters(recurse=False))
+    assert set(own) == set(declared)
+    for name, tensor in own.items():
+        if kind == "layerscale":
+            assert tensor.squeeze().dim() == declared[name].rank
+            continue
+        assert tensor.dim() == declared[name].rank, name
+        try:
+            torch.nn.init.kaiming_normal_(tensor.detach().clone())
+            fan = True
+        except ValueError:
+            fan = False
+        assert fan == (declared[name].rank >= 2), name
+
+
+GRID_METHODS = ["kaiming_normal(fan_out)", "xavier_uniform", "constant(0.5)", "ones", "normal(0.1)"]
+
+
+def _written(module, part: str, method: str, default_module) -> bool:
+    """Whether the tensor shows the method: constant and ones exactly, the random ones by leaving
+    torch's own draw (the same seed builds the same default module)."""
+    tensor, before = getattr(module, part), getattr(default_module, part)
+    if method == "constant(0.5)":
+        return bool(torch.all(tensor == 0.5))
+    if method == "ones":
+        return bool(torch.all(tensor == 1))
+    return not torch.equal(tensor, before) or bool(torch.all(before == tensor.mean()))
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_WORDS))
+def test_init_check_accepts_exactly_what_torch_runs(tmp_path, kind):
+    """Each method on each tensor of each kind, with and without its bias/affine: where `netc check`
+    accepts, netc.build runs and the tensor starts as written (PReLU's slopes, a bias where there is
+    one); where it refuses, torch's own init on the module's tensor fails or there is no tensor."""
+    parts = [t.name for t in KINDS[kind].learned]
+    switches = [True, False] if any(t.switch for t in KINDS[kind].learned) else [None]
+    accepted = refused = 0
+    for switch in switches:
+        torch.manual_seed(0)
+        plain = getattr(build(_spec(tmp_path, _layer_spec(kind, switch))), f"{kind}1")
+        for method in GRID_METHODS:
+            for part in ["weight", "bias"]:
+                init = f"init:\n  {kind}: {{{part}: {method}}}\n"
+                try:
+                    analyze_file(_spec(tmp_path, _layer_spec(kind, switch, init)))
+                except NetcError as exc:
+                    refused += 1
+                    tensor = getattr(plain, part, None) if part in parts else None
+                    if tensor is not None and not (kind == "layerscale" and method.startswith(("kaiming", "xavier"))):
+                        function = getattr(torch.nn.init, method.split("(")[0] + "_")
+                        with pytest.raises(ValueError):
+                            function(tensor.detach().clone())
+                    assert "init:" in str(exc)
+                    continue
+                accepted += 1
+                torch.manual_seed(0)
+                module = getattr(build(_spec(tmp_path, _layer_spec(kind, switch, init))), f"{kind}1")
+                assert _written(module, part, method, plain), (kind, switch, method, part)
+    assert accepted and refused
+
+
+def test_a_bias_method_skips_the_modules_without_one(tmp_path):
+    """init: matches every Conv2d, also the automatic shortcut's (no bias beside its batch norm) and
+    a conv written bias=false beside convs with one: those keep None, the others start as written."""
+    text = ("input: [3, 8, 8]\ninit:\n  conv: {weight: kaiming_normal(fan_out), bias: constant(0.1)}\n"
+            "  prelu: constant(0.2)\nblocks:\n  res: {args: [c], residual: \"conv(c, 3)-bn-relu-conv(c, 3)-bn\", "
+            "after: relu}\nnetwork: conv(4, 3)-prelu-conv(4, 1, bias=false)-res(8)-globalavgpool-fc(10)\n")
+    module = build(_spec(tmp_path, text))
+    convs = {name: m for name, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    without = sorted(name for name, m in convs.items() if m.bias is None)
+    assert len(without) == 2 and any("shortcut" in name for name in without)
+    assert all(torch.all(m.bias == 0.1) for m in convs.values() if m.bias is not None)
+    (prelu,) = [m for m in module.modules() if isinstance(m, torch.nn.PReLU)]
+    assert torch.all(prelu.weight == 0.2)

@@ -9,6 +9,7 @@ pairs the levels of two repetitions; and every misuse is an error at the read wi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -326,3 +327,29 @@ def test_a_head_from_that_names_no_point_says_which_there_are(tmp_path, origin, 
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.message == message and hint in diagnostic.hint
     assert diagnostic.span.line == 8 and diagnostic.span.col == 15
+
+
+MARK_AFTER_BLOCKS = """\
+input: [4, 17, 17]
+defaults: {conv: {padding: same, bias: false}, pool: {kernel: 2, stride: 2, ceil: true}}
+blocks: {blk1: {args: {c: null, s: 1}, residual: "conv(c, 3, stride=s)-bn-relu-conv(c, 3)-bn", shortcut: zeropad,
+                after: relu}}
+network: "deconv(3, 4, stride=1) - [blk1(3, 1)*3] - <p1> - logsoftmax - concat(<p1>) - <p2> - from(<p1>) - concat(<p2>)"
+"""
+
+
+def test_a_mark_after_repeated_blocks_names_the_last_use_in_forward_not_in_the_class(tmp_path):
+    """Issue 24: the mark lands on the last use's exit; the three uses are still one class (the mark
+    names that use's output in the network's forward), and torch runs it with netc's numbers."""
+    path = tmp_path / "net.yaml"
+    path.write_text(MARK_AFTER_BLOCKS)
+    analysis = analyze_file(str(path))
+    generated = generate(analysis)
+    assert generated.source.count("class Blk1(") == 1
+    assert re.search(r"^        p1 = self\.\w+\(x\)", generated.source, re.MULTILINE)  # the uses' output, in forward
+    model = getattr(load_generated(generated), generated.class_name)()
+    x = torch.randn(2, 4, 17, 17, requires_grad=True)
+    y = model(x)
+    y.sum().backward()
+    assert [tuple(y.shape[1:])] == [tuple(s) for s in analysis.output_shapes().values()] == [(9, 20, 20)]
+    assert sum(p.numel() for p in model.parameters()) == analysis.params

@@ -213,8 +213,17 @@ def test_init_methods_agree_with_the_reader():
     def netc_ok(text):
         return _netc_accepts(read_init, load_yaml(json.dumps({"conv": text}), "s.yaml"))
 
+    def netc_ok_on(kind, part):
+        return lambda text: _netc_accepts(read_init, load_yaml(json.dumps({kind: {part: text}}), "s.yaml"))
+
     _agree(INIT_TEXTS, netc_ok, lambda t: schema_accepts(spec(init={"conv": t})))
-    _agree(INIT_TEXTS, lambda t: netc_ok(t), lambda t: schema_accepts(spec(init={"fc": {"bias": t}})))
+    # A bias, a norm's scale, PReLU's slopes have one dimension: both refuse the fan-based methods there.
+    for kind, part in (("fc", "bias"), ("bn", "weight"), ("prelu", "weight"), ("fc", "weight")):
+        _agree(INIT_TEXTS, netc_ok_on(kind, part), lambda t, kind=kind, part=part: schema_accepts(
+            spec(init={kind: {part: t}})))
+    assert not netc_ok_on("fc", "bias")("kaiming_normal") and netc_ok_on("fc", "weight")("kaiming_normal")
+    # A kind whose module has no bias takes none, in both.
+    assert not netc_ok_on("prelu", "bias")("zeros") and not schema_accepts(spec(init={"prelu": {"bias": "zeros"}}))
 
 
 TRAIN_VALUES = [0, 1, 2, -1, 0.5, 0.999, 1.5, 3.0, 2**31, True, False, None, "0.1", "sgd", "adam", "adamw", "cosine",

@@ -345,3 +345,85 @@ def test_freezing_an_unknown_scope_is_an_error_listing_the_scopes(spec, tmp_path
     assert train(tmp_path, spec, "--data", "digits", "--epochs", "1", "--freeze", "stage9") == 1
     err = capsys.readouterr().err
     assert "unknown scope 'stage9'" in err and "conv1" in err
+
+
+class _Payload:
+    """A pickle that, loaded with weights_only=False, would create `path`: what a hostile last.pt carries."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_resume_loads_tensors_and_plain_values_only_and_refuses_a_pickled_payload(spec, tmp_path, capsys):
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "2", "--name", "run", "--stop-after", "1") == 0
+    run = tmp_path / "runs" / "run"
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)  # netc's own file loads so
+    assert state["epoch"] == 1 and isinstance(state["history"][0]["val_acc"], float)
+    marker = tmp_path / "pwned"
+    state["rng"] = {"torch": state["rng"]["torch"], "python": _Payload(str(marker))}
+    torch.save(state, run / "last.pt")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists()  # nothing of the pickle ran
+    assert len(err.strip().splitlines()) == 1 and "last.pt" in err and "Traceback" not in err
+    # the same bytes through a plain torch.load(weights_only=False) would have run it: the test could fail
+    torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert marker.is_dir()
+
+
+def test_resume_of_a_checkpoint_edited_by_hand_is_one_line(spec, tmp_path, capsys):
+    assert train(tmp_path, spec, "--data", "digits", "--epochs", "2", "--name", "run", "--stop-after", "1") == 0
+    run = tmp_path / "runs" / "run"
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    for broken in ({**state, "rng": {"torch": state["rng"]["torch"], "python": {"words": 3}}},
+                   {k: v for k, v in state.items() if k != "history"}, [1, 2, 3]):
+        torch.save(broken, run / "last.pt")
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    (run / "last.pt").write_bytes(b"PK\x03\x04" + b"\0" * 40)  # a truncated zip
+    assert main(["train", "--resume", str(run)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_corrupt_image_read_by_a_worker_is_one_line_without_the_workers_traceback(tmp_path):
+    """Issue 24: with --workers, a failure in a DataLoader worker (here a file that is no image)
+    reaches the main process with the worker's traceback in its message; the user sees one line,
+    naming the file, and no traceback, from a process of its own as a user runs it."""
+    for name, colour in {"red": (220, 20, 20), "blue": (20, 20, 220)}.items():
+        for k in range(6):
+            _png(tmp_path / "images" / name / f"{k}.png", colour)
+    (tmp_path / "images" / "red" / "3.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not an image" * 10)
+    path = tmp_path / "rgb.yaml"
+    path.write_text("name: Rgb\ninput: [3, 8, 8]\nnetwork: conv(4, 3)-relu-globalavgpool-fc(2)\n")
+    done = subprocess.run([sys.executable, "-m", "netc", "train", str(path), "--data", str(tmp_path / "images"),
+                           "--epochs", "1", "--batch", "4", "--workers", "2", "--runs", str(tmp_path / "runs")],
+                          env=ENV, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode in (1, 2), done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr and "worker" not in done.stderr, done.stderr
+    assert "3.png" in lines[0] and lines[0].startswith("netc: error: ")
+
+
+def test_a_librarys_error_from_a_worker_is_one_line_and_exit_1(monkeypatch, capsys):
+    """Not netc's own error: a library's, raised in a worker, re-raised by torch with the worker's
+    traceback in its message (a real torch ExceptionWrapper makes it, as the DataLoader does)."""
+    from torch.utils.data._utils import ExceptionWrapper
+
+    import netc.cli
+
+    def worker():
+        try:
+            raise OSError("cannot identify image file 'cats/3.png'")
+        except OSError:
+            ExceptionWrapper(where="in DataLoader worker process 0").reraise()
+
+    monkeypatch.setattr(netc.cli, "_run", lambda args: worker())
+    assert main(["check", str(ROOT / "specs" / "lenet5.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "cats/3.png" in err

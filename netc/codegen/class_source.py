@@ -48,6 +48,10 @@ class ClassSource:
     env: dict[str, Any] = field(default_factory=dict)  # the instance's values of the template's variables
     locals_taken: set[str] = field(default_factory=set)  # names __init__ already uses (parameters)
     slots: list[Slot] | None = None  # comments of a generic class, filled with this instance's numbers
+    # The node whose output a block's class returns: a mark after the block (`blk(3)*3 - <p1>`)
+    # names the instance's output in the caller's forward, never a variable inside the class, which
+    # every instance shares.
+    exit: str | None = None
 
     @property
     def instance_entry(self) -> str:

@@ -229,7 +229,7 @@ class Emitter:
     def name_point(self, node_id: str | None, handle: Handle) -> None:
         """A tensor a mark names and later layers read is forward's variable of that name (skip2)."""
         point = self.net.points.get(node_id or "")
-        if point is not None and handle.prefer is None and len(self.readers.get(node_id or "", ())) > 1:
+        if point is not None and node_id != self.src.exit and handle.prefer is None and len(self.readers.get(node_id or "", ())) > 1:
             handle.prefer = point
 
     # --- a generic class: sizes as expressions ------------------------------------------------------

@@ -43,30 +43,61 @@ def init_method(analysis: Analysis, paths: dict[str, str]) -> tuple[list[Any], l
 
 
 def _kind_branches(analysis: Analysis, spec: InitSpec) -> list[Any]:
+    """One isinstance branch per kind the rule names. Every module of those classes in the network is
+    matched, also one another kind builds (the automatic shortcut's 1×1 Conv2d, without a bias beside
+    its batch norm), so a tensor the kind declares optional (Learned.switch) is guarded unless every
+    such module is known to have it; a tensor the kind's module lacks (PReLU's bias) is never written."""
     net = analysis.network
+    built: dict[str, list[tuple[str, dict]]] = {}  # nn class → (kind, attributes) of each layer building one
+    for node in net.nodes():
+        if not node.inputs:
+            continue
+        for name in _classes(KINDS[node.kind].constructor(node.attrs, list(analysis[node.id].inputs))):
+            built.setdefault(name, []).append((node.kind, node.attrs))
     branches: list[Any] = []
     for kind_name, rule in spec.kinds.items():
+        kind = KINDS[kind_name]
         classes: list[str] = []
-        no_weight = no_bias = False
         for node in net.nodes():
             if node.kind != kind_name or not node.inputs:  # the nodes of the kind the rule names
                 continue
-            info = analysis[node.id]
-            build = KINDS[node.kind].constructor(node.attrs, list(info.inputs))
+            build = kind.constructor(node.attrs, list(analysis[node.id].inputs))
             build = build.module if isinstance(build, Conditional) else build
             if isinstance(build, Constructor):
                 name = build.cls if build.source else f"nn.{build.cls}"
                 if name not in classes:
                     classes.append(name)
-            no_weight |= info.weights == 0
-            no_bias |= info.biases == 0
-        steps = _steps("m.weight", rule.weight, no_weight) + _steps("m.bias", rule.bias, no_bias)
-        if not classes or not steps:
+        if not classes:
+            continue
+        layers = [layer for name in classes for layer in built.get(name, [])]
+        steps: list[Any] = []
+        for tensor, call in (("weight", rule.weight), ("bias", rule.bias)):
+            declared = kind.learned_tensor(tensor)
+            if declared is None:
+                continue
+            # Only an optional tensor may be missing (a Conv2d always has its weight, whoever builds it).
+            may_lack = declared.switch is not None and any(
+                owner != kind_name or not kind.has_tensor(attrs, tensor) for owner, attrs in layers)
+            steps += _steps(f"m.{tensor}", call, may_lack)
+        if not steps:
             continue
         test = classes[0] if len(classes) == 1 else "(" + ", ".join(classes) + ")"
         keyword = "if" if not branches else "elif"
         branches.append(Block(f"{keyword} isinstance(m, {test})", steps))
     return branches
+
+
+def _classes(build: Constructor | Conditional | None) -> list[str]:
+    """The classes of the modules a layer's constructor makes, nested ones (an nn.Sequential's) too,
+    spelled as the generated code spells them."""
+    if isinstance(build, Conditional):
+        return _classes(build.module) + _classes(build.identity)
+    if not isinstance(build, Constructor):
+        return []
+    found = [build.cls if build.source else f"nn.{build.cls}"]
+    for arg in build.args:
+        found += _classes(arg) if isinstance(arg, (Constructor, Conditional)) else []
+    return found
 
 
 def _steps(tensor: str, call: InitCall | None, may_be_none: bool) -> list[Any]:

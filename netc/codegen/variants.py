@@ -336,7 +336,7 @@ class ClassPlanner:
                 scope = self.network.scopes[scope_id]
                 x = Handle()
                 source = ClassSource(self.network, scope.children, scope.entry, self.refs, self.analysis,
-                                     pinned=self.pinned)
+                                     pinned=self.pinned, exit=scope.exit)
                 emitter = Emitter(source, x)
                 container = Container()
                 emitter.children(scope.children, container, "")

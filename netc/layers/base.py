@@ -83,6 +83,18 @@ NOTHING_SAVED = Saved(inputs=())
 
 
 @dataclass(frozen=True)
+class Learned:
+    """One tensor a kind's module learns, as the module names it (nn.Conv2d's weight and bias): what
+    `init:` may set. Checked when the spec is checked, so that the generated reset_parameters()
+    never asks torch for a tensor the module lacks or a fan it cannot compute."""
+
+    name: str  # the module's attribute: weight, bias
+    rank: int  # its dimensions at the fewest (a conv's weight 4, a norm's scale 1); fan-based init needs 2
+    switch: str | None = None  # the bool attribute that, false, leaves the module without it (bias, affine)
+    what: str = ""  # how a message names it: "one slope per channel"
+
+
+@dataclass(frozen=True)
 class Attr:
     name: str
     type: str  # int | float | bool | padding | choice
@@ -305,6 +317,17 @@ class LayerKind:
     torch_modules: ClassVar[tuple[str, ...]] = ()
     torch_functions: ClassVar[tuple[str, ...]] = ()
     torch_attrs: ClassVar[tuple[tuple[str, str, int], ...]] = ()
+    # The tensors its module learns, by the module's attribute names: what `init:` may set.
+    learned: ClassVar[tuple[Learned, ...]] = ()
+
+    def learned_tensor(self, name: str) -> Learned | None:
+        """The declared tensor of that name, or None when the kind's module has no such attribute."""
+        return next((t for t in self.learned if t.name == name), None)
+
+    def has_tensor(self, attrs: dict[str, Any], name: str) -> bool:
+        """Whether a layer with these attributes has the tensor (a conv with bias=false has no bias)."""
+        tensor = self.learned_tensor(name)
+        return tensor is not None and (tensor.switch is None or bool(attrs.get(tensor.switch, True)))
 
     @property
     def pools(self) -> bool:

@@ -13,6 +13,7 @@ from .base import (
     Attr,
     Constructor,
     LayerKind,
+    Learned,
     Misfit,
     NoSymbolicRule,
     Saved,
@@ -164,6 +165,7 @@ class Conv(LayerKind):
         Attr("bias", "bool", True),
     )
     words = {"conv": {}, "convolution": {}}
+    learned = (Learned("weight", 4, what="the kernels"), Learned("bias", 1, "bias", "one per filter"))
     number_attr = "filters"
     defaults_key = "conv"
     counts_flops = True
@@ -292,6 +294,7 @@ class TransposedConv(LayerKind):
         Attr("bias", "bool", True),
     )
     words = {"deconv": {}, "upconv": {}, "convtranspose": {}}
+    learned = (Learned("weight", 4, what="the kernels"), Learned("bias", 1, "bias", "one per filter"))
     number_attr = "filters"
     defaults_key = "deconv"
     counts_flops = True

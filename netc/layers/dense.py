@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, ShapeError, is_spatial, numel, py, py_prod
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Learned, ShapeError, is_spatial, numel, py, py_prod
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,7 @@ class FullyConnected(LayerKind):
     category = "fc"
     attrs = (Attr("units", "int", minimum=1), Attr("bias", "bool", True))
     words = {"fc": {}, "dense": {}, "linear": {}}
+    learned = (Learned("weight", 2, what="units × inputs"), Learned("bias", 1, "bias", "one per unit"))
     number_attr = "units"
     defaults_key = "fc"
     counts_flops = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Saved, ShapeError, is_spatial, numel
+from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, Learned, Saved, ShapeError, is_spatial, numel
 from .conv import spatial_input
 
 KEEPS_OUTPUT = Saved(inputs=(), output=True)
@@ -57,6 +57,7 @@ class PReLU(Activation):
     name, module = "prelu", "PReLU"
     attrs = (Attr("slopes", "int", None, minimum=1), Attr("init", "float", 0.25))  # slopes None: one per channel
     words = {"prelu": {}}
+    learned = (Learned("weight", 1, what="the slopes, one per channel or one shared"),)
 
     def _slopes(self, attrs, inputs):
         return attrs["slopes"] if attrs["slopes"] is not None else inputs[0][0]
@@ -330,6 +331,8 @@ class LayerScale(LayerKind):
     foldable = True
     attrs = (Attr("init", "float", 1e-6),)
     words = {"layerscale": {}}
+    # (C, 1, 1) on a map, (C,) on a vector: one γ per channel either way, no fan to compute.
+    learned = (Learned("weight", 1, what="one γ per channel"),)
 
     def params(self, attrs, inputs, out):
         return inputs[0][0], 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Attr, Constructor, LayerKind, Saved, ShapeError, divides_hint, is_spatial, numel
+from .base import Attr, Constructor, LayerKind, Learned, Saved, ShapeError, divides_hint, is_spatial, numel
 from .conv import spatial_input
 
 
@@ -22,6 +22,7 @@ class BatchNorm(LayerKind):
         Attr("momentum", "float", 0.1, minimum=0.0),
     )
     words = {"bn": {}, "batchnorm": {}}
+    learned = (Learned("weight", 1, what="one scale per channel"), Learned("bias", 1, what="one shift per channel"))
 
     def params(self, attrs, inputs, out):
         return inputs[0][0], inputs[0][0]
@@ -42,6 +43,8 @@ class _PerImageNorm(LayerKind):
 
     category = "norm"
     foldable = True
+    learned = (Learned("weight", 1, "affine", "one scale per channel"),
+               Learned("bias", 1, "affine", "one shift per channel"))
 
     def symbolic_shape(self, attrs, inputs):
         return inputs[0]
@@ -114,15 +117,19 @@ class InstanceNorm(_PerImageNorm):
 
 # torchvision's LayerNorm2d (ConvNeXt), written into the generated file: torch.nn normalises only
 # trailing axes, so the map is seen channels-last by nn.LayerNorm's own forward (F.layer_norm) and
-# turned back. A subclass of nn.LayerNorm, so its state is nn.LayerNorm's (weight, bias) and takes
-# torchvision's weights. Lines within ruff's 88 columns: the generated file is formatted.
+# turned back, as a plain NCHW tensor (torchvision's returns the permuted view). A subclass of
+# nn.LayerNorm, so its state is nn.LayerNorm's (weight, bias) and takes torchvision's weights. Lines within ruff's 88 columns: the generated file is formatted.
 LAYER_NORM_2D = """\
 class LayerNorm2d(nn.LayerNorm):
     # nn.LayerNorm over the channels at each position of a map, as torchvision's
     # LayerNorm2d (ConvNeXt's).
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        # A plain NCHW copy, not the permuted (channels-last-strided) view: oneDNN's
+        # weight gradient of a strided 1x1 conv reading that view corrupts the heap
+        # (netc issue 24). clone, since with one channel .contiguous() keeps the view.
+        y = super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return y.clone(memory_format=torch.contiguous_format)
 """
 
 
@@ -141,7 +148,7 @@ class LayerNorm(_PerImageNorm):
         return Saved(hidden=2 * numel(tuple(inputs[0][1:])))
 
     def channels_last_output(self, attrs, inputs, channels_last):
-        return is_spatial(tuple(inputs[0]))  # LayerNorm2d's output is a permuted channels-last tensor
+        return False  # LayerNorm2d copies its permuted result back to NCHW (see LAYER_NORM_2D)
 
     def label(self, attrs):
         return "layernorm"

@@ -6,6 +6,11 @@ do) or `{weight: …, bias: …}`. Methods: default (torch's own), kaiming_norma
 kaiming_uniform(…), xavier_normal, xavier_uniform, normal(std), trunc_normal(std), uniform(bound),
 zeros, ones, constant(value). `zero_init_residual: true` starts the last batch norm of every
 residual body at 0, so each residual block starts as its shortcut (Goyal et al. 2017).
+
+Each method is checked against the tensors the kind declares (netc/layers/base.py: Learned): a kind
+without a bias (prelu, layerscale) takes none, and the fan-based methods (kaiming_*, xavier_*) need a
+tensor of 2 or more dimensions. Whether the network's layers have the tensor at all (a conv with
+bias=false, a norm with affine=false) is checked once it is expanded (netc/expand.py).
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from __future__ import annotations
 import re
 
 from ..errors import Diagnostics, NetcError, did_you_mean
-from ..initspec import METHODS, WORD_CHOICES, InitCall, InitSpec, KindInit
+from ..initspec import FAN_BASED, METHODS, WORD_CHOICES, InitCall, InitSpec, KindInit
 from ..layers import KINDS, has_parameters
 from ..spec import YNode
 from .checks import describe, expect, key_index
 
 FLAGS = ("zero_init_residual",)
-PARTS = ("weight", "bias")  # what `{weight: …, bias: …}` sets
+PARTS = ("weight", "bias")  # what `{weight: …, bias: …}` may set, as far as a kind has them
 ZERO = InitCall("zeros", (), "zeros")
 
 
@@ -49,7 +54,7 @@ def read_init(node: YNode | None, key_span=None) -> InitSpec | None:
             errors.add(NetcError.at(span, f"init: {name} has no parameters to initialise",
                                     f"the kinds with parameters are {', '.join(learned)}"))
             continue
-        rule = errors.run(_kind_rule, key, value)
+        rule = errors.run(_kind_rule, name, key, value)
         if rule is not None:
             kinds[name] = rule
     errors.check()
@@ -61,28 +66,53 @@ def learned_kinds() -> list[str]:
     return sorted(name for name, kind in KINDS.items() if has_parameters(kind) and kind.words)
 
 
-def _kind_rule(key: str, value: YNode) -> KindInit:
+def kind_parts(name: str) -> tuple[str, ...]:
+    """The tensors `init: {name: {…}}` may set: those the kind's module has (prelu: weight only)."""
+    return tuple(t.name for t in KINDS[name].learned if t.name in PARTS)
+
+
+def _kind_rule(name: str, key: str, value: YNode) -> KindInit:
+    parts = kind_parts(name)
     if isinstance(value.value, str):
         weight = _call(value.value, value, f"init: {key}")
-        return KindInit(weight, None if weight.writes_nothing else ZERO)
+        _check_rank(name, "weight", weight, value, f"init: {key}")
+        bias = None if weight.writes_nothing or "bias" not in parts else ZERO  # a kind without a bias: none implied
+        return KindInit(weight, bias, (("weight", value.span),))
     expect(value, dict, f"init: {key}")
     rules: dict[str, InitCall] = {}
+    written: list[tuple[str, object]] = []
     errors = Diagnostics()
     for part, item in value.value.items():
-        if part not in PARTS:
+        if part not in parts:
             span = value.source.span_at(key_index(value, part), len(part))
-            errors.add(NetcError.at(span, f"init: {key} has no '{part}' (it sets weight and bias)",
-                                    did_you_mean(part, list(PARTS))))
+            has = " and ".join(parts)
+            if part in PARTS:
+                errors.add(NetcError.at(span, f"init: {key} has no {part}: its module learns only its {has}",
+                                        f"leave out {part}; {key}: <method> sets the {has}"))
+            else:
+                errors.add(NetcError.at(span, f"init: {key} has no '{part}' (it sets {has})",
+                                        did_you_mean(part, list(parts))))
             continue
         if not isinstance(item.value, str):
             errors.add(NetcError.at(item.span, f"init: {key}.{part} must be a method such as normal(0.01), "
                                     f"got {describe(item.value)}"))
             continue
         call = errors.run(_call, item.value, item, f"init: {key}.{part}")
-        if call is not None:
+        if call is not None and errors.run(_check_rank, name, part, call, item, f"init: {key}.{part}", default=False):
             rules[part] = call
+            written.append((part, item.span))
     errors.check()
-    return KindInit(rules.get("weight"), rules.get("bias"))
+    return KindInit(rules.get("weight"), rules.get("bias"), tuple(written))
+
+
+def _check_rank(name: str, part: str, call: InitCall, node: YNode, what: str) -> bool:
+    """A fan-based method needs a tensor of 2+ dimensions (torch computes its fan in and fan out)."""
+    tensor = KINDS[name].learned_tensor(part)
+    if call.method in FAN_BASED and tensor is not None and tensor.rank < 2:
+        raise NetcError.at(node.span, f"{what}: {call.method} needs a tensor of 2 or more dimensions to compute its "
+                           f"fan, and {name}'s {part} has 1 ({tensor.what})",
+                           "use ones, zeros, constant(v), normal(std), trunc_normal(std) or uniform(bound) there")
+    return True
 
 
 def _call(text: str, node: YNode, what: str) -> InitCall:

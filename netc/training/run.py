@@ -22,7 +22,7 @@ from ..program.train_config import TrainConfig, effective_config, load_train_con
 from ..transfer import freeze, load_weights, param_groups
 from ..version import __version__
 from . import distributed
-from .checkpoint import load_checkpoint, restore_rng, rng_states, save_atomic
+from .checkpoint import load_checkpoint, plain_rows, restore_rng, rng_states, save_atomic
 from .data import BadImages, Data, load_data
 from .loop import Step, WeightAverage, evaluate, train_epoch
 from .metrics import EventLog, draw_curves, plot_available, write_metrics
@@ -209,14 +209,15 @@ def _train(args, analysis, world: distributed.World, device: torch.device) -> in
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+            if scaler is not None and state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
+            start, history, best = int(state["epoch"]), list(state["history"]), float(state["best"])
+            if average is not None and state.get("ema") is not None:
+                average.module.load_state_dict(state["ema"])
+            restore_rng(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            # a checkpoint of another network, or one edited by hand: one line, not a traceback
             raise UsageError(f"--resume {run_dir}: the checkpoint does not fit this run ({str(exc)[:200]})") from None
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start, history, best = state["epoch"], state["history"], state["best"]
-        if average is not None and state.get("ema") is not None:
-            average.module.load_state_dict(state["ema"])
-        restore_rng(state["rng"])
 
     record = {
         "spec": os.path.abspath(spec), "defines": dict(args.defines), "scale": args.scale,
@@ -312,7 +313,7 @@ def _save(run_dir, model, optimizer, scheduler, scaler, epoch, history, best, ac
         save_atomic(averaged if averaged is not None else weights, os.path.join(run_dir, "best.pth"))
     save_atomic({"model": weights, "ema": averaged, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "scaler": scaler.state_dict() if scaler is not None else None, "epoch": epoch,
-                 "history": history, "best": max(best, accuracy), "rng": rng_states()},
+                 "history": plain_rows(history), "best": float(max(best, accuracy)), "rng": rng_states()},
                 os.path.join(run_dir, "last.pt"))
     write_metrics(os.path.join(run_dir, "metrics.csv"), history)
     if plot_available():

@@ -109,7 +109,6 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 def _read_pth(path: str) -> Checkpoint:
     import pickle
-    import zipfile
 
     import torch
 
@@ -120,7 +119,10 @@ def _read_pth(path: str) -> Checkpoint:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _error(path, f"torch.load(weights_only=True) refuses it ({first[:200]})",
                      "save the model's state_dict (torch.save(model.state_dict(), FILE)), not the model") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, AttributeError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader's failure on foreign bytes (zip, pickle, and
+        # the safetensors library torch.load now hands some files to: SafetensorError) is one message
         raise _error(path, f"not a readable torch checkpoint ({printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:200]})") from None
     state = data
     if isinstance(data, Mapping) and not any(isinstance(v, torch.Tensor) for v in data.values()):
