@@ -85,7 +85,7 @@ NOTHING_SAVED = Saved(inputs=())
 @dataclass(frozen=True)
 class Attr:
     name: str
-    type: str  # int | float | bool | padding | choice
+    type: str  # int | float | floats (a tuple of numbers: sizes=(32, 64)) | bool | padding | choice
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()
     minimum: float | None = None
