@@ -73,8 +73,9 @@ def validate_attr(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: 
         single = dataclasses.replace(attr, type="float")
         for item in items:
             if isinstance(item, (tuple, list)):
+                flat = [v for part in items for v in (part if isinstance(part, (tuple, list)) else (part,))]
                 raise NetcError.at(span, f"{what} is a list of numbers, got a tuple inside it: {value!r}",
-                                   "write the numbers in one tuple, e.g. (0.5, 1, 2)")
+                                   f"write the numbers in one tuple, in order: ({', '.join(map(str, flat))})")
         return tuple(validate_attr(kind, single, item, span, call, env) for item in items)
     if isinstance(value, tuple):
         if not attr.pair:

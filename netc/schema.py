@@ -93,6 +93,8 @@ def _definitions() -> dict[str, Any]:
 
 # --- defaults: --------------------------------------------------------------------------------
 def _default_value(value: Any) -> Any:
+    if isinstance(value, tuple):  # a list of numbers (anchors' sizes): JSON's array
+        return [_default_value(v) for v in value]
     return value.name if isinstance(value, Symbol) else value
 
 

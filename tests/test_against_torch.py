@@ -610,6 +610,32 @@ def test_multiscale_roi_align_counts_per_roi_as_torch_does(tmp_path: Path):
     assert analysis.params == sum(p.numel() for p in module.parameters())
 
 
+ANCHOR_SPEC = """\
+name: anchored
+input: {image: [3, 40, 36]}
+network: conv(8, 3, stride=4) - <p2> - conv(8, 3, stride=2) - <p3> - from(<image>) - anchors(<p2>, <p3>, sizes=(16, 32))
+"""
+
+
+def test_anchors_count_as_torch_does(tmp_path: Path):
+    """The anchors' output shape (one image's [A, 4], each image of the batch), the FLOPs torch's
+    FlopCounterMode counts (the convs' only) and no parameters; tests/test_anchors.py compares the
+    anchors' values with torchvision's AnchorGenerator."""
+    import netc
+
+    spec = tmp_path / "anchored.yaml"
+    spec.write_text(ANCHOR_SPEC)
+    analysis = analyze_file(str(spec))
+    module = netc.build(str(spec)).eval()
+    image = torch.randn(2, 3, 40, 36)
+    with torch.no_grad():
+        out = module(image)
+    assert out.shape == (2, *analysis["anchors1"].shape) == (2, (10 * 9 + 5 * 5) * 3, 4)
+    assert analysis["anchors1"].params == 0 and analysis["anchors1"].flops == 0
+    assert 2 * analysis.flops == flops_of(module, image)  # netc's figures are per image
+    assert analysis.params == sum(p.numel() for p in module.parameters())
+
+
 ROI_HEAD = {"roipool1", "fc1", "relu3", "roialign1", "flatten1", "concat1", "fc2"}
 
 
@@ -634,7 +660,7 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
     covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
-    for text in (ROI_SPEC, PYRAMID_SPEC):
+    for text in (ROI_SPEC, PYRAMID_SPEC, ANCHOR_SPEC):
         spec.write_text(text)
         covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
     assert set(KINDS) <= covered, f"add a torch comparison for {sorted(set(KINDS) - covered)}"

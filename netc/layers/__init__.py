@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from .anchors import Anchors
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
 from .channels import ChannelShuffle, Maxout, Slice
 from .conv import Conv, TransposedConv
@@ -38,7 +39,7 @@ from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(), Crop(),
-    RoIPool(), RoIAlign(), MultiScaleRoIAlign(),
+    RoIPool(), RoIAlign(), MultiScaleRoIAlign(), Anchors(),
     FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
