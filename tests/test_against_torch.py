@@ -309,6 +309,27 @@ def test_group_norm_instance_norm_and_channel_dropout():
     ])
 
 
+FROZEN_NORMS = "conv(6, 3)-frozenbn-relu-frozenbn(eps=0.001)-fc(4)"
+
+
+def test_frozen_batch_norm():
+    """torchvision.ops.FrozenBatchNorm2d (pure Python), with buffers set apart from their identity
+    values: shapes, no parameters, FLOPs, what backward keeps (the per-channel scale)."""
+    from torchvision_models import torchvision
+
+    torchvision()
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    analysis = analyze_expression(FROZEN_NORMS, (3, 7, 5))
+    norms = [FrozenBatchNorm2d(6), FrozenBatchNorm2d(6, eps=0.001)]
+    for k, norm in enumerate(norms):
+        for name, buffer in norm.named_buffers():
+            buffer.copy_(torch.linspace(0.5, 1.5, 6) * (k + 1) if "var" in name or name == "weight" else
+                         torch.linspace(-0.2, 0.3, 6))
+    compare_sequential(analysis, [nn.Conv2d(3, 6, 3, padding=1), norms[0], nn.ReLU(), norms[1],
+                                  nn.Sequential(nn.Flatten(), nn.Linear(6 * 7 * 5, 4))])
+
+
 def test_zero_padding_and_adaptive_max_pooling():
     analysis = analyze_expression(PADS_AND_MAX_POOLS, (3, 13, 11))
     compare_sequential(analysis, [
@@ -655,7 +676,8 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
                        (GLOBAL_POOL, (3, 13, 11)), (NON_SQUARE, (3, 17, 30)), (CEIL_AND_RESHAPE, (3, 12, 12)),
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
                        (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
-                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8))):
+                       (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8)),
+                       (FROZEN_NORMS, (3, 7, 5))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)

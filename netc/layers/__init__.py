@@ -32,7 +32,7 @@ from .elementwise import (
     Tanh,
 )
 from .merge import Add, Concat, Mul, Projection
-from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
+from .norm import BatchNorm, FrozenBatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
 from .padding import Crop, ZeroPad
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
 from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool
@@ -43,7 +43,7 @@ _ALL: tuple[LayerKind, ...] = (
     FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
-    BatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),
+    BatchNorm(), FrozenBatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),
     StochasticDepth(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),
 )
