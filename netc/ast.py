@@ -45,11 +45,12 @@ class Func:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """`(1, 7)`: a value per spatial axis (height, width), for a window's kernel, stride, padding."""
+class Tuple:
+    """`(1, 7)`, `(0.5, 1, 2)`: a tuple of values. Two of them are a value per spatial axis (height,
+    width) for a window's kernel, stride, padding; any number is a list for an attribute that takes
+    one (anchors' sizes and ratios). Which reading applies is the attribute's, not the syntax's."""
 
-    first: Expr
-    second: Expr
+    items: tuple[Expr, ...]
     span: SourceSpan
 
 
@@ -63,7 +64,7 @@ class IfElse:
     span: SourceSpan
 
 
-Expr = Num | Name | BinOp | Neg | Func | Pair | IfElse
+Expr = Num | Name | BinOp | Neg | Func | Tuple | IfElse
 
 
 # --- network items ------------------------------------------------------------------------------

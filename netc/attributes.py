@@ -68,9 +68,27 @@ def validate_attr(kind: LayerKind, attr, value: Any, span, call: ast.Call, env: 
                 or kind_of is bool and attr.type == "bool"):
             return value
     what = f"{kind.name} {attr.name}"
+    if attr.type == "floats":  # a list of numbers: sizes=(32, 64, 128); one number is a list of one
+        items = tuple(value) if isinstance(value, (tuple, list)) else (value,)  # a list from YAML's defaults:
+        single = dataclasses.replace(attr, type="float")
+        for item in items:
+            if isinstance(item, (tuple, list)):
+                flat = [v for part in items for v in (part if isinstance(part, (tuple, list)) else (part,))]
+                raise NetcError.at(span, f"{what} is a list of numbers, got a tuple inside it: {value!r}",
+                                   f"write the numbers in one tuple, in order: ({', '.join(map(str, flat))})")
+        return tuple(validate_attr(kind, single, item, span, call, env) for item in items)
     if isinstance(value, tuple):
         if not attr.pair:
-            raise NetcError.at(span, f"{what} is one value for both axes, got {value!r}")
+            if len(value) == 2:
+                raise NetcError.at(span, f"{what} is one value for both axes, got {value!r}")
+            raise NetcError.at(span, f"{what} is one value, got a tuple of {len(value)}: {value!r}")
+        if len(value) != 2:  # a pair is (height, width): any other length is no per-axis value
+            raise NetcError.at(span, f"{what} is one value or a (height, width) pair, got a tuple of "
+                               f"{len(value)}: {value!r}",
+                               f"for both axes write {value[0]!r}" if len(value) == 1 else None)
+        if any(isinstance(v, tuple) for v in value):
+            raise NetcError.at(span, f"{what} is a (height, width) pair of single values, got a tuple inside it: "
+                               f"{value!r}")
         single = dataclasses.replace(attr, pair=False)
         height, width = (validate_attr(kind, single, v, span, call, env) for v in value)
         return height if height == width else (height, width)  # (3, 3) is 3

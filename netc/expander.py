@@ -400,7 +400,10 @@ class Expander:
             if block.shortcut == "identity":
                 short_end = cur
             elif block.shortcut in ("auto", "zeropad"):
-                attrs = {"bn": _uses_batchnorm(block.body, self.program.blocks), "zeropad": block.shortcut == "zeropad"}
+                blocks = self.program.blocks
+                attrs = {"bn": _uses_batchnorm(block.body, blocks), "zeropad": block.shortcut == "zeropad"}
+                if not attrs["bn"] and _uses_batchnorm(block.body, blocks, frozen=True):
+                    attrs["frozen"] = True  # a detection backbone's FrozenBatchNorm2d: its projection's too
                 short_end = self.add_node(SHORTCUT_KIND, attrs, (cur, body_end), scope, span, text,
                                           local="shortcut", shape_only=(1,))
             else:
@@ -475,13 +478,14 @@ def _show(value: Value) -> str:
     return str(value) if not isinstance(value, float) else f"{value:g}"
 
 
-def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef], seen: frozenset[str] = frozenset()) -> bool:
-    """Whether a residual body uses batch norm, itself or in a block it calls, so that its
-    automatic projection gets one too."""
+def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef], seen: frozenset[str] = frozenset(),
+                    frozen: bool = False) -> bool:
+    """Whether a residual body uses batch norm (with `frozen`, a frozen one), itself or in a block
+    it calls, so that its automatic projection gets one too."""
     for item in seq.items:
         while isinstance(item, ast.Repeat):
             item = item.body
-        if isinstance(item, ast.Seq) and _uses_batchnorm(item, blocks, seen):
+        if isinstance(item, ast.Seq) and _uses_batchnorm(item, blocks, seen, frozen):
             return True
         if not isinstance(item, ast.Call):
             continue
@@ -490,10 +494,10 @@ def _uses_batchnorm(seq: ast.Seq, blocks: dict[str, ast.BlockDef], seen: frozens
             if block.name in seen:
                 continue  # a block calling itself is reported where it is expanded
             parts = [block.body, *block.branches] if block.body is not None else list(block.branches)
-            if any(part is not None and _uses_batchnorm(part, blocks, seen | {block.name}) for part in parts):
+            if any(part is not None and _uses_batchnorm(part, blocks, seen | {block.name}, frozen) for part in parts):
                 return True
             continue
         found = lookup_word(item.word)
-        if found is not None and found[0].batch_norm:
+        if found is not None and (found[0].frozen_norm if frozen else found[0].batch_norm):
             return True
     return False

@@ -95,8 +95,8 @@ def evaluate(node: ast.Expr, env: dict[str, Value]) -> Value:
     if isinstance(node, ast.Neg):
         value = evaluate(node.operand, env)
         return _check(-_number(value, node.operand, env), node)
-    if isinstance(node, ast.Pair):  # (height, width): each a number or a word (padding=(same, 0) is refused later)
-        return (evaluate(node.first, env), evaluate(node.second, env))
+    if isinstance(node, ast.Tuple):  # (height, width) or a list: each a number or a word (padding=(same, 0) is refused later)
+        return tuple(evaluate(item, env) for item in node.items)
     if isinstance(node, ast.IfElse):
         return evaluate(node.then if _truth(node.test, env) else node.other, env)
     if isinstance(node, ast.Func):

@@ -292,9 +292,8 @@ class _ToAst(Transformer):
         return ast.Func(name, tuple(args), self._span(meta))
 
     @v_args(meta=True)
-    def pair(self, meta, children):
-        first, second = children
-        return ast.Pair(first, second, self._span(meta))
+    def tuple_literal(self, meta, children):
+        return ast.Tuple(tuple(children), self._span(meta))
 
     @v_args(meta=True)
     def neg(self, meta, children):

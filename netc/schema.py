@@ -94,6 +94,8 @@ def _definitions() -> dict[str, Any]:
 
 # --- defaults: --------------------------------------------------------------------------------
 def _default_value(value: Any) -> Any:
+    if isinstance(value, tuple):  # a list of numbers (anchors' sizes): JSON's array
+        return [_default_value(v) for v in value]
     return value.name if isinstance(value, Symbol) else value
 
 
@@ -108,6 +110,9 @@ def _attr(kind: LayerKind, attr: Attr) -> dict[str, Any]:
         out = {"anyOf": [{"enum": list(PADDING_KINDS)}, {"type": "integer", "minimum": 0}]}
     elif attr.type == "choice":
         out = {"enum": list(attr.choices)}
+    elif attr.type == "floats":  # a list of numbers, or one number as a list of one
+        number: dict[str, Any] = {"type": "number"} if attr.minimum is None else {"type": "number", "minimum": attr.minimum}
+        out = {"anyOf": [number, {"type": "array", "items": number, "minItems": 1}]}
     else:
         raise ValueError(f"{kind.name}.{attr.name}: no schema for attribute type {attr.type!r}")
     if attr.minimum is not None and attr.type in ("int", "float"):

@@ -340,8 +340,8 @@ def translate(expr: ast.Expr, env: dict[str, Any]) -> Any:
         return evaluate(expr, {})
     if isinstance(expr, ast.Name):
         return env[expr.id] if expr.id in env else Symbol(expr.id)
-    if isinstance(expr, ast.Pair):
-        return (translate(expr.first, env), translate(expr.second, env))
+    if isinstance(expr, ast.Tuple):
+        return tuple(translate(item, env) for item in expr.items)
     if isinstance(expr, ast.Func):
         args = [translate(arg, env) for arg in expr.args]
         symbolic = [a for a in args if isinstance(a, Sym)]

@@ -57,6 +57,9 @@ class _TemplateExpander(Expander):
             single = dataclasses.replace(attr, pair=False)
             height, width = (self.attr_value(kind, single, v, span, call, env) for v in value)
             return height if height == width else (height, width)
+        if attr.type == "floats" and any(isinstance(v, Sym) for v in (value if isinstance(value, tuple) else (value,))):
+            names = frozenset().union(*(v.names for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, Sym)))
+            raise NotGeneric(names, f"{kind.name} {attr.name} must be known for the class")
         if isinstance(value, Sym):
             if attr.type in ("int", "padding"):
                 return as_int(value)

@@ -46,6 +46,8 @@ def _value(value: Any) -> str:
     if isinstance(value, float):
         text = f"{value:g}"
         return text.replace("e-0", "e-")  # 1e-05 → 1e-5, as a person writes it
+    if isinstance(value, tuple):  # a list of numbers (anchors' sizes), as defaults: writes it
+        return "[" + ", ".join(_value(v) for v in value) + "]"
     return str(value)
 
 

@@ -311,6 +311,27 @@ def test_group_norm_instance_norm_and_channel_dropout():
     ])
 
 
+FROZEN_NORMS = "conv(6, 3)-frozenbn-relu-frozenbn(eps=0.001)-fc(4)"
+
+
+def test_frozen_batch_norm():
+    """torchvision.ops.FrozenBatchNorm2d (pure Python), with buffers set apart from their identity
+    values: shapes, no parameters, FLOPs, what backward keeps (the per-channel scale)."""
+    from torchvision_models import torchvision
+
+    torchvision()
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    analysis = analyze_expression(FROZEN_NORMS, (3, 7, 5))
+    norms = [FrozenBatchNorm2d(6), FrozenBatchNorm2d(6, eps=0.001)]
+    for k, norm in enumerate(norms):
+        for name, buffer in norm.named_buffers():
+            buffer.copy_(torch.linspace(0.5, 1.5, 6) * (k + 1) if "var" in name or name == "weight" else
+                         torch.linspace(-0.2, 0.3, 6))
+    compare_sequential(analysis, [nn.Conv2d(3, 6, 3, padding=1), norms[0], nn.ReLU(), norms[1],
+                                  nn.Sequential(nn.Flatten(), nn.Linear(6 * 7 * 5, 4))])
+
+
 def test_zero_padding_and_adaptive_max_pooling():
     analysis = analyze_expression(PADS_AND_MAX_POOLS, (3, 13, 11))
     compare_sequential(analysis, [
@@ -632,6 +653,32 @@ def test_multiscale_roi_align_counts_per_roi_as_torch_does(tmp_path: Path):
     assert analysis.params == sum(p.numel() for p in module.parameters())
 
 
+ANCHOR_SPEC = """\
+name: anchored
+input: {image: [3, 40, 36]}
+network: conv(8, 3, stride=4) - <p2> - conv(8, 3, stride=2) - <p3> - from(<image>) - anchors(<p2>, <p3>, sizes=(16, 32))
+"""
+
+
+def test_anchors_count_as_torch_does(tmp_path: Path):
+    """The anchors' output shape (one image's [A, 4], each image of the batch), the FLOPs torch's
+    FlopCounterMode counts (the convs' only) and no parameters; tests/test_anchors.py compares the
+    anchors' values with torchvision's AnchorGenerator."""
+    import netc
+
+    spec = tmp_path / "anchored.yaml"
+    spec.write_text(ANCHOR_SPEC)
+    analysis = analyze_file(str(spec))
+    module = netc.build(str(spec)).eval()
+    image = torch.randn(2, 3, 40, 36)
+    with torch.no_grad():
+        out = module(image)
+    assert out.shape == (2, *analysis["anchors1"].shape) == (2, (10 * 9 + 5 * 5) * 3, 4)
+    assert analysis["anchors1"].params == 0 and analysis["anchors1"].flops == 0
+    assert 2 * analysis.flops == flops_of(module, image)  # netc's figures are per image
+    assert analysis.params == sum(p.numel() for p in module.parameters())
+
+
 ROI_HEAD = {"roipool1", "fc1", "relu3", "roialign1", "flatten1", "concat1", "fc2"}
 
 
@@ -652,12 +699,12 @@ def test_every_layer_kind_is_compared_with_torch(tmp_path: Path):
                        (VECTOR, (20,)), (MODERN_ACTIVATIONS, (3, 10, 10)), (UPSAMPLING, (3, 5, 7)),
                        (TRANSPOSED, (3, 5, 6)), (MOBILE_ACTIVATIONS, (3, 10, 10)), (GROUP_NORMS, (3, 9, 7)),
                        (PADS_AND_MAX_POOLS, (3, 13, 11)), (CHANNEL_OPS, (3, 8, 8)), (CONVNEXT_PARTS, (3, 7, 5)), (CROPS, (3, 9, 8)),
-                       (PIXEL_SHUFFLES, (3, 4, 6))):
+                       (PIXEL_SHUFFLES, (3, 4, 6)), (FROZEN_NORMS, (3, 7, 5))):
         covered |= {node.kind for node in analyze_expression(dsl, shape).network.nodes()}
     spec = tmp_path / "g.yaml"
     spec.write_text(GRAPH_SPEC)
     covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
-    for text in (ROI_SPEC, PYRAMID_SPEC):
+    for text in (ROI_SPEC, PYRAMID_SPEC, ANCHOR_SPEC):
         spec.write_text(text)
         covered |= {node.kind for node in analyze_file(str(spec)).network.nodes()}
     assert set(KINDS) <= covered, f"add a torch comparison for {sorted(set(KINDS) - covered)}"

@@ -78,6 +78,8 @@ def constructor_expr(value: Any) -> Expr:
         return Bracketed(f"{value.cls}(" if value.source else f"nn.{value.cls}(", ")", items)
     if isinstance(value, tuple) and len(value) > 1:  # a tuple argument: nn.ZeroPad2d((0, 1, 0, 1))
         return Bracketed("(", ")", [Item(constructor_expr(v)) for v in value])
+    if isinstance(value, tuple) and len(value) == 1:  # a tuple of one keeps its comma: sizes ((32,), (64,))
+        return Bracketed("(", ",)", [Item(constructor_expr(value[0]))])
     return Raw(literal(value))
 
 

@@ -9,6 +9,7 @@ appear in it as one call each.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..infer import Analysis
 from ..ir import ScopeKind
@@ -124,11 +125,21 @@ def helper_classes(analysis: Analysis) -> dict[str, str]:
             pass
         build = KINDS[node.kind].constructor(node.attrs, list(inputs))
         for one in (build.identity, build.module) if isinstance(build, Conditional) else (build,):
-            if isinstance(one, Constructor) and one.source:
-                for cls, source in one.needs:
-                    found.setdefault(cls, source)
-                found.setdefault(one.cls, one.source)
+            _classes_of(one, found)
     return found
+
+
+def _classes_of(one: Any, found: dict[str, str]) -> None:
+    """The classes a construction defines, its arguments' included (a projection's
+    nn.Sequential(conv, FrozenBatchNorm2d(…)))."""
+    if not isinstance(one, Constructor):
+        return
+    for arg in (*one.args, *(v for _, v in one.kwargs)):
+        _classes_of(arg, found)
+    if one.source:
+        for cls, source in one.needs:
+            found.setdefault(cls, source)
+        found.setdefault(one.cls, one.source)
 
 
 def _header(analysis: Analysis, top_name: str, any_generic: bool, arguments: list[str],

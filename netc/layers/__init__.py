@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from .anchors import Anchors
 from .base import CATEGORY_COLORS, Attr, Conditional, Constructor, LayerKind, Shape, ShapeError, fmt_shape, numel
 from .channels import ChannelShuffle, Maxout, Slice
 from .conv import Conv, TransposedConv
@@ -31,7 +32,7 @@ from .elementwise import (
     Tanh,
 )
 from .merge import Add, Concat, Mul, Projection
-from .norm import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
+from .norm import BatchNorm, FrozenBatchNorm, GroupNorm, InstanceNorm, LayerNorm, LocalResponseNorm
 from .padding import Crop, ZeroPad
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pool import AdaptiveAvgPool, AdaptiveMaxPool, Pool, Upsample
@@ -39,11 +40,11 @@ from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool
 
 _ALL: tuple[LayerKind, ...] = (
     Conv(), TransposedConv(), Pool(), AdaptiveAvgPool(), AdaptiveMaxPool(), Upsample(), ZeroPad(), Crop(),
-    RoIPool(), RoIAlign(), MultiScaleRoIAlign(),
+    RoIPool(), RoIAlign(), MultiScaleRoIAlign(), Anchors(),
     FullyConnected(), Flatten(), Reshape(), Slice(), ChannelShuffle(), PixelShuffle(), PixelUnshuffle(),
     ReLU(), LeakyReLU(), PReLU(), ELU(), Maxout(), ReLU6(), SiLU(), Hardswish(), Hardsigmoid(), GELU(), Sigmoid(),
     Tanh(), Softplus(), Softmax(), LogSoftmax(),
-    BatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),
+    BatchNorm(), FrozenBatchNorm(), GroupNorm(), InstanceNorm(), LayerNorm(), LocalResponseNorm(), LayerScale(), Dropout(), Dropout2d(),
     StochasticDepth(), Identity(),
     Concat(), Add(), Mul(), Projection(), Input(),
 )

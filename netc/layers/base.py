@@ -97,7 +97,7 @@ class Learned:
 @dataclass(frozen=True)
 class Attr:
     name: str
-    type: str  # int | float | bool | padding | choice
+    type: str  # int | float | floats (a tuple of numbers: sizes=(32, 64)) | bool | padding | choice
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()
     minimum: float | None = None
@@ -285,6 +285,7 @@ class LayerKind:
     counts_flops: ClassVar[bool] = False  # FlopCounterMode counts this kind's work
     merges: ClassVar[bool] = False  # a block may merge its branches, or body and shortcut, with it (`merge:`)
     batch_norm: ClassVar[bool] = False  # normalises over the batch: a residual body with one gets a projection with one
+    frozen_norm: ClassVar[bool] = False  # a batch norm with fixed buffers (FrozenBatchNorm2d): likewise for projections
     # An in-place activation may overwrite this kind's output when nothing else reads it: False where
     # backward reads the output (relu, sigmoid, tanh, softmax) or the output may be the input itself
     # (dropout in eval mode). Views (makes_new_tensor False) are never overwritten either.

@@ -21,6 +21,7 @@ from .base import (
     py_sum,
 )
 from .conv import axis_text, native_conv_columns, per_axis, window_output_axes
+from .norm import FROZEN_BATCH_NORM
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class Projection(LayerKind):
     name = "projection"
     category = "conv"
     inputs = (2, 2)
-    attrs = (Attr("bn", "bool", False), Attr("zeropad", "bool", False))
+    attrs = (Attr("bn", "bool", False), Attr("zeropad", "bool", False), Attr("frozen", "bool", False))
     counts_flops = True
     overwritable = False  # the identity shortcut is its input
     output_variable = "shortcut"
@@ -259,6 +260,8 @@ class Projection(LayerKind):
         if not project or attrs.get("zeropad"):
             return NOTHING_SAVED
         # The 1×1 conv keeps the block input; its batch norm keeps the conv's output and statistics.
+        if attrs.get("frozen"):  # x * scale keeps the per-channel scale, not the conv's output
+            return Saved(per_batch=out[0])
         return Saved(hidden=numel(out), per_batch=2 * out[0]) if attrs["bn"] else Saved()
 
     def params(self, attrs, inputs, out):
@@ -266,6 +269,8 @@ class Projection(LayerKind):
         if not project or attrs.get("zeropad"):
             return 0, 0
         weights = inputs[0][0] * out[0]
+        if attrs.get("frozen"):  # the conv has no bias, the frozen norm no parameters
+            return weights, 0
         return weights + (out[0] if attrs["bn"] else 0), out[0]
 
     def macs(self, attrs, inputs, out):
@@ -293,9 +298,13 @@ class Projection(LayerKind):
         conv = Constructor(
             "Conv2d",
             (inputs[0][0], inputs[1][0]),
-            (("kernel_size", 1),) + ((("stride", stride),) if stride != 1 else ()) + ((("bias", False),) if attrs["bn"] else ()),
+            (("kernel_size", 1),) + ((("stride", stride),) if stride != 1 else ())
+            + ((("bias", False),) if attrs["bn"] or attrs.get("frozen") else ()),
         )
         module = Constructor("Sequential", (conv, Constructor("BatchNorm2d", (inputs[1][0],)))) if attrs["bn"] else conv
+        if attrs.get("frozen"):
+            module = Constructor("Sequential", (conv, Constructor("FrozenBatchNorm2d", (inputs[1][0],),
+                                                                  source=FROZEN_BATCH_NORM)))
         if in_class:
             return Conditional(((inputs[0][0], inputs[1][0]), (stride, 1)), Constructor("Identity"), module)
         return module

@@ -36,6 +36,67 @@ class BatchNorm(LayerKind):
         return Constructor("BatchNorm2d" if len(inputs[0]) == 3 else "BatchNorm1d", (inputs[0][0],), kwargs)
 
 
+# Lines within ruff's 88 columns: the generated file is formatted.
+FROZEN_BATCH_NORM = """\
+class FrozenBatchNorm2d(nn.Module):
+    # torchvision.ops.FrozenBatchNorm2d: batch norm with its scale, shift and
+    # statistics fixed (buffers, not parameters), as detection backbones hold them;
+    # the same arithmetic as torchvision's, so that the outputs agree bit for bit.
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # A BatchNorm2d's state loads too: its batch count has no place here.
+        state_dict.pop(prefix + "num_batches_tracked", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.reshape(1, -1, 1, 1)
+        b = self.bias.reshape(1, -1, 1, 1)
+        rv = self.running_var.reshape(1, -1, 1, 1)
+        rm = self.running_mean.reshape(1, -1, 1, 1)
+        scale = w * (rv + self.eps).rsqrt()
+        bias = b - rm * scale
+        return x * scale + bias
+"""
+
+
+@dataclass(frozen=True)
+class FrozenBatchNorm(LayerKind):
+    """Batch norm frozen (torchvision.ops.FrozenBatchNorm2d, the norm of torchvision's detection
+    backbones): scale, shift and statistics are buffers, so it has no parameters and learns nothing;
+    the same in training as in evaluation."""
+
+    name = "frozenbn"
+    category = "norm"
+    foldable = True
+    frozen_norm = True
+    attrs = (Attr("eps", "float", 1e-5, minimum=0.0),)
+    words = {"frozenbn": {}}  # noqa: RUF012 - a ClassVar of LayerKind, as every kind sets it
+
+    def infer(self, attrs, inputs):
+        if len(inputs[0]) != 3:
+            raise ShapeError(f"frozenbn normalises a C×H×W map (FrozenBatchNorm2d), got a tensor of "
+                             f"{'×'.join(map(str, inputs[0]))}")
+        return inputs[0], []
+
+    def symbolic_shape(self, attrs, inputs):
+        return inputs[0]
+
+    def saved(self, attrs, inputs, out):
+        # x * scale: autograd keeps the per-channel scale (the input needs no keeping, the buffers no gradient)
+        return Saved(inputs=(), per_batch=inputs[0][0])
+
+    def constructor(self, attrs, inputs):
+        kwargs = (("eps", attrs["eps"]),) if attrs["eps"] != 1e-5 else ()
+        return Constructor("FrozenBatchNorm2d", (inputs[0][0],), kwargs, source=FROZEN_BATCH_NORM)
+
+
 @dataclass(frozen=True)
 class _PerImageNorm(LayerKind):
     """A norm over each image's own values (no batch statistics): the shape kept, and a learned

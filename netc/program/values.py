@@ -176,7 +176,14 @@ def _defaults_section(node: YNode, section: str, body: YNode, sections: dict[str
             errors.add(NetcError.at(span, f"{key} has no attribute '{attr}' (it takes {listing})",
                                     did_you_mean(attr, names)))
             continue
-        value = errors.run(_scalar_value, item, f"defaults.{section}.{attr}")
+        if isinstance(item.value, list) and kind.attrs[names.index(attr.lower())].type == "floats":
+            # a list of numbers (anchors' sizes: [32, 64]); an empty one has nothing to read
+            parts = [errors.run(_scalar_value, part, f"defaults.{section}.{attr}") for part in item.value]
+            value = tuple(parts) if parts and None not in parts else None
+            if not parts:
+                errors.add(NetcError.at(item.span, f"defaults.{section}.{attr} must hold at least one number"))
+        else:
+            value = errors.run(_scalar_value, item, f"defaults.{section}.{attr}")
         if value is not None:
             values[key][attr.lower()] = value
             spans[(key, attr.lower())] = item.span
