@@ -2,7 +2,7 @@
 
 1. every zoo spec (specs/*.yaml, at 3×224×224 or its own input, batch 8): forward + backward on CUDA in
    float32 and under bf16 autocast with channels_last — it runs, and its outputs are finite;
-2. the memory predictions (netc/liveness.py) against `torch.cuda.max_memory_allocated` for the
+2. the memory predictions (netc/analysis/liveness.py) against `torch.cuda.max_memory_allocated` for the
    training step (SGD) and the inference_mode forward, float32, batch 8; the allowance for cuDNN's
    workspace is whatever the difference shows, reported per spec;
 3. images/s of the generated ResNet-50, MobileNet v2 and EfficientNet-B0 against torchvision's under
@@ -42,11 +42,11 @@ def zoo_runs(specs: list[Path], batch: int) -> list[str]:
 
     rows = ["| spec | fp32 fwd+bwd | bf16 + channels_last | predicted train MB | measured train MB | "
             "predicted infer MB | measured infer MB |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
-    from netc.analysis import analyze_file
-    from netc.liveness import inference_peak, training_peak
-    from netc.targets import resolve_target
+    from netc.analysis.liveness import inference_peak, training_peak
+    from netc.analysis.pipeline import analyze_file
+    from netc.analysis.targets import resolve_target
 
-    cuda = resolve_target("cuda")  # the caching allocator's model (netc/targets/cuda.py)
+    cuda = resolve_target("cuda")  # the caching allocator's model (netc/analysis/targets/cuda.py)
     for path in specs:
         analysis = analyze_file(str(path))
         if sum(1 for n in analysis.network.nodes() if not n.inputs) > 1:

@@ -37,8 +37,8 @@ warnings.filterwarnings("ignore")
 
 import torch  # noqa: E402
 
-from netc.analysis import analyze_file  # noqa: E402
-from netc.codegen import generate, load_generated  # noqa: E402
+from netc.analysis.pipeline import analyze_file  # noqa: E402
+from netc.backends.codegen import generate, load_generated  # noqa: E402
 
 # spec, torchvision constructor, its keyword arguments
 TWINS = {

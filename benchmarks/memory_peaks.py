@@ -1,6 +1,6 @@
 """Predicted vs measured peak memory for every zoo spec: inference and one training step.
 
-Predicted: netc/liveness.py (the analysis path, no torch). Measured: the CPU allocator's events
+Predicted: netc/analysis/liveness.py (the analysis path, no torch). Measured: the CPU allocator's events
 recorded by torch.profiler (profile_memory=True) during the generated module's real
 `torch.inference_mode()` forward and its training step (forward, backward from a gradient of ones per
 output, optimizer.step; zero_grad(set_to_none=True) before it): tests/torch_measures.py.
@@ -27,10 +27,10 @@ def main() -> int:
     import torch
     from torch_measures import inference_peak, training_peak
 
-    from netc.analysis import analyze_file
-    from netc.codegen import build_module
-    from netc.liveness import inference_peak as predict_inference
-    from netc.liveness import training_peak as predict_training
+    from netc.analysis.liveness import inference_peak as predict_inference
+    from netc.analysis.liveness import training_peak as predict_training
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends.codegen import build_module
 
     parser = argparse.ArgumentParser()
     parser.add_argument("specs", nargs="*")
@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--no-mkldnn", action="store_true", help="torch.backends.mkldnn.enabled = False (target cpu-native)")
     parser.add_argument("-o", "--output", help="default: benchmarks/RESULTS-memory-TARGET.md")
     args = parser.parse_args()
-    from netc.targets import detect_cpu, resolve_target
+    from netc.analysis.targets import detect_cpu, resolve_target
 
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = not args.no_mkldnn
@@ -76,7 +76,7 @@ def write(rows, args, torch_version: str) -> None:
         return f"{(predicted - measured) / measured * 100:+.1f}%"
 
     lines = [
-        "# Peak memory: predicted (netc/liveness.py) vs measured (CPU allocator)", "",
+        "# Peak memory: predicted (netc/analysis/liveness.py) vs measured (CPU allocator)", "",
         f"`.venv/bin/python benchmarks/memory_peaks.py --optimizer {args.optimizer} --threads {args.threads}"
         f"{' --no-mkldnn' if args.no_mkldnn else ''}` — batch 1, float32, "
         f"{args.optimizer}, each spec at its own input; torch {torch_version}, {platform.machine()} CPU; "

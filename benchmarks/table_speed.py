@@ -86,11 +86,11 @@ def fresh_processes(commands: list[tuple[list[str], Path, str | None]], runs: in
 
 def in_process(spec: Path, runs: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from netc.expand import expand
-    from netc.infer import infer
-    from netc.memory import estimate_memory
-    from netc.program import load_program
-    from netc.table import render_table
+    from netc.analysis.infer import infer
+    from netc.analysis.memory import estimate_memory
+    from netc.analysis.table import render_table
+    from netc.frontend.program import load_program
+    from netc.graph.expand import expand
 
     stages: dict[str, list[float]] = {"load + parse": [], "expand": [], "infer": [], "render text table": []}
     for _ in range(runs):

@@ -35,8 +35,8 @@ warnings.filterwarnings("ignore")
 import torch
 from torch import nn
 
-from netc.analysis import analyze_file
-from netc.codegen import generate, load_generated
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import generate, load_generated
 
 
 # --- the hand-written reference ---------------------------------------------------------------------

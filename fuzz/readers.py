@@ -130,8 +130,8 @@ def _read(target: str, path: Path) -> None:
 
         read_config(str(path.parent))
     elif target == "train":
-        from netc.analysis import analyze_file
-        from netc.program.train_config import load_train_config
+        from netc.analysis.pipeline import analyze_file
+        from netc.frontend.program.train_config import load_train_config
 
         analyze_file(str(path))  # the file checked whole first, as netc train does
         load_train_config(str(path))

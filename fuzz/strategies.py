@@ -20,8 +20,8 @@ import yaml
 from hypothesis import strategies as st
 
 from netc.errors import NetcError
-from netc.program import build_program
-from netc.spec import load_yaml
+from netc.frontend.program import build_program
+from netc.frontend.spec import load_yaml
 
 PATH = "fuzz.yaml"
 
@@ -315,7 +315,7 @@ def check_diagnostics(text: str, error: NetcError, path: str = PATH) -> None:
 
 def analyze_text(text: str, max_layers: int = 2000, path: str = PATH):
     """The analysis path on one spec text: the Analysis, or the NetcError it raised (checked)."""
-    from netc.analysis import analyze_program
+    from netc.analysis.pipeline import analyze_program
 
     try:
         return analyze_program(build_program(load_yaml(text, path)), max_layers)

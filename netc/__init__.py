@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     import graphviz
     import torch
 
+    from .backends.notebook import NotebookAnalysis
+    from .backends.onnx_export import Exported
     from .errors import NetcError, UsageError
-    from .notebook import NotebookAnalysis
-    from .onnx_export import Exported
     from .transfer import Ported
 
 from .version import __version__
@@ -61,8 +61,8 @@ def analyze(spec: str | os.PathLike[str], **params: int | float | str) -> Notebo
     file cannot be read or a param or scale is not the spec's."""
     import os
 
-    from .analysis import analyze_file
-    from .notebook import NotebookAnalysis
+    from .analysis.pipeline import analyze_file
+    from .backends.notebook import NotebookAnalysis
 
     if not isinstance(spec, (str, os.PathLike)):
         from .errors import UsageError
@@ -76,7 +76,7 @@ def compile_source(spec: str | os.PathLike[str], **params: int | float | str) ->
     """The standalone PyTorch module source for a spec, as `netc compile` writes it (the same spec
     gives the same bytes); no torch is imported. Params and `scale=` as for `analyze`, and the same
     exceptions (NetcError, UsageError)."""
-    from .codegen import generate_source
+    from .backends.codegen import generate_source
 
     return generate_source(analyze(spec, **params))
 
@@ -92,7 +92,7 @@ def build(spec: str | os.PathLike[str], *, max_params: int | None = None, infere
 
     `inference=True`: the inference build (README, "Generated code"), in eval mode, with
     `from_training_state_dict`; `channels_last=True` its weights channels-last."""
-    from .codegen import build_module
+    from .backends.codegen import build_module
 
     return build_module(analyze(spec, **params), max_params=max_params, inference=inference,
                         channels_last=channels_last)
@@ -128,7 +128,7 @@ def render(spec: str | os.PathLike[str], *, depth: int | None = None, rankdir: s
         raise UsageError(f"depth must be None or a whole number ≥ 0, got {depth!r}")
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"rankdir must be TB, LR, BT or RL, got {rankdir!r}")
-    from .drawing import to_digraph
+    from .backends.drawing import to_digraph
 
     return to_digraph(analyze(spec, **params), depth=depth, rankdir=rankdir, roll=bool(roll))
 
@@ -153,10 +153,10 @@ def export(spec: str | os.PathLike[str], output: str | os.PathLike[str], *, batc
     network cannot be exported) or UsageError (onnx is missing, a bad argument or output)."""
     import os
 
-    from .analysis import analyze_file
+    from .analysis.pipeline import analyze_file
+    from .backends.fileio import check_output
+    from .backends.onnx_export import export_onnx
     from .errors import UsageError
-    from .fileio import check_output
-    from .onnx_export import export_onnx
 
     if not isinstance(spec, (str, os.PathLike)) or not isinstance(output, (str, os.PathLike)) or not os.fspath(output):
         raise UsageError(f"spec and output must be file paths, got {spec!r:.80} and {output!r:.80}")
@@ -198,7 +198,7 @@ def train(spec: str | os.PathLike[str] | None, *, data: str | os.PathLike[str] |
 
     from .cli import _run, build_parser
     from .errors import UsageError
-    from .program.train_config import TRAIN_KEYS, check_value
+    from .frontend.program.train_config import TRAIN_KEYS, check_value
 
     for what, value in (("spec", spec), ("data", data)):
         if value is not None and not isinstance(value, (str, os.PathLike)):

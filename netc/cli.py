@@ -194,7 +194,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 
 
 def _analyze(args):
-    from .analysis import analyze_expression, analyze_file
+    from .analysis.pipeline import analyze_expression, analyze_file
 
     if getattr(args, "expr", None):
         if args.spec:
@@ -232,7 +232,7 @@ def _report_warnings(analysis, strict: bool, quiet: bool = False, pedantic: bool
 
 
 def _emit(text: str, output: str | None) -> None:
-    from .fileio import write_atomic
+    from .backends.fileio import write_atomic
 
     if output is not None:  # `-o ''` was refused by _check_output; it never means standard output
         write_atomic(output, text)
@@ -248,14 +248,14 @@ def _check_output(args: argparse.Namespace) -> None:
         return
     if not output:
         raise UsageError("-o needs a file name, got ''")
-    from .fileio import check_output
+    from .backends.fileio import check_output
 
     check_output(output, getattr(args, "spec", None))
 
 
 def _run(args) -> int:
     if args.command == "schema":  # reads no spec
-        from .schema import schema_text
+        from .backends.schema import schema_text
 
         _emit(schema_text(), args.output)
         return 0
@@ -269,7 +269,7 @@ def _run(args) -> int:
 
         prepare_resume(args)  # a --resume run takes its spec, params and data from its config.json
     if args.command == "export":
-        from .onnx_export import require_onnx
+        from .backends.onnx_export import require_onnx
 
         require_onnx()  # exit 2 with the pip line before any work
     analysis = _analyze(args)
@@ -283,23 +283,23 @@ def _run(args) -> int:
         print(f"{analysis.network.name}: ok — {layers} layer{'s' if layers != 1 else ''}, {analysis.params:,} params, "
               f"{analysis.flops / 1e9:.2f} GFLOPs, output{'s' if len(shapes) > 1 else ''} {outputs}")
     elif args.command == "table":
-        from .memory import estimate_memory
-        from .table import render_table
+        from .analysis.memory import estimate_memory
+        from .analysis.table import render_table
 
         if args.amp and args.dtype not in ("float16", "bfloat16"):
             raise UsageError(f"--amp needs a half --dtype (float16 or bfloat16), got {args.dtype}")
-        from .targets import resolve_target
+        from .analysis.targets import resolve_target
 
         target = resolve_target(args.target, args.threads)
         memory = estimate_memory(analysis, args.batch, args.dtype, args.optimizer, amp=args.amp, target=target)
-        if args.format == "html":  # netc/table_html.py builds on netc/table.py, so it is asked here
-            from .table_html import to_html
+        if args.format == "html":  # netc/analysis/table_html.py builds on netc/analysis/table.py, so it is asked here
+            from .analysis.table_html import to_html
 
             _emit(to_html(analysis, memory, args.compact), args.output)
         else:
             _emit(render_table(analysis, memory, args.format, args.compact), args.output)
     elif args.command == "compile":
-        from .codegen import generate_source
+        from .backends.codegen import generate_source
 
         if args.channels_last and not args.inference:
             raise UsageError("--channels-last is an option of the inference build: add --inference")
@@ -309,7 +309,7 @@ def _run(args) -> int:
         else:
             _emit(source, args.output)
     elif args.command == "render":
-        from .drawing import render_to_path
+        from .backends.drawing import render_to_path
 
         render_to_path(analysis, args.output, depth=args.depth, rankdir=args.rankdir, roll=args.roll)
     elif args.command == "port":
@@ -326,7 +326,7 @@ def _run(args) -> int:
         how = "a safetensors file" if args.output.endswith(".safetensors") else "loads with module.load_state_dict(torch.load(FILE))"
         print(f"wrote {printable(args.output)}: {how}")
     elif args.command == "export":
-        from .onnx_export import export_onnx  # imports torch and onnx, on this command only
+        from .backends.onnx_export import export_onnx  # imports torch and onnx, on this command only
 
         module = None
         if args.weights is not None:
@@ -347,7 +347,7 @@ def _run(args) -> int:
 def _compile_with_weights(args, analysis, source: str) -> None:
     """`netc compile --weights`: the module and its trained weights beside it, both worked out
     before either is written (the weights first: a module written is a module that loads)."""
-    from .fileio import check_output, write_atomic
+    from .backends.fileio import check_output, write_atomic
     from .transfer.trained import inference_state_dict, state_dict_bytes, trained_module, weights_path_beside
 
     if args.output is None:
@@ -416,7 +416,7 @@ def _command(argv: list[str] | None) -> int:
             pass
     parser = build_parser()
     args = parser.parse_args(argv)  # --version and --help end here: they import nothing below
-    from .fileio import Interrupted
+    from .backends.fileio import Interrupted
 
     restore = _library_logs_on_one_line()
     try:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import readme_section
 
-from netc.exprs import Symbol
+from netc.frontend.exprs import Symbol
 from netc.layers import KINDS, Attr, LayerKind
 from netc.layers.base import REQUIRED
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import readme_section
 
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 from netc.layers import fmt_shape
 
 START, END = "<!-- zoo:start -->", "<!-- zoo:end -->"

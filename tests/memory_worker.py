@@ -19,8 +19,8 @@ def main(argv: list[str]) -> None:
     import torch
     from torch_measures import inference_peak, training_peak
 
-    from netc.analysis import analyze_file
-    from netc.codegen import build_module
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends.codegen import build_module
 
     threads, mkldnn, items = int(argv[0]), argv[1] == "1", argv[2:]
     torch.set_num_threads(threads)

@@ -70,8 +70,8 @@ def run_one(path: Path) -> str:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from netc.analysis import analyze_file
-    from netc.codegen import build_module
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends.codegen import build_module
     from netc.errors import NetcError
 
     try:

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torch_measures import saved_bytes as torch_saved_bytes
 
-from netc.analysis import analyze_expression, analyze_file
+from netc.analysis.pipeline import analyze_expression, analyze_file
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 
@@ -387,7 +387,7 @@ def test_pixel_shuffle_and_unshuffle():
 def test_receptive_field_of_pixel_unshuffle():
     """Each output of pixelunshuffle(r) gathers an r×r block, blocks r apart: the gradients of the
     centre output of conv-pixelunshuffle-conv show the extent and the step."""
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
 
     analysis = analyze_expression("conv(4, 3) - pixelunshuffle(2) - conv(1, 3)", (1, 24, 24))
     last = analysis[analysis.network.order[-1]]
@@ -634,7 +634,7 @@ def test_multiscale_roi_align_counts_per_roi_as_torch_does(tmp_path: Path):
     spec = tmp_path / "pyramid.yaml"
     spec.write_text(PYRAMID_SPEC)
     analysis = analyze_file(str(spec))
-    generated = netc.codegen.generate(analysis)
+    generated = netc.backends.codegen.generate(analysis)
     module = netc.build(str(spec)).eval()
     seen: dict = {}
     named = dict(module.named_modules())
@@ -794,7 +794,7 @@ def test_receptive_field_after_a_transposed_conv_has_a_fractional_step(layer, sc
     import math
     from fractions import Fraction
 
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
 
     analysis = analyze_expression(f"conv(1, 3)-{layer}-conv(1, 3)", (1, 24, 24))
     model = build_module(analysis)

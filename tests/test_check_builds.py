@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import netc
-from netc.analysis import analyze_expression, analyze_file
-from netc.codegen import build_module, generate, load_generated
+from netc.analysis.pipeline import analyze_expression, analyze_file
+from netc.backends.codegen import build_module, generate, load_generated
 from netc.errors import NetcError
 
 ROOT = Path(__file__).resolve().parents[1]

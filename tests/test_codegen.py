@@ -1,4 +1,4 @@
-"""Code generation (netc/codegen) against the analysis and against torch.
+"""Code generation (netc/backends/codegen) against the analysis and against torch.
 
 For every spec in specs/ and a set of small specs written here (every layer kind; parallel
 blocks; residual blocks with identity, automatic and explicit shortcuts; nested blocks; repeats
@@ -30,12 +30,12 @@ from example_inputs import example_inputs
 from torch.utils.flop_counter import FlopCounterMode
 
 from netc import NetcError
-from netc.analysis import analyze_file
-from netc.codegen import build_module, generate, generate_source, load_generated
-from netc.codegen.names import MODULE_ATTRIBUTES, pascal_case
-from netc.initspec import WORD_CHOICES
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module, generate, generate_source, load_generated
+from netc.backends.codegen.names import MODULE_ATTRIBUTES, pascal_case
+from netc.frontend.initspec import WORD_CHOICES
+from netc.graph.templates import TemplateMismatch as Mismatch
 from netc.layers import KINDS
-from netc.templates import TemplateMismatch as Mismatch
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 warnings.filterwarnings("ignore", message=".*doesn't fit.*")
@@ -395,7 +395,7 @@ def test_forward_is_straight_line(small_dir):
     """forward holds assignments and one return: no loops, branches, comprehensions or look-ups.
     The classes a kind declares for a layer torch.nn has no module for (StochasticDepth, which
     branches on self.training as torchvision's does) are fixed text, not written from the spec."""
-    from netc.codegen.module_file import helper_classes
+    from netc.backends.codegen.module_file import helper_classes
 
     for case, source in _sources(small_dir).items():
         helpers = set(helper_classes(analysis_of(case, small_dir)))

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from test_codegen import CASES, SMALL
 
-from netc.analysis import analyze_file
-from netc.codegen import generate_source
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import generate_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "codegen_snapshots"

@@ -22,8 +22,8 @@ from test_against_torch import Graph, compare_graph, flops_of
 from torch import nn
 
 from netc import NetcError
-from netc.analysis import analyze_file
-from netc.codegen import generate, load_generated
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import generate, load_generated
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = str(ROOT / "specs" / "fcn32s.yaml")

@@ -175,8 +175,8 @@ def test_external_data_writes_one_data_file_that_onnx_checks_and_onnxruntime_run
 
 def test_external_data_is_automatic_past_the_protobuf_limit(tmp_path, monkeypatch):
     pytest.importorskip("onnx")
-    from netc import onnx_export
-    from netc.analysis import analyze_file
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends import onnx_export
 
     analysis = analyze_file(str(ROOT / "specs" / "resnet18.yaml"), input_shape=(3, 32, 32))
     monkeypatch.setattr(onnx_export, "MAX_PROTO_BYTES", 4 * analysis.params - 1)  # as if ResNet-18 passed 2 GB
@@ -193,8 +193,8 @@ def test_external_data_is_automatic_past_the_protobuf_limit(tmp_path, monkeypatc
 
 def test_the_dynamo_exporter_writes_external_data_too(tmp_path):
     pytest.importorskip("onnxscript")
-    from netc.analysis import analyze_file
-    from netc.onnx_export import export_onnx
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends.onnx_export import export_onnx
 
     analysis = analyze_file(str(ROOT / "specs" / "lenet5.yaml"))
     torch.manual_seed(0)

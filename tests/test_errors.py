@@ -22,8 +22,8 @@ import pytest
 
 from netc.cli import INTERNAL_ERROR, main
 from netc.errors import NetcError
-from netc.program import build_program
-from netc.spec import load_yaml
+from netc.frontend.program import build_program
+from netc.frontend.spec import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "errors"
@@ -79,7 +79,7 @@ def test_error_message_from_a_separate_process(name):
 
 # --- several errors in one run -------------------------------------------------------------------
 def errors_of(text: str, path: str = "spec.yaml") -> list[str]:
-    from netc.analysis import analyze_program
+    from netc.analysis.pipeline import analyze_program
 
     with pytest.raises(NetcError) as info:
         analyze_program(build_program(load_yaml(text, path)))
@@ -160,7 +160,7 @@ def test_unknown_word_suggests_the_likely_one(word, suggestion):
     spec = ("input: [3, 32, 32]\nblocks: {bottleneck: {args: [w], residual: 'conv(w, 1)'}}\n"
             f"network: {word}\n")
     with pytest.raises(NetcError) as info:
-        from netc.analysis import analyze_program
+        from netc.analysis.pipeline import analyze_program
 
         analyze_program(build_program(load_yaml(spec, "s.yaml")))
     d = info.value.diagnostics[0]

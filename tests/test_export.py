@@ -17,11 +17,11 @@ ort = pytest.importorskip("onnxruntime")
 np = pytest.importorskip("numpy")
 
 import netc
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module
+from netc.backends.onnx_export import export_onnx
 from netc.cli import main
-from netc.codegen import build_module
 from netc.errors import NetcError
-from netc.onnx_export import export_onnx
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

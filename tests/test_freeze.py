@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from netc import NetcError, build
-from netc.analysis import analyze_file
+from netc.analysis.memory import estimate_memory
+from netc.analysis.pipeline import analyze_file
 from netc.cli import main
-from netc.memory import estimate_memory
 
 SPEC = """\
 input: [3, 16, 16]

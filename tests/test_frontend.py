@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from netc.analysis import analyze_expression, analyze_file
+from netc.analysis.pipeline import analyze_expression, analyze_file
 from netc.errors import NetcError
-from netc.expand import expand
-from netc.program import load_program
+from netc.frontend.program import load_program
+from netc.graph.expand import expand
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -278,7 +278,7 @@ def test_self_calling_block_is_an_error(tmp_path):
 def test_the_public_graph_view_is_built_lazily_with_every_layers_numbers():
     nx = pytest.importorskip("networkx")
     torch = pytest.importorskip("torch")
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
 
     analysis = analyze_file(str(ROOT / "specs" / "resnet50.yaml"))
     assert "graph" not in analysis.__dict__  # not built by the analysis
@@ -373,8 +373,8 @@ def test_unusable_grammar_cache_falls_back_cleanly(tmp_path, setup):
 def test_a_kinds_declared_arity_is_enforced_when_a_node_is_made():
     """LayerKind.inputs is checked at expansion: the automatic projection reads exactly two
     tensors (the block input and its body's output), the input layer none."""
-    from netc.expander import Expander
-    from netc.program import program_from_expression
+    from netc.frontend.program import program_from_expression
+    from netc.graph.expander import Expander
 
     expander = Expander(program_from_expression("relu", (3, 8, 8)), 100)
     span = expander.program.network.span

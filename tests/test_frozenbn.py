@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import netc
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -58,7 +58,7 @@ def test_many_random_specs(text):
 
 
 def _codegen():
-    from netc import codegen  # imported lazily: torch loads only for the build half
+    from netc.backends import codegen  # imported lazily: torch loads only for the build half
 
     return codegen
 

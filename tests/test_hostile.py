@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-import netc.spec
+import netc.frontend.spec
 from netc.cli import INTERNAL_ERROR, main
 from netc.errors import NetcError
-from netc.program import build_program
-from netc.spec import MAX_YAML_DEPTH, load_yaml
+from netc.frontend.program import build_program
+from netc.frontend.spec import MAX_YAML_DEPTH, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,7 +195,7 @@ LOADERS = sorted({"libyaml": getattr(yaml, "CSafeLoader", yaml.SafeLoader), "pyt
 
 
 def load_with(loader, monkeypatch, text: str):
-    monkeypatch.setattr(netc.spec, "_Loader", loader)
+    monkeypatch.setattr(netc.frontend.spec, "_Loader", loader)
     return load_yaml(text, "s.yaml")
 
 
@@ -344,8 +344,8 @@ def spec_strings(text: str) -> list[str]:
 
 
 def generate(text: str, path: str = "hostile.yaml"):
-    from netc.analysis import analyze_program
-    from netc.codegen import generate_source
+    from netc.analysis.pipeline import analyze_program
+    from netc.backends.codegen import generate_source
 
     analysis = analyze_program(build_program(load_yaml(text, path)))
     return analysis, generate_source(analysis)
@@ -487,7 +487,7 @@ def test_a_hostile_file_name_stays_in_comments(tmp_path, filename):
 
 def test_accepted_hostile_specs_build_with_the_analysed_parameters():
     pytest.importorskip("torch")
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
 
     analysis, _ = generate(ACCEPTED["python_names"])
     module = build_module(analysis)
@@ -531,7 +531,7 @@ def test_an_error_leaves_an_existing_output_untouched(tmp_path, command, output)
 
 @pytest.mark.parametrize("command, output", OUTPUTS)
 def test_a_failed_write_leaves_the_old_output_and_no_temporary(tmp_path, command, output, monkeypatch):
-    import netc.fileio
+    import netc.backends.fileio
 
     spec = tmp_path / "s.yaml"
     spec.write_text(GOOD, encoding="utf-8")
@@ -541,7 +541,7 @@ def test_a_failed_write_leaves_the_old_output_and_no_temporary(tmp_path, command
     def full_disk(src, dst):
         raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(netc.fileio.os, "replace", full_disk)
+    monkeypatch.setattr(netc.backends.fileio.os, "replace", full_disk)
     code, _, err = run_cli(_args(command, spec, out))
     assert code in (1, 2) and "No space left on device" in err
     assert "Traceback" not in err and "internal error" not in err

@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from torchvision_models import torchvision
 
 from netc import build
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 from netc.cli import main
 from netc.errors import NetcError, UsageError
 from netc.importer import import_module, import_source

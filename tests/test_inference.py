@@ -14,8 +14,8 @@ import pytest
 import torch
 from example_inputs import example_inputs
 
-from netc.analysis import analyze_file
-from netc.codegen import generate, load_generated
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import generate, load_generated
 from netc.layers import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]

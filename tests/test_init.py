@@ -16,9 +16,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from netc import NetcError, build, compile_source
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
+from netc.frontend.program.init_config import learned_kinds
 from netc.layers import KINDS
-from netc.program.init_config import learned_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 
 from example_inputs import example_inputs  # noqa: E402
 
-from netc.analysis import analyze_file
-from netc.codegen import build_module
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module
 from netc.errors import NetcError
 
 warnings.filterwarnings("ignore", message=".*doesn't fit.*")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 from netc.errors import NetcError
-from netc.exprs import evaluate
-from netc.parse import parse_dsl
-from netc.source import DslText
+from netc.frontend.exprs import evaluate
+from netc.frontend.parse import parse_dsl
+from netc.frontend.source import DslText
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 - No import cycles among netc's modules (imports inside functions included), and no module
   imports the package's face (netc/__init__.py).
-- Code generation reads only the IR: netc/codegen imports none of the front end (the AST, the
+- Code generation reads only the IR: netc/backends/codegen imports none of the front end (the AST, the
   parser, the spec reader, the expander). Templates come from the expander through the network.
 - Backends ask the kind: outside netc/layers/ no code compares a node's kind with a literal name.
 - The analysis path (netc/layers, ir, infer, table, drawing, …) imports no torch at module level.
@@ -57,16 +57,12 @@ GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 # STAGES: begin (written by scripts/restructure.py)
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("netc.errors", "netc.version", "netc.limits")),
-    ("frontend", ("netc.source", "netc.spec", "netc.yaml_errors", "netc.parse", "netc.ast", "netc.exprs",
-                  "netc.symbolic", "netc.initspec")),
+    ("frontend", ("netc.frontend",)),
     ("layers", ("netc.layers",)),
-    ("program", ("netc.program",)),
-    ("graph", ("netc.ir", "netc.expander", "netc.expand", "netc.templates", "netc.attributes", "netc.points",
-               "netc.scopes")),
-    ("analysis", ("netc.analysis", "netc.infer", "netc.annotated", "netc.liveness", "netc.memory", "netc.table",
-                  "netc.table_html", "netc.targets")),
-    ("backends", ("netc.codegen", "netc.drawing", "netc.onnx_export", "netc.schema", "netc.notebook",
-                  "netc.fileio")),
+    ("program", ("netc.frontend.program",)),
+    ("graph", ("netc.graph",)),
+    ("analysis", ("netc.analysis",)),
+    ("backends", ("netc.backends",)),
     ("tools", ("netc.training", "netc.transfer", "netc.importer")),
     ("face", ("netc.cli", "netc.__main__", "netc")),
 )
@@ -138,20 +134,20 @@ def test_no_import_cycles_and_no_import_of_the_package_face():
 
 
 def test_the_checker_finds_a_cycle():
-    GRAPH["netc.ir"].add("netc.codegen.emit")  # ir → emit → … → ir
+    GRAPH["netc.graph.ir"].add("netc.backends.codegen.emit")  # ir → emit → … → ir
     try:
         assert _cycle() is not None
     finally:
-        GRAPH["netc.ir"].discard("netc.codegen.emit")
+        GRAPH["netc.graph.ir"].discard("netc.backends.codegen.emit")
 
 
-FRONT_END = {"netc.ast", "netc.parse", "netc.program", "netc.expand", "netc.expander", "netc.attributes", "netc.spec"}
+FRONT_END = {"netc.frontend.ast", "netc.frontend.parse", "netc.frontend.program", "netc.graph.expand", "netc.graph.expander", "netc.graph.attributes", "netc.frontend.spec"}
 
 
 def test_code_generation_reads_only_the_ir():
     for module, deps in GRAPH.items():
-        if module.startswith("netc.codegen"):
-            front = {d for d in deps if d in FRONT_END or d.startswith("netc.program.")}
+        if module.startswith("netc.backends.codegen"):
+            front = {d for d in deps if d in FRONT_END or d.startswith("netc.frontend.program.")}
             assert not front, f"{module} imports {front}"
 
 
@@ -182,9 +178,9 @@ def test_the_kind_name_check_sees_a_comparison(tmp_path):
     assert _kind_name_comparisons(probe) == [1, 3]
 
 
-ANALYSIS_PATH = ("netc.layers", "netc.ir", "netc.infer", "netc.annotated", "netc.table", "netc.drawing",
-                 "netc.expand", "netc.expander", "netc.templates", "netc.symbolic", "netc.memory", "netc.program",
-                 "netc.points", "netc.attributes", "netc.exprs", "netc.parse", "netc.spec", "netc.schema")
+ANALYSIS_PATH = ("netc.layers", "netc.graph.ir", "netc.analysis.infer", "netc.analysis.annotated", "netc.analysis.table", "netc.backends.drawing",
+                 "netc.graph.expand", "netc.graph.expander", "netc.graph.templates", "netc.frontend.symbolic", "netc.analysis.memory", "netc.frontend.program",
+                 "netc.graph.points", "netc.graph.attributes", "netc.frontend.exprs", "netc.frontend.parse", "netc.frontend.spec", "netc.backends.schema")
 
 
 def test_the_analysis_path_imports_no_torch_at_module_level():

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from generated_specs import params_and_calls
 
-from netc.analysis import analyze_program
-from netc.codegen import generate
-from netc.program import load_program
+from netc.analysis.pipeline import analyze_program
+from netc.backends.codegen import generate
+from netc.frontend.program import load_program
 
 
 class CountedParams(dict):
@@ -76,7 +76,7 @@ def _work(tmp_path: Path, params: int, calls: int) -> tuple[int, int, str]:
 
 
 # Each axis from above 64 params: an environment of at most 64 names is copied at each call, by
-# design (netc/exprs.py, `layered`), which is linear in the calls.
+# design (netc/frontend/exprs.py, `layered`), which is linear in the calls.
 @pytest.mark.parametrize("params,calls", [(500, 500), (100, 1_000), (1_000, 10)])
 def test_compile_work_is_linear_in_params_and_block_calls(tmp_path, params, calls):
     small_reads, small_calls, _ = _work(tmp_path, params, calls)

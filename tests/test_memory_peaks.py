@@ -1,9 +1,9 @@
-"""The liveness peaks (netc/liveness.py) against what the CPU allocator really holds.
+"""The liveness peaks (netc/analysis/liveness.py) against what the CPU allocator really holds.
 
 Measured truth: torch.profiler's memory events during the generated module's inference_mode forward
 and its training step (tests/torch_measures.py), in a process of its own per machine setting
 (tests/memory_worker.py), each compared with the target netc predicts for that setting
-(netc/targets). Small inputs, for the suite's time; the whole zoo at each spec's own input is in
+(netc/analysis/targets). Small inputs, for the suite's time; the whole zoo at each spec's own input is in
 benchmarks/RESULTS-memory-*.md."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Setting:
     target_name: str = "cpu"  # cpu: detected under `environ`, as `netc table` would
 
     def target(self):
-        from netc.targets import detect_cpu, resolve_target
+        from netc.analysis.targets import detect_cpu, resolve_target
 
         if self.target_name == "cpu":
             return detect_cpu(self.threads, environ={**os.environ, **dict(self.environ)})
@@ -93,9 +93,9 @@ def _measured(setting_name: str) -> dict[str, dict]:
                          ids=lambda v: v if isinstance(v, str) else None)
 def test_peaks_are_within_5_percent_of_the_allocator(setting, name, shape, batch):
     pytest.importorskip("torch")
-    from netc.analysis import analyze_file
-    from netc.liveness import inference_peak as predicted_inference
-    from netc.liveness import training_peak as predicted_training
+    from netc.analysis.liveness import inference_peak as predicted_inference
+    from netc.analysis.liveness import training_peak as predicted_training
+    from netc.analysis.pipeline import analyze_file
 
     target = SETTINGS[setting].target()
     analysis = analyze_file(str(ROOT / "specs" / f"{name}.yaml"), input_shape=shape)
@@ -150,7 +150,7 @@ def test_the_analysis_path_does_not_import_torch():
 
 
 def test_the_target_is_read_off_the_cpu_and_its_environment():
-    from netc.targets import detect_cpu
+    from netc.analysis.targets import detect_cpu
 
     avx512 = {"fpu", "avx", "avx2", "avx512f", "avx512bw", "avx512vl"}
     found = detect_cpu(2, flags=avx512, environ={})
@@ -180,7 +180,7 @@ def test_the_table_names_the_target_its_peaks_are_for():
 
 
 def test_cuda_blocks_are_rounded_to_512_bytes():
-    from netc.targets import resolve_target
+    from netc.analysis.targets import resolve_target
 
     cuda = resolve_target("cuda")
     assert [cuda.allocation(n) for n in (1, 512, 513, 4 * 1000)] == [512, 512, 1024, 4096]

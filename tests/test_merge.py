@@ -13,9 +13,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torch_measures import saved_bytes
 
-from netc.analysis import analyze_file
-from netc.codegen import build_module, generate
-from netc.memory import estimate_memory
+from netc.analysis.memory import estimate_memory
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from netc.analysis import analyze_expression, analyze_program
+from netc.analysis.pipeline import analyze_expression, analyze_program
 from netc.errors import Diagnostic, NetcError, SourceSpan, closest, did_you_mean
+from netc.frontend.program import build_program
+from netc.frontend.spec import load_yaml
 from netc.layers import KINDS, known_words, lookup_word
-from netc.program import build_program
-from netc.spec import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -268,7 +268,7 @@ def test_netc_word_table_says_what_netc_builds():
     pytest.importorskip("torch")
     from torch import nn
 
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
     from netc.layers.pytorch_names import NETC_WORD
 
     for cls, after, shape in SAME_CLASS:
@@ -282,7 +282,7 @@ def test_softmax_and_reshape_compute_what_softmax2d_and_unflatten_do():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
     from netc.layers.pytorch_names import NETC_WORD
 
     x = torch.randn(2, 4, 3, 3)

@@ -1,4 +1,4 @@
-"""The network class takes the spec's params as keyword arguments (netc/codegen/network_class.py).
+"""The network class takes the spec's params as keyword arguments (netc/backends/codegen/network_class.py).
 
 The truth is netc's own analysis at `-D NAME=VALUE`, which the suite checks against torch
 elsewhere, and torch itself: the class built with another value (on the meta device: no memory,
@@ -15,8 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from netc import NetcError, build
-from netc.analysis import analyze_file
-from netc.codegen import generate, load_generated
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import generate, load_generated
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

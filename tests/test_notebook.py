@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import netc
+from netc.analysis.table import HEADER, _cells, table_rows
 from netc.cli import main
-from netc.table import HEADER, _cells, table_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 RESNET50 = str(ROOT / "specs" / "resnet50.yaml")
@@ -200,7 +200,7 @@ def _doctored(small: str):
     """The small network with hostile text wherever spec text reaches the table: the network's
     name, a block's call, a layer's label and a warning. (The front end refuses such names, see
     below; the renderer escapes them anyway.)"""
-    from netc.notebook import NotebookAnalysis
+    from netc.backends.notebook import NotebookAnalysis
 
     analysis = netc.analyze(small)
     network = analysis.network

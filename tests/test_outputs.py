@@ -138,7 +138,7 @@ def test_a_block_device_is_refused_unopened(tmp_path, spec):
 
 def test_dev_null_would_be_written_through(tmp_path):
     """Looked at, never written: the real /dev/null is a node that netc writes into."""
-    from netc.fileio import destination
+    from netc.backends.fileio import destination
 
     if not os.path.exists("/dev/null") or not stat.S_ISCHR(os.stat("/dev/null").st_mode):
         pytest.skip("no /dev/null character device")

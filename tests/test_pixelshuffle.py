@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from netc import NetcError, build, compile_source
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 from netc.importer import import_module
 from netc.transfer import load_weights
 

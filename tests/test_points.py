@@ -1,4 +1,4 @@
-"""Named points read later (netc/points.py): skips to any earlier point, against torch and as errors.
+"""Named points read later (netc/graph/points.py): skips to any earlier point, against torch and as errors.
 
 A U-Net (specs/unet.yaml) is compared layer by layer with a hand-written torch U-Net (shapes,
 params, FLOPs by FlopCounterMode), and the module netc generates, given the hand-written model's
@@ -19,8 +19,8 @@ from test_against_torch import Graph, Mul, compare_graph
 from torch import nn
 
 from netc import NetcError
-from netc.analysis import analyze_file
-from netc.codegen import build_module, generate, load_generated
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module, generate, load_generated
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,10 +23,10 @@ from test_table import table
 from torch import nn
 from torch_measures import saved_bytes
 
-from netc.analysis import analyze_expression, analyze_file
-from netc.codegen import build_module, generate
+from netc.analysis.memory import estimate_memory
+from netc.analysis.pipeline import analyze_expression, analyze_file
+from netc.backends.codegen import build_module, generate
 from netc.errors import NetcError
-from netc.memory import estimate_memory
 
 POOLS = ("conv(4, 3) - maxpool((3, 1), stride=(2, 1), padding=(1, 0)) - avgpool((1, 3), stride=(1, 2))"
          " - l2pool((2, 1)) - maxpool((2, 3), stride=1, padding=same) - avgpool((3, 2), stride=(2, 1), padding=same)"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import netc.cli
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]

@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 import netc
-
-from netc.analysis import analyze_expression, analyze_file
+from netc.analysis.pipeline import analyze_expression, analyze_file
+from netc.backends.drawing import render_to_path, to_digraph
 from netc.errors import NetcError, UsageError
-from netc.drawing import render_to_path, to_digraph
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_DOT = shutil.which("dot") is not None
@@ -434,7 +433,7 @@ def test_api_render_returns_a_digraph(tmp_path):
 
     path = tmp_path / "inc.yaml"
     path.write_text(INCEPTION)
-    import netc.drawing  # the drawing package's name must not shadow the function netc.render
+    import netc.backends.drawing  # the drawing package's name must not shadow the function netc.render
 
     graph = netc.render(str(path), depth=0, rankdir="LR")
     assert isinstance(graph, graphviz.Digraph)
@@ -552,7 +551,7 @@ def test_zoo_specs_render_and_parse(tmp_path, name):
 
 
 def test_a_picture_too_large_for_graphviz_is_refused_with_the_ways_out(tmp_path, monkeypatch):
-    from netc.drawing import output
+    from netc.backends.drawing import output
 
     spec_path = tmp_path / "long.yaml"
     spec_path.write_text("input: [3, 8, 8]\nnetwork: (cbr)*30\nblocks:\n  cbr: conv(4, 3)-bn-relu\n", encoding="utf-8")
@@ -583,7 +582,7 @@ def test_the_cli_refuses_an_oversized_layout_in_a_message_and_a_hint(tmp_path):
 
 
 def test_dot_is_stopped_after_its_timeout(tmp_path, monkeypatch):
-    from netc.drawing import output
+    from netc.backends.drawing import output
 
     slow = tmp_path / "dot"
     slow.write_text("#!/bin/sh\nexec /bin/sleep 30\n", encoding="utf-8")
@@ -597,12 +596,12 @@ def test_dot_is_stopped_after_its_timeout(tmp_path, monkeypatch):
 
 
 def test_fast_statements_write_the_bytes_graphviz_writes():
-    """netc/drawing/statements.py writes node and edge lines itself, for speed: the same bytes as
+    """netc/backends/drawing/statements.py writes node and edge lines itself, for speed: the same bytes as
     graphviz's own Digraph.node and .edge for names and values that need quoting, HTML labels,
     ports, None values and attributes out of order."""
     import graphviz
 
-    from netc.drawing.statements import add_edge, add_node
+    from netc.backends.drawing.statements import add_edge, add_node
 
     cases = [
         ("conv1", {"label": "<<b>conv</b> 3×3>", "fillcolor": "#ffffff", "class": "conv"}),
@@ -625,11 +624,11 @@ def test_fast_statements_write_the_bytes_graphviz_writes():
 
 
 def test_fast_subgraphs_write_the_bytes_graphviz_writes():
-    """netc/drawing/statements.py writes clusters itself (graphviz's subgraph() copies the parent's
+    """netc/backends/drawing/statements.py writes clusters itself (graphviz's subgraph() copies the parent's
     body on every call): the same bytes as graphviz's own, nested, with graph attributes."""
     import graphviz
 
-    from netc.drawing.statements import add_edge, add_node, subgraph
+    from netc.backends.drawing.statements import add_edge, add_node, subgraph
 
     theirs, ours = graphviz.Digraph(), graphviz.Digraph()
     with theirs.subgraph(name="cluster_stage1") as outer:

@@ -242,9 +242,9 @@ def test_named_inputs_are_forward_arguments_and_points(tmp_path: Path):
 def test_the_table_shows_each_input_and_counts_rois(tmp_path: Path):
     import json
 
-    from netc.analysis import analyze_file
-    from netc.memory import estimate_memory
-    from netc.table import to_json, to_text
+    from netc.analysis.memory import estimate_memory
+    from netc.analysis.pipeline import analyze_file
+    from netc.analysis.table import to_json, to_text
 
     path = tmp_path / "two.yaml"
     path.write_text(TWO_INPUTS, encoding="utf-8")
@@ -299,7 +299,7 @@ def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
     computes the hand-built one's outputs."""
     from torchvision_models import load_by_structure, torchvision
 
-    from netc.analysis import analyze_file
+    from netc.analysis.pipeline import analyze_file
 
     spec = Path(__file__).resolve().parent.parent / "specs" / "fast_rcnn_vgg16.yaml"
     analysis = analyze_file(spec)
@@ -331,7 +331,7 @@ def test_fast_rcnn_vgg16_is_vgg16_cut_at_conv5_with_roi_pooling(ops):
     assert analysis.flops == trunk_flops + 2000 * head_flops == 773_138_841_600
 
     small = analyze_file(spec, {"R": 3}, input_shape=(3, 96, 80))
-    from netc.codegen import build_module
+    from netc.backends.codegen import build_module
 
     built = build_module(small).eval()
 
@@ -382,7 +382,7 @@ def test_multiscale_roi_align_equals_torchvision_pooler(tmp_path: Path, monkeypa
     monkeypatch.setattr(poolers, "roi_align", roi_align)
     path = tmp_path / "pyramid.yaml"
     path.write_text(MULTISCALE, encoding="utf-8")
-    from netc.analysis import analyze_file
+    from netc.analysis.pipeline import analyze_file
 
     analysis = analyze_file(path)
     assert analysis["multiscaleroialign1"].shape == (8, 7, 7) and analysis["multiscaleroialign1"].rows == "rois"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from netc import NetcError
-from netc.analysis import analyze_expression, analyze_file
-from netc.exprs import make_divisible
+from netc.analysis.pipeline import analyze_expression, analyze_file
+from netc.frontend.exprs import make_divisible
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ def test_efficientnet_b0_b1_b3_from_one_spec(params, total, gflops):
 
 
 def test_a_function_of_a_block_argument_makes_one_class_per_value_and_min_max_stay_symbolic(tmp_path):
-    from netc.codegen import generate
+    from netc.backends.codegen import generate
 
     spec = tmp_path / "b.yaml"
     spec.write_text("""\

@@ -27,16 +27,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
+from netc.backends.schema import schema_text, spec_schema
 from netc.cli import main
 from netc.errors import NetcError
-from netc.program.checks import check_identifier
-from netc.program.init_config import read_init
-from netc.program.scales import read_scales
-from netc.program.train_config import TRAIN_KEYS, check_value
-from netc.program.values import defaults_sections, read_input_shape
-from netc.schema import schema_text, spec_schema
-from netc.spec import load_yaml, read_spec_text
+from netc.frontend.program.checks import check_identifier
+from netc.frontend.program.init_config import read_init
+from netc.frontend.program.scales import read_scales
+from netc.frontend.program.train_config import TRAIN_KEYS, check_value
+from netc.frontend.program.values import defaults_sections, read_input_shape
+from netc.frontend.spec import load_yaml, read_spec_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "schema" / "netc.schema.json"
@@ -83,7 +83,7 @@ def test_netc_schema_writes_a_file_and_imports_no_torch(tmp_path):
     assert done.returncode == 0, done.stderr
     modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
                if line.startswith("import time:") and "|" in line}
-    assert "netc.schema" in modules  # the list is real
+    assert "netc.backends.schema" in modules  # the list is real
     assert not any(m == "torch" or m.startswith("torch.") for m in modules)
     assert json.loads(target.read_text(encoding="utf-8")) == spec_schema()
 
@@ -243,7 +243,7 @@ ATTR_VALUES = [0, 1, 2, 7, -1, 0.5, 3.0, 1e-3, True, False, "same", "valid", "fu
 
 @pytest.mark.parametrize("section", list(defaults_sections()))
 def test_defaults_values_agree_with_validate_attr(section):
-    from netc.attributes import validate_attr
+    from netc.graph.attributes import validate_attr
 
     kind = defaults_sections()[section]
     for attr in kind.attrs:
@@ -259,7 +259,7 @@ def test_block_names_that_are_layer_words_are_refused():
 
 
 def test_freeze_agrees_with_its_reader():
-    from netc.program.freeze import read_freeze
+    from netc.frontend.program.freeze import read_freeze
 
     samples = ["stem", "stem, stage1", "", "a,,b", ["stem"], [], ["stem", ""], [" "], [1], 3, {"stem": True}, None, True]
     _agree(samples, lambda v: _netc_accepts(read_freeze, load_yaml(json.dumps(v), "s.yaml")),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from netc.analysis import analyze_expression, analyze_file
+from netc.analysis.pipeline import analyze_expression, analyze_file
 from netc.errors import NetcError
 
 ROOT = Path(__file__).resolve().parent.parent

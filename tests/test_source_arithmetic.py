@@ -1,16 +1,16 @@
 """Sizes written as Python source for generic block classes keep their meaning: the source each
 helper writes, evaluated by Python, equals the arithmetic done on numbers, and so does the
-expression's own evaluation (what the template check uses, netc/templates.py)."""
+expression's own evaluation (what the template check uses, netc/graph/templates.py)."""
 
 from __future__ import annotations
 
 import itertools
 
-from netc import ast
 from netc.errors import SourceSpan
+from netc.frontend import ast
+from netc.frontend.symbolic import Bin, Var, translate
 from netc.layers.base import py_add, py_mul, py_prod, py_sub, py_sum
 from netc.layers.conv import effective_kernel
-from netc.symbolic import Bin, Var, translate
 
 w, c, k, d = (Var(name, name, frozenset({name})) for name in "wckd")
 

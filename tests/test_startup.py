@@ -39,8 +39,8 @@ def test_version_imports_only_the_version():
     code, modules, out = _imported("--version")
     assert code == 0 and out.startswith("netc 0.1.0\n")
     loaded = _packages(modules)
-    for unneeded in ("lark", "yaml", "logging", "torch", "netc.expand", "netc.expander", "netc.layers", "netc.parse",
-                     "netc.program", "netc.training", "netc.codegen", "netc.infer", "netc.fileio"):
+    for unneeded in ("lark", "yaml", "logging", "torch", "netc.graph.expand", "netc.graph.expander", "netc.layers", "netc.frontend.parse",
+                     "netc.frontend.program", "netc.training", "netc.backends.codegen", "netc.analysis.infer", "netc.backends.fileio"):
         assert unneeded not in loaded, unneeded
     assert {name for name in modules if name.startswith("netc")} == {"netc", "netc.__main__", "netc.version"}
 
@@ -51,8 +51,8 @@ def test_the_command_line_itself_imports_no_front_end_for_version():
     code, modules, out = _imported("-h")
     assert code == 0 and "check" in out and "netc.cli" in modules
     loaded = _packages(modules)
-    for unneeded in ("lark", "yaml", "torch", "netc.expand", "netc.layers", "netc.program", "netc.training",
-                     "netc.codegen", "netc.fileio"):
+    for unneeded in ("lark", "yaml", "torch", "netc.graph.expand", "netc.layers", "netc.frontend.program", "netc.training",
+                     "netc.backends.codegen", "netc.backends.fileio"):
         assert unneeded not in loaded, unneeded
 
 
@@ -60,9 +60,9 @@ def test_check_of_an_expression_imports_the_analysis_path_only():
     code, modules, out = _imported("check", "-e", "relu", "--input", "3x8x8")
     assert code == 0 and "1 layer, 0 params" in out
     loaded = _packages(modules)
-    assert {"lark", "netc.parse", "netc.expand", "netc.infer"} <= loaded  # it did check the expression
-    for unneeded in ("torch", "networkx", "graphviz", "netc.codegen", "netc.drawing", "netc.table", "netc.memory",
-                     "netc.training.options", "netc.training.run", "netc.onnx_export", "netc.importer", "netc.transfer"):
+    assert {"lark", "netc.frontend.parse", "netc.graph.expand", "netc.analysis.infer"} <= loaded  # it did check the expression
+    for unneeded in ("torch", "networkx", "graphviz", "netc.backends.codegen", "netc.backends.drawing", "netc.analysis.table", "netc.analysis.memory",
+                     "netc.training.options", "netc.training.run", "netc.backends.onnx_export", "netc.importer", "netc.transfer"):
         assert unneeded not in loaded, unneeded
 
 

@@ -277,9 +277,9 @@ def test_activations_kept_for_backward_equal_what_torch_keeps(name, tmp_path):
     torch = pytest.importorskip("torch")
     from torch_measures import saved_bytes
 
-    from netc.analysis import analyze_file
-    from netc.codegen import build_module
-    from netc.memory import estimate_memory
+    from netc.analysis.memory import estimate_memory
+    from netc.analysis.pipeline import analyze_file
+    from netc.backends.codegen import build_module
 
     path = ROOT / "specs" / f"{name}.yaml"
     if name in ("tour", "tour2"):

@@ -1,4 +1,4 @@
-"""Block templates (netc/templates.py): a block expanded once with its arguments as expressions is,
+"""Block templates (netc/graph/templates.py): a block expanded once with its arguments as expressions is,
 evaluated at each instance's arguments, exactly that instance's part of the network.
 
 This is the proof that a generic class (written from the template alone) is what the analysis
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from test_codegen import CASES, SMALL
 
-from netc.analysis import analyze_file
-from netc.ir import ScopeKind
-from netc.symbolic import Sym, Var
-from netc.templates import NotGeneric, TemplateMismatch, correspond
+from netc.analysis.pipeline import analyze_file
+from netc.frontend.symbolic import Sym, Var
+from netc.graph.ir import ScopeKind
+from netc.graph.templates import NotGeneric, TemplateMismatch, correspond
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 Image = pytest.importorskip("PIL.Image")
 
+from test_train import TINY as TRAIN_TINY  # noqa: E402 - the training tests' tiny classifier
+
 import netc
 from netc.cli import main
-
-from test_train import TINY as TRAIN_TINY  # noqa: E402 - the training tests' tiny classifier
 
 TINY = TRAIN_TINY.replace("epochs: 3,", "epochs: 2,")  # two epochs: enough for what these tests see
 COLOUR = """\
@@ -188,7 +188,7 @@ def test_the_new_keys_are_train_keys_checked_at_their_place_and_in_the_schema(tm
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
 
-    from netc.schema import spec_schema
+    from netc.backends.schema import spec_schema
 
     good = TINY.replace("lr: 0.05}", "lr: 0.05, patience: 3, ema: 0.999, warmup_epochs: 1.5, clip_grad: 2.0}")
     validator = jsonschema.Draft7Validator(spec_schema())

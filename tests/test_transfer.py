@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 from torchvision_models import torchvision
 
 import netc
-from netc.codegen import generate, load_generated
+from netc.backends.codegen import generate, load_generated
 from netc.errors import NetcError
 from netc.transfer import freeze, load_weights, param_groups, read_checkpoint, scope_paths
 

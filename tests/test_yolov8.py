@@ -21,7 +21,7 @@ from torch import nn
 from torchvision_models import load_by_structure
 
 from netc import NetcError, UsageError, build
-from netc.analysis import analyze_file
+from netc.analysis.pipeline import analyze_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = str(ROOT / "specs" / "yolov8.yaml")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from netc.analysis import analyze_file, analyze_program
+from netc.analysis.pipeline import analyze_file, analyze_program
+from netc.frontend.program import build_program
+from netc.frontend.spec import load_yaml
 from netc.layers import KINDS
-from netc.program import build_program
-from netc.spec import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -499,9 +499,9 @@ def test_readme_zoo_table_lists_every_spec():
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_spec_builds_and_runs_at_batch_1(name):
     torch = pytest.importorskip("torch")
-    from netc.codegen import build_module
-
     from example_inputs import example_inputs
+
+    from netc.backends.codegen import build_module
 
     a = analysis(name)
     module = build_module(a).eval()

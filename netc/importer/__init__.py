@@ -105,7 +105,7 @@ def _identifier(text: str) -> str:
 def _verify(text: str, label: str, params: int, out_shape: tuple[int, ...]) -> None:
     """The written spec, analysed by netc: the model's parameters and output shape, or a NetcError
     (a bug of the importer: the text is shown with NETC_DEBUG=1)."""
-    from ..analysis import analyze_file
+    from ..analysis.pipeline import analyze_file
 
     with tempfile.TemporaryDirectory(prefix="netc-import-") as folder:
         path = os.path.join(folder, "imported.yaml")

@@ -5,7 +5,7 @@ rule, parameter count, MACs/FLOPs, receptive-field step, its PyTorch emitter and
 category. Every backend asks the kind; none branches on kind names.
 
 Shapes are tuples: (C, H, W) for feature maps, (F,) for vectors; the batch axis is implicit.
-Emitters may be handed symbolic sizes (netc/symbolic.py: `width * 4` as an expression over a
+Emitters may be handed symbolic sizes (netc/frontend/symbolic.py: `width * 4` as an expression over a
 block's arguments) by the code generator for block classes, so they build arguments with `py_*`
 helpers that fold numbers and build expressions otherwise.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from ..symbolic import Bin, Sym, binary
+from ..frontend.symbolic import Bin, Sym, binary
 
 Shape = tuple[int, ...]
 REQUIRED = object()
@@ -41,7 +41,7 @@ class Misfit:
     """The lecture notes' "doesn't fit": a window layer whose last rows or columns of (padded)
     input no window reads. `lost` counts the rows and columns of real input left unread, per axis
     (height, width); (0, 0) means only padding goes unread, which loses nothing. Whether input is
-    really lost is decided over the whole graph (netc/infer.py): another reader of the same tensor
+    really lost is decided over the whole graph (netc/analysis/infer.py): another reader of the same tensor
     may read what this one leaves out, as a ResNet block's body does for its 1×1 stride-2 shortcut."""
 
     message: str
@@ -70,7 +70,7 @@ class ShapeError(Exception):
 class Saved:
     """What autograd keeps for one layer's backward, as PyTorch's kernels do: some of its inputs,
     perhaps its output, and tensors it makes on the way (LRN's padded squares, a dropout mask).
-    Tensors are counted once however many layers keep them (see netc/memory.py)."""
+    Tensors are counted once however many layers keep them (see netc/analysis/memory.py)."""
 
     inputs: tuple[int, ...] = (0,)  # which inputs are kept
     output: bool = False  # the output is kept (backward of relu, sigmoid, softmax reads it)
@@ -173,7 +173,7 @@ def fmt_shape(shape: Shape) -> str:
 
 
 def py(value: Any) -> str:
-    """Python source for a value: a number, a bool, or a size expression (netc/symbolic.py), a sum
+    """Python source for a value: a number, a bool, or a size expression (netc/frontend/symbolic.py), a sum
     parenthesised as a whole so that it can be embedded in larger text."""
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -385,7 +385,7 @@ class LayerKind:
         channels_last) given its data inputs' layouts: most ops keep their first input's (torch's
         suggest_memory_format); a layer that permutes to channels-last and back (layer norm over
         channels) makes it; a reshape to a vector makes a contiguous one. It decides what oneDNN
-        copies when a conv reads the tensor (netc/liveness.py)."""
+        copies when a conv reads the tensor (netc/analysis/liveness.py)."""
         return bool(channels_last) and channels_last[0]
 
     def contiguous_view(self, attrs: dict[str, Any], inputs: list[Shape], batch: int) -> bool:
@@ -413,7 +413,7 @@ class LayerKind:
                            half: bool, threads: int = 2, onednn: bool = True) -> int | None:
         """Values of the im2col buffer torch's own CPU kernel allocates beside the output while it
         runs this layer (and again in its backward), where torch runs the layer with that kernel
-        rather than with oneDNN; None where oneDNN runs it (netc/liveness.py models its reorders)
+        rather than with oneDNN; None where oneDNN runs it (netc/analysis/liveness.py models its reorders)
         or the kind has no such kernel. `threads`: torch's intra-op threads; `onednn`: whether
         torch may use oneDNN at all (torch.backends.mkldnn.enabled)."""
         return None

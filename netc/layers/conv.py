@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..exprs import Symbol
-from ..symbolic import Bin
+from ..frontend.exprs import Symbol
+from ..frontend.symbolic import Bin
 from .base import (
     Attr,
     Constructor,
@@ -229,7 +229,7 @@ class Conv(LayerKind):
 
     def channels_last_backward_values(self, attrs, inputs, out, weights, batch):
         # A depthwise conv: its weight and its gradient blocked; a dense one also the channels-last
-        # copy (the partial gradients some ISAs add are the target's: netc/targets/onednn.py).
+        # copy (the partial gradients some ISAs add are the target's: netc/analysis/targets/onednn.py).
         if attrs["groups"] > 1 and attrs["groups"] == inputs[0][0]:
             return 2 * weights
         return (1 + self.channels_last_weight_copies(attrs, inputs)) * weights

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..symbolic import SPATIAL
+from ..frontend.symbolic import SPATIAL
 from .base import NOTHING_SAVED, Attr, Constructor, LayerKind, ShapeError, py_floordiv, py_mul, py_reciprocal
 from .conv import spatial_input
 

@@ -3,7 +3,7 @@
 Each reads a per-image feature map and a named [R, 5] input of boxes, one row per RoI as torchvision's
 operators take them: (image index in the batch, x1, y1, x2, y2) in input pixels, `scale` mapping
 them onto the map (1/16 after four stride-2 stages and a stride-16 conv stack). The output is one
-C×size×size map per RoI: the layers after it are per RoI (netc/infer.py counts them R times).
+C×size×size map per RoI: the layers after it are per RoI (netc/analysis/infer.py counts them R times).
 
 The generated file stays standalone: it carries a pure-torch implementation of each operator,
 written from torchvision's CPU/CUDA kernels (roi_pool_kernel.cpp, roi_align_kernel.cpp), and

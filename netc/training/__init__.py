@@ -12,5 +12,5 @@
     run.py          the run, start to end
 
 The training config itself (`train:` in the spec) is read on the analysis path, in
-netc/program/train_config.py, so that `netc check` reports its errors without torch.
+netc/frontend/program/train_config.py, so that `netc check` reports its errors without torch.
 """

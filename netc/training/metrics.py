@@ -8,7 +8,7 @@ import csv
 import io
 import os
 
-from ..fileio import write_atomic
+from ..backends.fileio import write_atomic
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_s", "seconds")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..program.train_config import CHOICES, TRAIN_KEYS, check_value
+from ..frontend.program.train_config import CHOICES, TRAIN_KEYS, check_value
 
 _HELP = {
     "optimizer": "sgd (with momentum), adam or adamw",

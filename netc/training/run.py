@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ..codegen import generate, load_generated
+from ..backends.codegen import generate, load_generated
 from ..errors import UsageError
-from ..program.train_config import TrainConfig, effective_config, load_train_config
+from ..frontend.program.train_config import TrainConfig, effective_config, load_train_config
 from ..transfer import freeze, load_weights, param_groups
 from ..version import __version__
 from . import distributed

@@ -16,8 +16,8 @@ import json
 import os
 import re
 
+from ..backends.fileio import write_atomic
 from ..errors import UsageError
-from ..fileio import write_atomic
 
 CONFIG = "config.json"
 

@@ -66,7 +66,7 @@ Modules:
     checkpoint.py   reading .pth/.pt and .safetensors files (and writing safetensors)
     order.py        the registration order of a name-sorted safetensors file
     matching.py     the alignment, the report, load_weights and transfer
-    finetune.py     freeze and param_groups over the spec's scopes (netc/scopes.py)
+    finetune.py     freeze and param_groups over the spec's scopes (netc/graph/scopes.py)
     port.py         netc port: the matched state_dict for a spec, once
 """
 

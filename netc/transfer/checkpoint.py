@@ -229,7 +229,7 @@ def save_safetensors(state: Mapping[str, Any], path: str) -> None:
     order, which matching reads best) goes into the metadata under ORDER_KEY, and netc reads it back."""
     from safetensors.torch import save
 
-    from ..fileio import write_atomic
+    from ..backends.fileio import write_atomic
 
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state.items()}
     shared = {t.untyped_storage().data_ptr() for t in tensors.values() if t.numel()}

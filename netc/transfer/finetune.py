@@ -1,4 +1,4 @@
-"""Finetuning: freezing scopes and per-scope learning rates (netc/scopes.py names the scopes)."""
+"""Finetuning: freezing scopes and per-scope learning rates (netc/graph/scopes.py names the scopes)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import NetcError
-from ..scopes import scope_members
+from ..graph.scopes import scope_members
 
 
 # --- finetuning: frozen scopes and per-scope learning rates ---------------------------------------

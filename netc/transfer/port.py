@@ -44,7 +44,7 @@ def port(analysis, weights: str | os.PathLike, strict: bool = False, output: str
 
     import torch
 
-    from ..codegen import build_module
+    from ..backends.codegen import build_module
 
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
         torch.manual_seed(PORT_SEED)
@@ -64,7 +64,7 @@ def port(analysis, weights: str | os.PathLike, strict: bool = False, output: str
         if str(output).endswith(".safetensors"):
             save_safetensors(state, output)
         else:
-            from ..fileio import write_atomic
+            from ..backends.fileio import write_atomic
 
             buffer = io.BytesIO()
             torch.save(state, buffer)

@@ -40,9 +40,9 @@ def trained_module(analysis, weights: str | os.PathLike, strict: bool = False) -
 
 def inference_state_dict(analysis, module, channels_last: bool = False) -> dict:
     """The inference build's state_dict for a trained training module: its own standalone loader
-    (`fold_training_state_dict`, netc/codegen/inference.py) run on the module's state_dict, and
+    (`fold_training_state_dict`, netc/backends/codegen/inference.py) run on the module's state_dict, and
     checked by loading it into the inference class (every key, every shape)."""
-    from ..codegen import generate, load_generated
+    from ..backends.codegen import generate, load_generated
 
     generated = generate(analysis, True, channels_last)
     namespace = load_generated(generated, analysis.network.name)
