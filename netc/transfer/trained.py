@@ -25,7 +25,7 @@ class Trained:
 def trained_module(analysis, weights: str | os.PathLike, strict: bool = False) -> Trained:
     """The spec's generated module with `weights` loaded by structure; a NetcError naming the first
     tensors left unfilled when the checkpoint does not fill every one of them."""
-    ported = port(analysis, weights, strict=strict)
+    ported = port(analysis, weights, strict=strict, partial=True)  # refused below, in words for deployment
     report = ported.report
     if report.skipped:
         shape = lambda s: "×".join(map(str, s)) or "scalar"
