@@ -87,7 +87,7 @@ def build(spec: str | os.PathLike[str], *, max_params: int | None = None, infere
     returns. Params and `scale=` as for `analyze`, and the same exceptions.
 
     A network whose parameters alone number more than `max_params` (default
-    `netc.codegen.MAX_BUILD_PARAMS`, 2,000,000,000: 8 GB at float32) is refused with a NetcError
+    `netc.backends.codegen.MAX_BUILD_PARAMS`, 2,000,000,000: 8 GB at float32) is refused with a NetcError
     before anything is allocated; pass a larger `max_params` to build it anyway.
 
     `inference=True`: the inference build (README, "Generated code"), in eval mode, with
@@ -148,7 +148,7 @@ def export(spec: str | os.PathLike[str], output: str | os.PathLike[str], *, batc
     layers. `weights`: a checkpoint (a `netc train` run's best.pth, anything `port` reads) loaded by
     structure, refused (NetcError) when it leaves a tensor unfilled; `external_data`: the weights in
     `output.data` beside the file (None: only past protobuf's 2 GB).
-    Params and `scale=` as for `analyze`. Returns a `netc.onnx_export.Exported` (`.path`,
+    Params and `scale=` as for `analyze`. Returns a `netc.backends.onnx_export.Exported` (`.path`,
     `.outputs`, `.exporter`, `.opset`, `.summary()`). Raises NetcError (the spec is wrong, or the
     network cannot be exported) or UsageError (onnx is missing, a bad argument or output)."""
     import os

@@ -19,7 +19,7 @@ from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
-    # Arguments whose definitions import more than argparse (train's read netc.program): added by
+    # Arguments whose definitions import more than argparse (train's read netc.frontend.program): added by
     # this, once, when the parser is first used, so that other commands never import them.
     add_later = None
 

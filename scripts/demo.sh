@@ -30,8 +30,8 @@ $NETC export specs/resnet18.yaml --input 3x64x64 -o out/resnet18.onnx
 # the reference that onnxruntime's outputs are compared with.
 "$PY" - <<'ONNX'
 import numpy as np, onnxruntime as ort, torch
-from netc.analysis import analyze_file
-from netc.codegen import build_module
+from netc.analysis.pipeline import analyze_file
+from netc.backends.codegen import build_module
 torch.manual_seed(0)
 module = build_module(analyze_file("specs/resnet18.yaml", input_shape=(3, 64, 64))).eval()
 x = torch.randn(4, 3, 64, 64)

@@ -1,7 +1,7 @@
 """netc's per-layer numbers against PyTorch itself.
 
 For each network below the test builds the same network by hand in torch — explicit nn.Conv2d,
-nn.MaxPool2d, … with the padding worked out by hand, never through netc.codegen — runs it, and
+nn.MaxPool2d, … with the padding worked out by hand, never through netc.backends.codegen — runs it, and
 asserts that every layer's output shape, parameter count (weights and biases separately),
 activation count, MACs and FLOPs (torch.utils.flop_counter.FlopCounterMode) equal netc's, and
 that the totals do too; for chains, also the bytes each layer's backward keeps (saved-tensor

@@ -149,7 +149,7 @@ def test_module_and_console_entry_point_agree():
 
 def test_a_wheel_carries_the_grammar_where_an_installed_netc_reads_it(tmp_path):
     """`pip install .` (not editable) has no checkout beside the package: the grammar travels as
-    data-files to <prefix>/share/netc, where netc.parse looks when grammar/ is not beside it."""
+    data-files to <prefix>/share/netc, where netc.frontend.parse looks when grammar/ is not beside it."""
     import shutil
     import zipfile
 
@@ -165,7 +165,7 @@ def test_a_wheel_carries_the_grammar_where_an_installed_netc_reads_it(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     (grammar,) = [n for n in names if n.endswith("/data/share/netc/netc.lark")]
     assert zipfile.ZipFile(wheel).read(grammar) == (ROOT / "grammar" / "netc.lark").read_bytes()
-    probe = ("import sys, pathlib; pathlib.Path.is_file = lambda self: False; import netc.parse as p; "
+    probe = ("import sys, pathlib; pathlib.Path.is_file = lambda self: False; import netc.frontend.parse as p; "
              "print(p.GRAMMAR_PATH == pathlib.Path(sys.prefix) / 'share' / 'netc' / 'netc.lark')")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)

@@ -374,7 +374,7 @@ REFUSED = {
     "mark_keyword": ("input: [3, 8, 8]\nnetwork: relu-<class>-relu\n", "mark 'class'"),
     "index_keyword": ("input: [3, 8, 8]\nnetwork: '[relu]*2@None'\n", "repeat index 'None'"),
     "from_code": ("input: [3, 8, 8]\nnetwork: relu\nheads: {a: {from: \"__import__('os')\", body: fc(2)}}\n",
-                  "no mark names"),
+                  "is not a point"),
     "dsl_code": ("input: [3, 8, 8]\nnetwork: \"relu-__import__('os').system('id')\"\n", "unexpected"),
     "dsl_eval": ("input: [3, 8, 8]\nnetwork: \"fc(eval('1'))\"\n", "unexpected"),
     "padding_code": ("input: [3, 8, 8]\nnetwork: conv(8, 3, padding=os)\n", "padding"),

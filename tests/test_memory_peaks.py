@@ -143,7 +143,7 @@ def test_amp_keeps_float32_weights_gradients_and_state():
 
 
 def test_the_analysis_path_does_not_import_torch():
-    code = ("import sys; from netc.analysis import analyze_file; from netc.memory import estimate_memory; "
+    code = ("import sys; from netc.analysis.pipeline import analyze_file; from netc.analysis.memory import estimate_memory; "
             f"estimate_memory(analyze_file({str(ROOT / 'specs' / 'googlenet.yaml')!r}), 4, 'bfloat16', 'adam', amp=True); "
             "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -226,9 +226,9 @@ def test_an_empty_output_name_is_a_usage_error(spec, command):
 def test_an_internal_error_leaves_the_old_output_untouched(tmp_path, spec, command):
     out = tmp_path / "out.txt"
     out.write_bytes(PRECIOUS)
-    script = ("import sys, netc.codegen, netc.table\n"
+    script = ("import sys, netc.backends.codegen, netc.analysis.table\n"
               "def broken(*args, **kwargs): raise RuntimeError('a bug')\n"
-              "netc.codegen.generate_source = netc.table.render_table = broken\n"
+              "netc.backends.codegen.generate_source = netc.analysis.table.render_table = broken\n"
               "from netc.cli import main\n"
               "sys.exit(main(sys.argv[1:]))\n")
     done = subprocess.run([sys.executable, "-c", script, command, str(spec), "-o", str(out)], cwd=ROOT,

@@ -500,7 +500,7 @@ def test_cli_unknown_format_is_a_usage_error(tmp_path):
 
 
 def test_render_never_imports_torch(tmp_path):
-    code = ("import sys, netc; from netc.drawing import to_digraph; "
+    code = ("import sys, netc; from netc.backends.drawing import to_digraph; "
             "to_digraph(netc.analyze('specs/googlenet.yaml'), depth=1).source; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -10,7 +10,7 @@ Each published number is written below as a literal, with its source named next 
 netc's figures come from its analysis (`netc.analysis.analyze_file`); where a published figure is
 rounded, the tolerance is the rounding, and where the source contradicts itself the test says so.
 
-The last tests build every spec with netc.codegen and run one forward pass at batch 1.
+The last tests build every spec with netc.backends.codegen and run one forward pass at batch 1.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class Scope:
     exit: str | None = None  # node whose output is the scope's output
     children: list[str] = field(default_factory=list)  # node ids and scope ids, in order
     count: Any = None  # a loop's repeat count: an expression over the block's arguments
-    index: Any = None  # a loop's index variable (netc.symbolic.Var), None when the repeat has no @index
+    index: Any = None  # a loop's index variable (netc.frontend.symbolic.Var), None when the repeat has no @index
 
 
 @dataclass(frozen=True)
