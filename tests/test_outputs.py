@@ -336,9 +336,17 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+def _default_hangup() -> None:
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def start_paused(tmp_path: Path, spec: Path, out: Path, mode: str = "-") -> subprocess.Popen:
+    # The hangup's default action in the child, whatever the suite inherited (under nohup it is
+    # ignored, and netc rightly keeps an ignored hangup ignored).
     child = subprocess.Popen([sys.executable, "-c", PAUSING_CHILD, mode, "compile", str(spec), "-o", str(out)],
-                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=_default_hangup)
     assert child.stdout.readline() == b"paused\n"
     assert leftovers(tmp_path), "the temporary file exists while the child is paused"
     return child
