@@ -4,6 +4,7 @@ contiguous copy a conv makes of a scattered view)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ...layers import KINDS
@@ -30,7 +31,7 @@ def depthwise(groups: int, inputs) -> bool:
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(ABC):
     """A machine and backend the peaks are predicted for. `name` is what --target takes and the
     table prints; `threads` the CPU threads torch runs on (its kernel choices depend on them);
     `detected` whether it was read off this machine rather than named; `note` what the figure
@@ -45,8 +46,9 @@ class Target:
         how = "detected" if self.detected else "named"
         return f"{self.name} ({how}; {self.summary()})" + (f"; {self.note}" if self.note else "")
 
+    @abstractmethod
     def summary(self) -> str:
-        raise NotImplementedError
+        """What this target's kernels are, in a few words (the table's header says it)."""
 
     def to_json(self) -> dict:
         return {"name": self.name, "threads": self.threads, "detected": self.detected, "summary": self.summary(),
